@@ -1,0 +1,36 @@
+//! The append-only change log: one row per change to a recipient, a data flow or a
+//! processing activity, written in the
+//! same transaction as the change. `seq` orders every event the registry ever recorded.
+
+use crate::ChangeKind;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "change_event")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub seq: i64,
+    pub occurred_at: DateTimeUtc,
+    pub kind: ChangeKind,
+    /// The recipient concerned: the changed recipient, or the recipient of the changed flow.
+    pub recipient_id: Option<i32>,
+    pub flow_id: Option<i32>,
+    pub activity_id: Option<i32>,
+    pub actor: String,
+    pub reason: Option<String>,
+    /// Field-level changes: `{"field": {"before": ..., "after": ...}}`.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub changes: Json,
+    /// The whole entity after the change (before it, for a deletion).
+    #[sea_orm(column_type = "JsonBinary")]
+    pub snapshot: Json,
+    pub announced_at: Option<DateTimeUtc>,
+    pub effective_at: Option<DateTimeUtc>,
+    /// Visible on the public subprocessor feed.
+    pub public: bool,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,182 @@
+//! Enumerations stored as short strings, so that SQLite and PostgreSQL hold the same values and a
+//! row stays readable in a plain SQL client.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What kind of party a recipient is.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RecipientKind {
+    #[sea_orm(string_value = "AFFILIATE")]
+    Affiliate,
+    #[sea_orm(string_value = "PAYMENT_SERVICE_PROVIDER")]
+    PaymentServiceProvider,
+    #[sea_orm(string_value = "TELECOM_OPERATOR")]
+    TelecomOperator,
+    #[sea_orm(string_value = "ANALYTICS_PROVIDER")]
+    AnalyticsProvider,
+    #[sea_orm(string_value = "HOSTING_PROVIDER")]
+    HostingProvider,
+    #[sea_orm(string_value = "SERVICE_PROVIDER")]
+    ServiceProvider,
+    #[sea_orm(string_value = "PUBLIC_AUTHORITY")]
+    PublicAuthority,
+}
+
+/// The role a recipient plays for the data it receives in a flow.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RecipientRole {
+    #[sea_orm(string_value = "CONTROLLER")]
+    Controller,
+    #[sea_orm(string_value = "JOINT_CONTROLLER")]
+    JointController,
+    #[sea_orm(string_value = "PROCESSOR")]
+    Processor,
+    #[sea_orm(string_value = "MERE_CONDUIT")]
+    MereConduit,
+}
+
+/// The organization's own role in a processing activity.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrganizationRole {
+    #[sea_orm(string_value = "CONTROLLER")]
+    Controller,
+    #[sea_orm(string_value = "PROCESSOR")]
+    Processor,
+}
+
+/// A recipient's lifecycle: proposed, announced to customers (notice period running), active,
+/// retired.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RecipientStatus {
+    #[sea_orm(string_value = "PROPOSED")]
+    Proposed,
+    #[sea_orm(string_value = "ANNOUNCED")]
+    Announced,
+    #[sea_orm(string_value = "ACTIVE")]
+    Active,
+    #[sea_orm(string_value = "RETIRED")]
+    Retired,
+}
+
+/// The lawful basis of a processing activity (GDPR Art. 6(1)(a)-(f)).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LegalBasis {
+    #[sea_orm(string_value = "CONSENT")]
+    Consent,
+    #[sea_orm(string_value = "CONTRACT")]
+    Contract,
+    #[sea_orm(string_value = "LEGAL_OBLIGATION")]
+    LegalObligation,
+    #[sea_orm(string_value = "VITAL_INTERESTS")]
+    VitalInterests,
+    #[sea_orm(string_value = "PUBLIC_TASK")]
+    PublicTask,
+    #[sea_orm(string_value = "LEGITIMATE_INTERESTS")]
+    LegitimateInterests,
+}
+
+/// The GDPR Chapter V instrument a transfer outside the EEA relies on.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(40))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TransferMechanism {
+    #[sea_orm(string_value = "ADEQUACY_DECISION")]
+    AdequacyDecision,
+    #[sea_orm(string_value = "STANDARD_CONTRACTUAL_CLAUSES")]
+    StandardContractualClauses,
+    #[sea_orm(string_value = "UK_IDTA")]
+    UkIdta,
+    #[sea_orm(string_value = "UK_ADDENDUM")]
+    UkAddendum,
+    #[sea_orm(string_value = "BINDING_CORPORATE_RULES")]
+    BindingCorporateRules,
+    #[sea_orm(string_value = "CODE_OF_CONDUCT")]
+    CodeOfConduct,
+    #[sea_orm(string_value = "CERTIFICATION")]
+    Certification,
+    #[sea_orm(string_value = "AD_HOC_CLAUSES")]
+    AdHocClauses,
+    #[sea_orm(string_value = "DEROGATION")]
+    Derogation,
+}
+
+/// The Art. 49 derogation a transfer relies on when no Art. 45 or 46 instrument applies.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(40))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Derogation {
+    #[sea_orm(string_value = "EXPLICIT_CONSENT")]
+    ExplicitConsent,
+    #[sea_orm(string_value = "CONTRACT_WITH_DATA_SUBJECT")]
+    ContractWithDataSubject,
+    #[sea_orm(string_value = "CONTRACT_IN_DATA_SUBJECT_INTEREST")]
+    ContractInDataSubjectInterest,
+    #[sea_orm(string_value = "IMPORTANT_PUBLIC_INTEREST")]
+    ImportantPublicInterest,
+    #[sea_orm(string_value = "LEGAL_CLAIMS")]
+    LegalClaims,
+    #[sea_orm(string_value = "VITAL_INTERESTS")]
+    VitalInterests,
+    #[sea_orm(string_value = "PUBLIC_REGISTER")]
+    PublicRegister,
+    #[sea_orm(string_value = "COMPELLING_LEGITIMATE_INTERESTS")]
+    CompellingLegitimateInterests,
+}
+
+/// What a change-log row records.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChangeKind {
+    #[sea_orm(string_value = "RECIPIENT_CREATED")]
+    RecipientCreated,
+    #[sea_orm(string_value = "RECIPIENT_UPDATED")]
+    RecipientUpdated,
+    #[sea_orm(string_value = "RECIPIENT_ANNOUNCED")]
+    RecipientAnnounced,
+    #[sea_orm(string_value = "RECIPIENT_ACTIVATED")]
+    RecipientActivated,
+    #[sea_orm(string_value = "RECIPIENT_RETIRED")]
+    RecipientRetired,
+    #[sea_orm(string_value = "RECIPIENT_DELETED")]
+    RecipientDeleted,
+    #[sea_orm(string_value = "FLOW_CREATED")]
+    FlowCreated,
+    #[sea_orm(string_value = "FLOW_UPDATED")]
+    FlowUpdated,
+    #[sea_orm(string_value = "FLOW_DELETED")]
+    FlowDeleted,
+    #[sea_orm(string_value = "ACTIVITY_CREATED")]
+    ActivityCreated,
+    #[sea_orm(string_value = "ACTIVITY_UPDATED")]
+    ActivityUpdated,
+    #[sea_orm(string_value = "ACTIVITY_DELETED")]
+    ActivityDeleted,
+}

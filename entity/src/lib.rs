@@ -1,0 +1,38 @@
+//! Subreg's stored model: one plain sea-orm entity per table, and the enums stored in them.
+//!
+//! Nothing here knows about GraphQL or validation: the registry layer is the only writer and the
+//! only place with business rules; these types only describe rows.
+
+pub mod activity_data_category;
+pub mod activity_data_subject;
+pub mod activity_product;
+pub mod change_event;
+pub mod data_category;
+pub mod data_flow;
+pub mod data_subject_category;
+pub mod enums;
+pub mod flow_country;
+pub mod flow_data_category;
+pub mod flow_data_subject;
+pub mod organization;
+pub mod processing_activity;
+pub mod product;
+pub mod recipient;
+pub mod recipient_location;
+pub mod transfer;
+
+pub use enums::*;
+
+use sea_orm::FromJsonQueryResult;
+use serde::{Deserialize, Serialize};
+
+/// A list of texts stored as one JSON column (purposes, certifications, assumptions, sources...).
+/// These lists are read whole and never filtered on, so they need no table of their own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, FromJsonQueryResult)]
+pub struct TextList(pub Vec<String>);
+
+impl From<Vec<String>> for TextList {
+    fn from(items: Vec<String>) -> Self {
+        Self(items)
+    }
+}

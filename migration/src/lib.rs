@@ -1,0 +1,16 @@
+//! Subreg's schema migrations. The same migrations build SQLite and PostgreSQL databases, and the
+//! tests build every test database with them, so a migration that drifts from the entities fails
+//! the suite.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_registry;
+
+pub struct Migrator;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_create_registry::Migration)]
+    }
+}

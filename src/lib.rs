@@ -1,0 +1,9 @@
+//! Subreg: a registry of everyone who receives personal data from an organization, its data
+//! flows and transfers, served over GraphQL.
+//!
+//! Layers, with arrows pointing one way: [`graphql`] translates GraphQL to calls on
+//! [`registry`], which validates, is the only writer, and reads and writes the `entity` models.
+
+pub mod reference;
+pub mod registry;
+pub mod seed;

@@ -1,0 +1,412 @@
+//! Input rules shared by every write. Each failure names the input field it concerns.
+
+use super::error::{RegistryError, Result};
+use super::inputs::{Safeguard, TransferInput};
+use crate::reference;
+use chrono::{NaiveDate, Utc};
+use entity::{Derogation, TransferMechanism};
+use std::collections::HashSet;
+
+pub const MAX_NAME: usize = 200;
+pub const MAX_TEXT: usize = 4_000;
+pub const MAX_LIST: usize = 200;
+
+/// A required single-line text: trimmed, non-empty, bounded.
+pub fn name(field: &str, value: &str) -> Result<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(RegistryError::invalid(field, "must not be empty"));
+    }
+    if value.chars().count() > MAX_NAME {
+        return Err(RegistryError::invalid(
+            field,
+            format!("must be at most {MAX_NAME} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(RegistryError::invalid(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// An optional free text: trimmed, empty means absent, bounded.
+pub fn text(field: &str, value: Option<&str>) -> Result<Option<String>> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.chars().count() > MAX_TEXT {
+        return Err(RegistryError::invalid(
+            field,
+            format!("must be at most {MAX_TEXT} characters"),
+        ));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// A list of texts (purposes, certifications...): each trimmed and non-empty, no duplicates.
+pub fn texts(field: &str, values: &[String]) -> Result<Vec<String>> {
+    if values.len() > MAX_LIST {
+        return Err(RegistryError::invalid(
+            field,
+            format!("must have at most {MAX_LIST} entries"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(values.len());
+    for (i, value) in values.iter().enumerate() {
+        let value = text(&format!("{field}[{i}]"), Some(value))?
+            .ok_or_else(|| RegistryError::invalid(format!("{field}[{i}]"), "must not be empty"))?;
+        if seen.insert(value.clone()) {
+            out.push(value);
+        }
+    }
+    Ok(out)
+}
+
+/// A stable identifier such as `stripe` or `sms_delivery`: lowercase letters, digits and `_`.
+pub fn key(field: &str, value: &str) -> Result<String> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(RegistryError::invalid(
+            field,
+            format!(
+                "`{}` is not a valid key: use 1 to 64 lowercase letters, digits and underscores, starting with a letter",
+                truncate(value)
+            ),
+        ))
+    }
+}
+
+/// A data category key: dot-separated segments, each a valid key (`contact.phone_number`).
+pub fn category_key(field: &str, value: &str) -> Result<String> {
+    let ok = value.len() <= 128 && value.split('.').all(|segment| key(field, segment).is_ok());
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(RegistryError::invalid(
+            field,
+            format!(
+                "`{}` is not a valid data category key: use dot-separated segments of lowercase letters, digits and underscores",
+                truncate(value)
+            ),
+        ))
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code.
+pub fn country(field: &str, value: &str) -> Result<String> {
+    match reference::country(value) {
+        Some(country) => Ok(country.alpha2.to_owned()),
+        None => Err(RegistryError::invalid(
+            field,
+            format!(
+                "`{}` is not an ISO 3166-1 alpha-2 country code",
+                truncate(value)
+            ),
+        )),
+    }
+}
+
+/// A list of country codes, deduplicated, in the given order.
+pub fn countries(field: &str, values: &[String]) -> Result<Vec<String>> {
+    if values.len() > 250 {
+        return Err(RegistryError::invalid(field, "has too many countries"));
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, value) in values.iter().enumerate() {
+        let code = country(&format!("{field}[{i}]"), value)?;
+        if seen.insert(code.clone()) {
+            out.push(code);
+        }
+    }
+    Ok(out)
+}
+
+/// A URL a reader can follow: http or https.
+pub fn url(field: &str, value: Option<&str>) -> Result<Option<String>> {
+    let Some(value) = text(field, value)? else {
+        return Ok(None);
+    };
+    if !(value.starts_with("https://") || value.starts_with("http://")) || value.contains(' ') {
+        return Err(RegistryError::invalid(
+            field,
+            "must be an http or https URL",
+        ));
+    }
+    Ok(Some(value))
+}
+
+/// An ISO 8601 retention period with a single unit: `P6M`, `P10Y`, `P2W`, `P30D`.
+pub fn retention_period(field: &str, value: Option<&str>) -> Result<Option<String>> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let parsed = value
+        .strip_prefix('P')
+        .and_then(|rest| rest.split_at_checked(rest.len().saturating_sub(1)))
+        .filter(|(n, unit)| {
+            !n.is_empty()
+                && n.len() <= 4
+                && n.chars().all(|c| c.is_ascii_digit())
+                && matches!(*unit, "Y" | "M" | "W" | "D")
+        });
+    match parsed {
+        Some(_) => Ok(Some(value.to_owned())),
+        None => Err(RegistryError::invalid(
+            field,
+            format!(
+                "`{}` is not an ISO 8601 period such as P6M, P10Y or P30D",
+                truncate(value)
+            ),
+        )),
+    }
+}
+
+/// A transfer safeguard: each mechanism carries exactly the details it needs.
+///
+/// `importer_dpf_certified` is whether the importing recipient is certified under the EU-US
+/// Data Privacy Framework; an adequacy transfer to the US relies on it (Decision 2023/1795).
+pub fn safeguard(
+    field: &str,
+    country_code: Option<&str>,
+    safeguard: &Safeguard,
+    importer_dpf_certified: bool,
+) -> Result<Safeguard> {
+    let mechanism = safeguard.mechanism;
+    let scc = mechanism == TransferMechanism::StandardContractualClauses;
+    match (scc, safeguard.scc_module) {
+        (true, None) => {
+            return Err(RegistryError::invalid(
+                format!("{field}.sccModule"),
+                "standard contractual clauses need their module (1 controller to controller, 2 controller to processor, 3 processor to processor, 4 processor to controller)",
+            ));
+        }
+        (true, Some(module)) if !(1..=4).contains(&module) => {
+            return Err(RegistryError::invalid(
+                format!("{field}.sccModule"),
+                "the SCC module is 1, 2, 3 or 4",
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(RegistryError::invalid(
+                format!("{field}.sccModule"),
+                "an SCC module applies only to standard contractual clauses",
+            ));
+        }
+        _ => {}
+    }
+    let derogation = mechanism == TransferMechanism::Derogation;
+    match (derogation, safeguard.derogation) {
+        (true, None) => {
+            return Err(RegistryError::invalid(
+                format!("{field}.derogation"),
+                "a transfer under Art. 49 must name the derogation it relies on",
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(RegistryError::invalid(
+                format!("{field}.derogation"),
+                "a derogation applies only to the DEROGATION mechanism",
+            ));
+        }
+        _ => {}
+    }
+    let safeguards = text(
+        &format!("{field}.safeguards"),
+        safeguard.safeguards.as_deref(),
+    )?;
+    if safeguard.derogation == Some(Derogation::CompellingLegitimateInterests)
+        && safeguards.is_none()
+    {
+        return Err(RegistryError::invalid(
+            format!("{field}.safeguards"),
+            "a transfer on compelling legitimate interests (Art. 49(1), second subparagraph) must document its suitable safeguards, which the record of processing (Art. 30(1)(e)) lists",
+        ));
+    }
+    if let Some(date) = safeguard.tia_date {
+        let today = Utc::now().date_naive();
+        if date > today || date < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(date) {
+            return Err(RegistryError::invalid(
+                format!("{field}.tiaDate"),
+                "the transfer impact assessment date must be a past date",
+            ));
+        }
+    }
+    if mechanism == TransferMechanism::AdequacyDecision
+        && country_code == Some("US")
+        && !importer_dpf_certified
+    {
+        return Err(RegistryError::invalid(
+            format!("{field}.mechanism"),
+            "the US adequacy decision (EU-US Data Privacy Framework, 2023/1795) covers only certified organisations: set dpfCertified on the recipient or use another mechanism",
+        ));
+    }
+    Ok(Safeguard {
+        safeguards,
+        ..safeguard.clone()
+    })
+}
+
+/// The transfers of a flow: one per destination outside the EEA, none for any other country.
+pub fn transfers(
+    countries: &[String],
+    transfers: &[TransferInput],
+    importer_dpf_certified: bool,
+) -> Result<Vec<TransferInput>> {
+    let mut by_country = HashSet::new();
+    let mut out = Vec::with_capacity(transfers.len());
+    for (i, transfer) in transfers.iter().enumerate() {
+        let field = format!("transfers[{i}]");
+        let code = country(&format!("{field}.country"), &transfer.country)?;
+        if reference::is_eea(&code) {
+            return Err(RegistryError::invalid(
+                format!("{field}.country"),
+                format!(
+                    "{code} is in the EEA: sending data there is not a transfer under Chapter V"
+                ),
+            ));
+        }
+        if !countries.contains(&code) {
+            return Err(RegistryError::invalid(
+                format!("{field}.country"),
+                format!("{code} is not one of the flow's destination countries"),
+            ));
+        }
+        if !by_country.insert(code.clone()) {
+            return Err(RegistryError::invalid(
+                format!("{field}.country"),
+                format!("{code} has more than one transfer; a flow has one per destination"),
+            ));
+        }
+        let safeguard = safeguard(
+            &field,
+            Some(&code),
+            &transfer.safeguard,
+            importer_dpf_certified,
+        )?;
+        out.push(TransferInput {
+            country: code,
+            safeguard,
+        });
+    }
+    if let Some(missing) = countries
+        .iter()
+        .find(|c| !reference::is_eea(c) && !by_country.contains(*c))
+    {
+        return Err(RegistryError::invalid(
+            "transfers",
+            format!(
+                "the flow sends data to {missing}, outside the EEA, without a transfer mechanism (GDPR Chapter V)"
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+fn truncate(value: &str) -> String {
+    const MAX: usize = 40;
+    if value.chars().count() <= MAX {
+        value.to_owned()
+    } else {
+        let head: String = value.chars().take(MAX).collect();
+        format!("{head}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_lowercase_identifiers() {
+        assert!(key("key", "stripe").is_ok());
+        assert!(key("key", "google_analytics_2").is_ok());
+        assert!(key("key", "Stripe").is_err());
+        assert!(key("key", "1password").is_err());
+        assert!(key("key", "a b").is_err());
+        assert!(key("key", "").is_err());
+        assert!(category_key("key", "contact.phone_number").is_ok());
+        assert!(category_key("key", "contact..phone").is_err());
+        assert!(category_key("key", "contact.%").is_err());
+    }
+
+    #[test]
+    fn retention_periods_are_single_unit_iso_durations() {
+        for ok in ["P6M", "P10Y", "P30D", "P2W"] {
+            assert_eq!(
+                retention_period("r", Some(ok)).unwrap().as_deref(),
+                Some(ok)
+            );
+        }
+        for bad in ["6 months", "P", "PM", "P6X", "P1Y6M", "PT6H"] {
+            assert!(retention_period("r", Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scc_needs_a_module_and_derogations_name_theirs() {
+        let scc = Safeguard {
+            mechanism: TransferMechanism::StandardContractualClauses,
+            scc_module: None,
+            derogation: None,
+            safeguards: None,
+            tia_date: None,
+        };
+        assert!(safeguard("t", Some("IN"), &scc, false).is_err());
+        let scc = Safeguard {
+            scc_module: Some(2),
+            ..scc
+        };
+        assert!(safeguard("t", Some("IN"), &scc, false).is_ok());
+        let compelling = Safeguard {
+            mechanism: TransferMechanism::Derogation,
+            scc_module: None,
+            derogation: Some(Derogation::CompellingLegitimateInterests),
+            safeguards: None,
+            tia_date: None,
+        };
+        let err = safeguard("t", Some("IN"), &compelling, false).unwrap_err();
+        assert!(matches!(err, RegistryError::Invalid { ref field, .. } if field == "t.safeguards"));
+    }
+
+    #[test]
+    fn us_adequacy_needs_dpf_certification() {
+        let adequacy = Safeguard {
+            mechanism: TransferMechanism::AdequacyDecision,
+            scc_module: None,
+            derogation: None,
+            safeguards: None,
+            tia_date: None,
+        };
+        assert!(safeguard("t", Some("US"), &adequacy, false).is_err());
+        assert!(safeguard("t", Some("US"), &adequacy, true).is_ok());
+    }
+
+    #[test]
+    fn every_destination_outside_the_eea_needs_a_transfer() {
+        let countries = vec!["NL".to_owned(), "US".to_owned()];
+        assert!(transfers(&countries, &[], false).is_err());
+        let eea_transfer = TransferInput {
+            country: "NL".into(),
+            safeguard: Safeguard {
+                mechanism: TransferMechanism::StandardContractualClauses,
+                scc_module: Some(2),
+                derogation: None,
+                safeguards: None,
+                tia_date: None,
+            },
+        };
+        assert!(transfers(&countries, &[eea_transfer], false).is_err());
+    }
+}

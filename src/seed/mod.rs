@@ -1,0 +1,3 @@
+//! The example registry shipped in `data/registry.yaml`.
+
+pub mod format;
