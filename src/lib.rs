@@ -4,6 +4,12 @@
 //! Layers, with arrows pointing one way: [`graphql`] translates GraphQL to calls on
 //! [`registry`], which validates, is the only writer, and reads and writes the `entity` models.
 
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod graphql;
+pub mod metrics;
 pub mod reference;
 pub mod registry;
 pub mod seed;
+pub mod server;

@@ -14,7 +14,7 @@ mod taxonomy;
 pub mod validate;
 
 pub use error::{RegistryError, Result};
-pub use flows::{FlowFilter, FlowPage};
+pub use flows::{FlowFilter, FlowPage, FlowSelection};
 pub use recipients::RecipientFilter;
 
 use sea_orm::{

@@ -1,0 +1,328 @@
+//! The HTTP surface: `/graphql` (GraphQL over HTTP, GraphiQL for browsers), `/healthz`,
+//! `/readyz` and `/metrics`.
+
+use crate::config::ServerSettings;
+use crate::graphql::{self, SubregSchema, loaders};
+use crate::metrics::Metrics;
+use crate::registry::{Actor, Registry};
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::OperationType;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    schema: SubregSchema,
+    registry: Registry,
+    metrics: Metrics,
+    settings: ServerSettings,
+}
+
+impl AppState {
+    pub fn new(registry: Registry, metrics: Metrics, settings: ServerSettings) -> Self {
+        let schema = graphql::schema_builder(&settings.limits)
+            .data(registry.clone())
+            .finish();
+        Self {
+            inner: Arc::new(Inner {
+                schema,
+                registry,
+                metrics,
+                settings,
+            }),
+        }
+    }
+}
+
+/// The router, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let settings = &state.inner.settings;
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            settings.request_timeout,
+        ))
+        .layer(CatchPanicLayer::new())
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.inner.registry.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.inner.metrics.render(),
+    )
+        .into_response()
+}
+
+/// The media type to answer with, from the Accept header (GraphQL over HTTP, "Accept").
+fn response_media_type(headers: &HeaderMap) -> Option<&'static str> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(JSON);
+    };
+    let types: Vec<&str> = accept
+        .split(',')
+        .map(|t| t.split(';').next().unwrap_or("").trim())
+        .collect();
+    if types.contains(&GRAPHQL_RESPONSE_JSON) {
+        Some(GRAPHQL_RESPONSE_JSON)
+    } else if types
+        .iter()
+        .any(|t| *t == JSON || *t == "*/*" || *t == "application/*")
+    {
+        Some(JSON)
+    } else {
+        None
+    }
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+/// A request refused before execution: a GraphQL error document with a 4xx status.
+fn reject(state: &AppState, status: StatusCode, media: &'static str, message: &str) -> Response {
+    state.inner.metrics.observe_request("rejected");
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }]
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(media))],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The GET parameters of a GraphQL request.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+async fn graphql_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    if raw.is_empty() && wants_html(&headers) && state.inner.settings.graphiql {
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .title("Subreg")
+                .finish(),
+        )
+        .into_response();
+    }
+    let Some(media) = response_media_type(&headers) else {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            "accept application/graphql-response+json or application/json",
+        )
+            .into_response();
+    };
+    let params: GetParams = match serde_urlencoded_params(&raw) {
+        Some(p) => p,
+        None => {
+            return reject(
+                &state,
+                StatusCode::BAD_REQUEST,
+                media,
+                "the query string is malformed",
+            );
+        }
+    };
+    let Some(query) = params.query.filter(|q| !q.is_empty()) else {
+        return reject(
+            &state,
+            StatusCode::BAD_REQUEST,
+            media,
+            "the `query` parameter is required",
+        );
+    };
+    let mut request = async_graphql::Request::new(query);
+    if let Some(name) = params.operation_name.filter(|n| !n.is_empty()) {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = params.variables.filter(|v| !v.is_empty()) {
+        match serde_json::from_str::<async_graphql::Variables>(&variables) {
+            Ok(v) => request = request.variables(v),
+            Err(_) => {
+                return reject(
+                    &state,
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    "`variables` must be a JSON object",
+                );
+            }
+        }
+    }
+    if let Some(extensions) = params.extensions.filter(|v| !v.is_empty()) {
+        match serde_json::from_str(&extensions) {
+            Ok(e) => request.extensions = e,
+            Err(_) => {
+                return reject(
+                    &state,
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    "`extensions` must be a JSON object",
+                );
+            }
+        }
+    }
+    execute(&state, Method::GET, media, request).await
+}
+
+fn serde_urlencoded_params(raw: &str) -> Option<GetParams> {
+    axum::extract::Query::<GetParams>::try_from_uri(&format!("/?{raw}").parse().ok()?)
+        .ok()
+        .map(|q| q.0)
+}
+
+async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(media) = response_media_type(&headers) else {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            "accept application/graphql-response+json or application/json",
+        )
+            .into_response();
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case(JSON) {
+        return reject(
+            &state,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "send the request as application/json",
+        );
+    }
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(_) => {
+            return reject(
+                &state,
+                StatusCode::BAD_REQUEST,
+                media,
+                "the body is not a GraphQL request in JSON",
+            );
+        }
+    };
+    if request.query.is_empty() {
+        return reject(
+            &state,
+            StatusCode::BAD_REQUEST,
+            media,
+            "the `query` field is required",
+        );
+    }
+    execute(&state, Method::POST, media, request).await
+}
+
+/// The operation `request` selects, if its document parses.
+fn operation_type(request: &async_graphql::Request) -> Option<OperationType> {
+    let document = async_graphql::parser::parse_query(&request.query).ok()?;
+    let operations = document.operations;
+    match &request.operation_name {
+        Some(name) => operations
+            .iter()
+            .find(|(n, _)| n.map(|n| n.as_str()) == Some(name.as_str()))
+            .map(|(_, op)| op.node.ty),
+        None => operations.iter().next().map(|(_, op)| op.node.ty),
+    }
+}
+
+async fn execute(
+    state: &AppState,
+    method: Method,
+    media: &'static str,
+    request: async_graphql::Request,
+) -> Response {
+    if method == Method::GET && operation_type(&request) == Some(OperationType::Mutation) {
+        let mut response = reject(
+            state,
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            "mutations are only accepted over POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let request = request
+        .data(loaders::request_loader(state.inner.registry.clone()))
+        .data(Actor("anonymous".into()));
+    let response = state.inner.schema.execute(request).await;
+    // A response without data whose errors carry no path failed before execution (parse or
+    // validation): the spec gives those a 4xx under application/graphql-response+json.
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let status = if request_error && media == GRAPHQL_RESPONSE_JSON {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    state
+        .inner
+        .metrics
+        .observe_request(if response.errors.is_empty() {
+            "ok"
+        } else {
+            "error"
+        });
+    let body = match serde_json::to_string(&response) {
+        Ok(body) => body,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot serialise a response");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(media))],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,195 @@
+//! `Query.dataFlows`: the registry's data flows, filtered and paginated as a Relay connection.
+
+use super::Limits;
+use super::enums::{
+    LegalBasis, OrganizationRole, RecipientKind, RecipientRole, RecipientStatus, TransferMechanism,
+};
+use super::error::{ApiResult, bad_input};
+use super::relay::{cursor, expect_ids, parse_cursor};
+use super::types::DataFlow;
+use crate::registry::{FlowFilter, FlowPage, Registry};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+
+/// Which data flows to return. Values within one field are alternatives; all given fields must
+/// hold.
+#[derive(InputObject, Default)]
+pub struct DataFlowFilter {
+    /// Flows to these recipients (IDs).
+    recipients: Option<Vec<ID>>,
+    /// Flows to recipients of these kinds.
+    recipient_kinds: Option<Vec<RecipientKind>>,
+    /// Flows to recipients in these lifecycle states.
+    recipient_statuses: Option<Vec<RecipientStatus>>,
+    /// Flows where the recipient plays one of these roles (its default unless the flow
+    /// overrides it).
+    roles: Option<Vec<RecipientRole>>,
+    /// Flows sending data of these categories (keys); a category matches its descendants, so
+    /// `contact` matches `contact.phone_number`.
+    data_categories: Option<Vec<String>>,
+    /// Flows concerning these data subject categories (keys), e.g. `end_users`.
+    data_subjects: Option<Vec<String>>,
+    /// Flows of activities serving these products (keys), e.g. `sms`.
+    products: Option<Vec<String>>,
+    /// Flows of these processing activities (IDs).
+    activities: Option<Vec<ID>>,
+    /// Flows of activities with these legal bases.
+    legal_bases: Option<Vec<LegalBasis>>,
+    /// Flows of activities where the organization has this role.
+    organization_roles: Option<Vec<OrganizationRole>>,
+    /// Flows to any of these destination countries (ISO 3166-1 alpha-2).
+    countries: Option<Vec<String>>,
+    /// true: flows with at least one destination outside the EEA; false: flows that stay in
+    /// the EEA.
+    outside_eea: Option<bool>,
+    /// Flows with a transfer under one of these mechanisms.
+    transfer_mechanisms: Option<Vec<TransferMechanism>>,
+    /// Only flows that make their recipient a subprocessor.
+    subprocessing_only: Option<bool>,
+}
+
+fn map<T, U: From<T>>(values: Option<Vec<T>>) -> Vec<U> {
+    values
+        .unwrap_or_default()
+        .into_iter()
+        .map(U::from)
+        .collect()
+}
+
+impl DataFlowFilter {
+    fn into_registry(self) -> async_graphql::Result<FlowFilter> {
+        Ok(FlowFilter {
+            recipient_ids: expect_ids(
+                "filter.recipients",
+                "Recipient",
+                &self.recipients.unwrap_or_default(),
+            )?,
+            activity_ids: expect_ids(
+                "filter.activities",
+                "ProcessingActivity",
+                &self.activities.unwrap_or_default(),
+            )?,
+            recipient_kinds: map(self.recipient_kinds),
+            recipient_statuses: map(self.recipient_statuses),
+            roles: map(self.roles),
+            data_categories: self.data_categories.unwrap_or_default(),
+            data_subjects: self.data_subjects.unwrap_or_default(),
+            products: self.products.unwrap_or_default(),
+            legal_bases: map(self.legal_bases),
+            organization_roles: map(self.organization_roles),
+            countries: self.countries.unwrap_or_default(),
+            outside_eea: self.outside_eea,
+            transfer_mechanisms: map(self.transfer_mechanisms),
+            subprocessing_only: self.subprocessing_only.unwrap_or(false),
+        })
+    }
+}
+
+/// Pagination state of a connection page.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    /// Whether more items follow this page.
+    has_next_page: bool,
+    /// Whether items precede this page.
+    has_previous_page: bool,
+    /// Cursor of the first item of the page.
+    start_cursor: Option<String>,
+    /// Cursor of the last item; pass it as `after` for the next page.
+    end_cursor: Option<String>,
+}
+
+/// An item of a page, with its cursor.
+pub struct DataFlowEdge(entity::data_flow::Model);
+
+#[Object]
+impl DataFlowEdge {
+    /// Opaque cursor of this item.
+    async fn cursor(&self) -> String {
+        cursor(self.0.id)
+    }
+
+    /// The data flow.
+    async fn node(&self) -> DataFlow {
+        DataFlow(self.0.clone())
+    }
+}
+
+/// A page of data flows.
+pub struct DataFlowConnection {
+    selection: crate::registry::FlowSelection,
+    page: FlowPage,
+    after: Option<i32>,
+}
+
+#[Object]
+impl DataFlowConnection {
+    /// The flows of this page with their cursors, in a stable order.
+    async fn edges(&self) -> Vec<DataFlowEdge> {
+        self.page.flows.iter().cloned().map(DataFlowEdge).collect()
+    }
+
+    /// The flows of this page, without cursors.
+    async fn nodes(&self) -> Vec<DataFlow> {
+        self.page.flows.iter().cloned().map(DataFlow).collect()
+    }
+
+    /// Pagination state.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_next_page: self.page.has_next_page,
+            has_previous_page: self.after.is_some(),
+            start_cursor: self.page.flows.first().map(|f| cursor(f.id)),
+            end_cursor: self.page.flows.last().map(|f| cursor(f.id)),
+        }
+    }
+
+    /// How many flows match the filter, over all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let registry = ctx.data::<Registry>()?;
+        let count = registry.count_flows(&self.selection).await.api()?;
+        Ok(i64::try_from(count).unwrap_or(i64::MAX))
+    }
+}
+
+#[derive(Default)]
+pub struct FlowQuery;
+
+#[Object]
+impl FlowQuery {
+    /// The data flows to recipients, filtered: "which recipients outside the EEA receive end
+    /// users' phone numbers, under which mechanism?" is
+    /// `dataFlows(filter: {dataSubjects: ["end_users"], dataCategories: ["contact.phone_number"], outsideEea: true})`.
+    async fn data_flows(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DataFlowFilter>,
+        #[graphql(desc = "Page size; the server's default when absent, at most its maximum.")]
+        first: Option<i32>,
+        #[graphql(desc = "Return the flows after this cursor.")] after: Option<String>,
+    ) -> async_graphql::Result<DataFlowConnection> {
+        let limits = ctx.data::<Limits>()?;
+        let first = match first {
+            None => limits.default_page_size,
+            Some(n) if n < 0 => return Err(bad_input("first", "must not be negative")),
+            Some(n) if n as u64 > limits.max_page_size => {
+                return Err(bad_input(
+                    "first",
+                    format!("must be at most {}", limits.max_page_size),
+                ));
+            }
+            Some(n) => n as u64,
+        };
+        let after = after
+            .as_deref()
+            .map(|c| parse_cursor("after", c))
+            .transpose()?;
+        let filter = filter.unwrap_or_default().into_registry()?;
+        let registry = ctx.data::<Registry>()?;
+        let selection = registry.select_flows(&filter).await.api()?;
+        let page = registry.flows_page(&selection, after, first).await.api()?;
+        Ok(DataFlowConnection {
+            selection,
+            page,
+            after,
+        })
+    }
+}

@@ -1,0 +1,235 @@
+//! Queries over recipients, activities, taxonomies and reference data, and `node(id)`.
+
+use super::enums::{RecipientKind, RecipientStatus};
+use super::error::{ApiResult, bad_input};
+use super::relay::{expect_id, parse_global_id};
+use super::types::{
+    AdequacyDecision, DataCategory, DataSubjectCategory, Node, Organization, ProcessingActivity,
+    Product, Recipient,
+};
+use crate::reference;
+use crate::registry::{RecipientFilter, Registry};
+use async_graphql::{Context, ID, InputObject, Object};
+use chrono::{NaiveDate, Utc};
+
+/// Which recipients to list.
+#[derive(InputObject, Default)]
+pub struct RecipientListFilter {
+    /// Recipients of these kinds.
+    kinds: Option<Vec<RecipientKind>>,
+    /// Recipients in these lifecycle states.
+    statuses: Option<Vec<RecipientStatus>>,
+    /// Only recipients on the public subprocessor list.
+    public_only: Option<bool>,
+    /// Only subprocessors.
+    subprocessors_only: Option<bool>,
+}
+
+fn registry<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Registry> {
+    ctx.data::<Registry>()
+}
+
+/// How a single object is asked for.
+enum Lookup {
+    Id(ID),
+    Key(String),
+}
+
+/// Exactly one of `id` and `key`.
+fn one_of(id: Option<ID>, key: Option<String>) -> async_graphql::Result<Lookup> {
+    match (id, key) {
+        (Some(id), None) => Ok(Lookup::Id(id)),
+        (None, Some(key)) => Ok(Lookup::Key(key)),
+        _ => Err(bad_input("id", "give exactly one of `id` and `key`")),
+    }
+}
+
+#[derive(Default)]
+pub struct RegistryQuery;
+
+#[Object]
+impl RegistryQuery {
+    /// The organization that keeps the registry.
+    async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Organization>> {
+        Ok(registry(ctx)?.organization().await.api()?.map(Organization))
+    }
+
+    /// Every recipient, by legal name.
+    async fn recipients(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<RecipientListFilter>,
+    ) -> async_graphql::Result<Vec<Recipient>> {
+        let filter = filter.unwrap_or_default();
+        let filter = RecipientFilter {
+            kinds: filter
+                .kinds
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            statuses: filter
+                .statuses
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            public_only: filter.public_only.unwrap_or(false),
+            subprocessors_only: filter.subprocessors_only.unwrap_or(false),
+        };
+        Ok(registry(ctx)?
+            .recipients(&filter)
+            .await
+            .api()?
+            .into_iter()
+            .map(Recipient)
+            .collect())
+    }
+
+    /// One recipient, by ID or by key.
+    async fn recipient(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        key: Option<String>,
+    ) -> async_graphql::Result<Option<Recipient>> {
+        let registry = registry(ctx)?;
+        let found = match one_of(id, key)? {
+            Lookup::Id(id) => registry.recipient(expect_id("id", "Recipient", &id)?).await,
+            Lookup::Key(key) => registry.recipient_by_key(&key).await,
+        };
+        Ok(found.api()?.map(Recipient))
+    }
+
+    /// The public subprocessor list a customer sees: public recipients, announced or active,
+    /// that act as processor in processing the organization performs for its customers.
+    async fn subprocessors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Recipient>> {
+        Ok(registry(ctx)?
+            .subprocessors()
+            .await
+            .api()?
+            .into_iter()
+            .map(Recipient)
+            .collect())
+    }
+
+    /// Every processing activity, by name.
+    async fn processing_activities(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ProcessingActivity>> {
+        Ok(registry(ctx)?
+            .activities()
+            .await
+            .api()?
+            .into_iter()
+            .map(ProcessingActivity)
+            .collect())
+    }
+
+    /// One processing activity, by ID or by key.
+    async fn processing_activity(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        key: Option<String>,
+    ) -> async_graphql::Result<Option<ProcessingActivity>> {
+        let registry = registry(ctx)?;
+        let found = match one_of(id, key)? {
+            Lookup::Id(id) => {
+                registry
+                    .activity(expect_id("id", "ProcessingActivity", &id)?)
+                    .await
+            }
+            Lookup::Key(key) => registry.activity_by_key(&key).await,
+        };
+        Ok(found.api()?.map(ProcessingActivity))
+    }
+
+    /// The data category taxonomy, parents before children.
+    async fn data_categories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DataCategory>> {
+        Ok(registry(ctx)?
+            .data_categories()
+            .await
+            .api()?
+            .into_iter()
+            .map(DataCategory)
+            .collect())
+    }
+
+    /// The data subject categories.
+    async fn data_subject_categories(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<DataSubjectCategory>> {
+        Ok(registry(ctx)?
+            .data_subjects()
+            .await
+            .api()?
+            .into_iter()
+            .map(DataSubjectCategory)
+            .collect())
+    }
+
+    /// The products.
+    async fn products(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Product>> {
+        Ok(registry(ctx)?
+            .products()
+            .await
+            .api()?
+            .into_iter()
+            .map(Product)
+            .collect())
+    }
+
+    /// The European Commission's adequacy decisions in force on `asOf` (today when absent).
+    async fn adequacy_decisions(&self, as_of: Option<NaiveDate>) -> Vec<AdequacyDecision> {
+        let on = as_of.unwrap_or_else(|| Utc::now().date_naive());
+        reference::adequacy_decisions()
+            .iter()
+            .filter(|d| reference::adequacy_decision(d.country, on) == Some(*d))
+            .map(AdequacyDecision)
+            .collect()
+    }
+
+    /// Any object by its global ID.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let Some((type_name, row)) = parse_global_id(&id) else {
+            return Err(bad_input("id", "not an ID issued by this API"));
+        };
+        let registry = registry(ctx)?;
+        Ok(match type_name.as_str() {
+            "Recipient" => registry
+                .recipient(row)
+                .await
+                .api()?
+                .map(|m| Node::Recipient(Recipient(m))),
+            "DataFlow" => registry
+                .flow(row)
+                .await
+                .api()?
+                .map(|m| Node::DataFlow(super::types::DataFlow(m))),
+            "ProcessingActivity" => registry
+                .activity(row)
+                .await
+                .api()?
+                .map(|m| Node::ProcessingActivity(ProcessingActivity(m))),
+            "DataCategory" => registry
+                .data_category(row)
+                .await
+                .api()?
+                .map(|m| Node::DataCategory(DataCategory(m))),
+            "DataSubjectCategory" => registry
+                .data_subject(row)
+                .await
+                .api()?
+                .map(|m| Node::DataSubjectCategory(DataSubjectCategory(m))),
+            "Product" => registry
+                .product(row)
+                .await
+                .api()?
+                .map(|m| Node::Product(Product(m))),
+            _ => return Err(bad_input("id", "not an ID issued by this API")),
+        })
+    }
+}

@@ -1,0 +1,793 @@
+//! The API's object types. Each wraps a stored row and resolves its relations through the
+//! request's batched loaders.
+
+use super::enums::{
+    AdequacyScope, Derogation, LegalBasis, OrganizationRole, RecipientKind, RecipientRole,
+    RecipientStatus, TransferMechanism,
+};
+use super::error::ApiResult;
+use super::loaders::*;
+use super::relay::global_id;
+use crate::reference;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, ID, Interface, Object};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{
+    data_category, data_flow, data_subject_category, organization, processing_activity, product,
+    recipient, transfer,
+};
+
+fn loader<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a DataLoader<RegistryLoader>> {
+    ctx.data::<DataLoader<RegistryLoader>>()
+}
+
+/// Any object with a global ID, fetchable with `Query.node`.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "The object's global ID."))]
+pub enum Node {
+    Recipient(Recipient),
+    DataFlow(DataFlow),
+    ProcessingActivity(ProcessingActivity),
+    DataCategory(DataCategory),
+    DataSubjectCategory(DataSubjectCategory),
+    Product(Product),
+}
+
+/// A country, by its ISO 3166-1 alpha-2 code.
+pub struct Country(pub reference::Country);
+
+impl Country {
+    pub fn from_code(code: &str) -> Option<Self> {
+        reference::country(code).map(Self)
+    }
+
+    pub fn list(codes: &[String]) -> Vec<Self> {
+        codes.iter().filter_map(|c| Self::from_code(c)).collect()
+    }
+}
+
+#[Object]
+impl Country {
+    /// ISO 3166-1 alpha-2 code.
+    async fn code(&self) -> &str {
+        self.0.alpha2
+    }
+
+    /// English short name.
+    async fn name(&self) -> &str {
+        self.0.name
+    }
+
+    /// Whether the country is in the European Economic Area (EU-27, Iceland, Liechtenstein,
+    /// Norway), where data moves freely.
+    async fn in_eea(&self) -> bool {
+        reference::is_eea(self.0.alpha2)
+    }
+
+    /// The European Commission adequacy decision in force for the country today, if any.
+    async fn adequacy_decision(&self) -> Option<AdequacyDecision> {
+        reference::adequacy_decision(self.0.alpha2, Utc::now().date_naive()).map(AdequacyDecision)
+    }
+}
+
+/// A European Commission adequacy decision (GDPR Art. 45).
+pub struct AdequacyDecision(pub &'static reference::AdequacyDecision);
+
+#[Object]
+impl AdequacyDecision {
+    /// The country the decision covers.
+    async fn country(&self) -> Option<Country> {
+        Country::from_code(self.0.country)
+    }
+
+    /// The decision's official reference, e.g. "Commission Implementing Decision (EU) 2023/1795".
+    async fn reference(&self) -> &str {
+        self.0.reference
+    }
+
+    /// Its common name, e.g. "EU-US Data Privacy Framework".
+    async fn title(&self) -> &str {
+        self.0.title
+    }
+
+    /// The date it was adopted.
+    async fn adopted(&self) -> NaiveDate {
+        self.0.adopted
+    }
+
+    /// The date it ceased to apply (invalidated, expired or replaced), if it has.
+    async fn in_force_until(&self) -> Option<NaiveDate> {
+        self.0.in_force_until
+    }
+
+    /// Which recipients in the country it covers.
+    async fn scope(&self) -> AdequacyScope {
+        self.0.scope.into()
+    }
+}
+
+/// The organization that keeps the registry.
+pub struct Organization(pub organization::Model);
+
+#[Object]
+impl Organization {
+    /// Legal name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Postal address of the establishment.
+    async fn address(&self) -> &str {
+        &self.0.address
+    }
+
+    /// Country of establishment.
+    async fn country(&self) -> Option<Country> {
+        Country::from_code(&self.0.country)
+    }
+
+    /// Name or function of the data protection officer (Art. 37).
+    async fn dpo_name(&self) -> &str {
+        &self.0.dpo_name
+    }
+
+    /// How to reach the data protection officer.
+    async fn dpo_email(&self) -> &str {
+        &self.0.dpo_email
+    }
+
+    /// The data protection officer's postal address.
+    async fn dpo_address(&self) -> Option<&str> {
+        self.0.dpo_address.as_deref()
+    }
+
+    /// The representative in the Union (Art. 27), where one is designated.
+    async fn representative(&self) -> Option<&str> {
+        self.0.representative.as_deref()
+    }
+
+    /// Where the organization's details come from.
+    async fn sources(&self) -> &[String] {
+        &self.0.sources.0
+    }
+}
+
+/// A transfer safeguard under GDPR Chapter V.
+pub struct TransferSafeguard {
+    mechanism: entity::TransferMechanism,
+    scc_module: Option<i16>,
+    derogation: Option<entity::Derogation>,
+    safeguards: Option<String>,
+    tia_date: Option<NaiveDate>,
+}
+
+#[Object]
+impl TransferSafeguard {
+    /// The instrument the transfer relies on.
+    async fn mechanism(&self) -> TransferMechanism {
+        self.mechanism.into()
+    }
+
+    /// For standard contractual clauses, the module of Decision 2021/914: 1 controller to
+    /// controller, 2 controller to processor, 3 processor to processor, 4 processor to controller.
+    async fn scc_module(&self) -> Option<i16> {
+        self.scc_module
+    }
+
+    /// For an Art. 49 transfer, the derogation relied on.
+    async fn derogation(&self) -> Option<Derogation> {
+        self.derogation.map(Into::into)
+    }
+
+    /// The documented safeguards (required for compelling legitimate interests).
+    async fn safeguards(&self) -> Option<&str> {
+        self.safeguards.as_deref()
+    }
+
+    /// When the transfer impact assessment was made (EDPB Recommendations 01/2020).
+    async fn tia_date(&self) -> Option<NaiveDate> {
+        self.tia_date
+    }
+}
+
+/// A transfer of one data flow to one destination country outside the EEA.
+pub struct Transfer(pub transfer::Model);
+
+#[Object]
+impl Transfer {
+    /// The destination country.
+    async fn country(&self) -> Option<Country> {
+        Country::from_code(&self.0.country)
+    }
+
+    /// The instrument the transfer relies on.
+    async fn mechanism(&self) -> TransferMechanism {
+        self.0.mechanism.into()
+    }
+
+    /// For standard contractual clauses, the module of Decision 2021/914 (1-4).
+    async fn scc_module(&self) -> Option<i16> {
+        self.0.scc_module
+    }
+
+    /// For an Art. 49 transfer, the derogation relied on.
+    async fn derogation(&self) -> Option<Derogation> {
+        self.0.derogation.map(Into::into)
+    }
+
+    /// The documented safeguards (required for compelling legitimate interests).
+    async fn safeguards(&self) -> Option<&str> {
+        self.0.safeguards.as_deref()
+    }
+
+    /// When the transfer impact assessment was made.
+    async fn tia_date(&self) -> Option<NaiveDate> {
+        self.0.tia_date
+    }
+
+    /// For an adequacy transfer, the decision in force for the country today.
+    async fn adequacy_decision(&self) -> Option<AdequacyDecision> {
+        (self.0.mechanism == entity::TransferMechanism::AdequacyDecision)
+            .then(|| reference::adequacy_decision(&self.0.country, Utc::now().date_naive()))
+            .flatten()
+            .map(AdequacyDecision)
+    }
+}
+
+/// Anyone who receives personal data from the organization (GDPR Art. 4(9)).
+pub struct Recipient(pub recipient::Model);
+
+#[Object]
+impl Recipient {
+    /// Global ID.
+    async fn id(&self) -> ID {
+        global_id("Recipient", self.0.id)
+    }
+
+    /// Stable human-readable identifier, e.g. `stripe`.
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+
+    /// The recipient's legal name.
+    async fn legal_name(&self) -> &str {
+        &self.0.legal_name
+    }
+
+    /// What kind of party the recipient is.
+    async fn kind(&self) -> RecipientKind {
+        self.0.kind.into()
+    }
+
+    /// The role the recipient plays unless a flow says otherwise.
+    async fn default_role(&self) -> RecipientRole {
+        self.0.default_role.into()
+    }
+
+    /// What the recipient does with the data.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// Country of establishment.
+    async fn country(&self) -> Option<Country> {
+        Country::from_code(&self.0.country)
+    }
+
+    /// Countries where the recipient processes the data.
+    async fn processing_locations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Country>> {
+        let codes = loader(ctx)?
+            .load_one(RecipientLocations(self.0.id))
+            .await
+            .api()?;
+        Ok(Country::list(&codes.unwrap_or_default()))
+    }
+
+    /// The safeguard covering the processing locations outside the EEA.
+    async fn transfer_safeguard(&self) -> Option<TransferSafeguard> {
+        self.0
+            .transfer_mechanism
+            .map(|mechanism| TransferSafeguard {
+                mechanism,
+                scc_module: self.0.scc_module,
+                derogation: self.0.derogation,
+                safeguards: self.0.derogation_safeguards.clone(),
+                tia_date: self.0.tia_date,
+            })
+    }
+
+    /// Reference of the data processing agreement (Art. 28(3)) or other contract.
+    async fn dpa_reference(&self) -> Option<&str> {
+        self.0.dpa_reference.as_deref()
+    }
+
+    /// Certifications held, e.g. "ISO/IEC 27001:2013", "SOC 2 Type II".
+    async fn certifications(&self) -> &[String] {
+        &self.0.certifications.0
+    }
+
+    /// Certified under the EU-US Data Privacy Framework (US importers).
+    async fn dpf_certified(&self) -> bool {
+        self.0.dpf_certified
+    }
+
+    /// The recipient's website.
+    async fn website(&self) -> Option<&str> {
+        self.0.website.as_deref()
+    }
+
+    /// The recipient's privacy notice.
+    async fn privacy_notice_url(&self) -> Option<&str> {
+        self.0.privacy_notice_url.as_deref()
+    }
+
+    /// Where the recipient is in its lifecycle.
+    async fn status(&self) -> RecipientStatus {
+        self.0.status.into()
+    }
+
+    /// Listed on the public subprocessor list (true) or internal only (false).
+    async fn public(&self) -> bool {
+        self.0.public
+    }
+
+    /// Whether the recipient is a subprocessor: it acts as processor in a flow of an activity
+    /// the organization performs as processor for its customers. Derived, never stored.
+    async fn is_subprocessor(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(loader(ctx)?
+            .load_one(RecipientIsSubprocessor(self.0.id))
+            .await
+            .api()?
+            .unwrap_or(false))
+    }
+
+    /// The data flows to this recipient.
+    async fn data_flows(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DataFlow>> {
+        let flows = loader(ctx)?
+            .load_one(RecipientFlows(self.0.id))
+            .await
+            .api()?;
+        Ok(flows
+            .unwrap_or_default()
+            .into_iter()
+            .map(DataFlow)
+            .collect())
+    }
+
+    /// The data flows this recipient forwards to others (its own recipients).
+    async fn onward_flows(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DataFlow>> {
+        let flows = loader(ctx)?
+            .load_one(RecipientOnwardFlows(self.0.id))
+            .await
+            .api()?;
+        Ok(flows
+            .unwrap_or_default()
+            .into_iter()
+            .map(DataFlow)
+            .collect())
+    }
+
+    /// Assumptions recorded where the sources leave a fact open.
+    async fn assumptions(&self) -> &[String] {
+        &self.0.assumptions.0
+    }
+
+    /// Where the recipient's facts come from.
+    async fn sources(&self) -> &[String] {
+        &self.0.sources.0
+    }
+
+    /// When the recipient was added to the registry.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the recipient was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A data flow: a processing activity sends some of its data to a recipient, in a role, to
+/// some countries, with one transfer per destination outside the EEA.
+pub struct DataFlow(pub data_flow::Model);
+
+impl DataFlow {
+    async fn recipient_model(&self, ctx: &Context<'_>) -> async_graphql::Result<recipient::Model> {
+        loader(ctx)?
+            .load_one(RecipientId(self.0.recipient_id))
+            .await
+            .api()?
+            .ok_or_else(|| "the flow's recipient is missing".into())
+    }
+}
+
+#[Object]
+impl DataFlow {
+    /// Global ID.
+    async fn id(&self) -> ID {
+        global_id("DataFlow", self.0.id)
+    }
+
+    /// The processing activity the data comes from.
+    async fn activity(&self, ctx: &Context<'_>) -> async_graphql::Result<ProcessingActivity> {
+        loader(ctx)?
+            .load_one(ActivityId(self.0.activity_id))
+            .await
+            .api()?
+            .map(ProcessingActivity)
+            .ok_or_else(|| "the flow's activity is missing".into())
+    }
+
+    /// Who receives the data.
+    async fn recipient(&self, ctx: &Context<'_>) -> async_graphql::Result<Recipient> {
+        Ok(Recipient(self.recipient_model(ctx).await?))
+    }
+
+    /// For an onward flow, the recipient that forwards the data (Segment forwarding to
+    /// Mixpanel).
+    async fn via(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Recipient>> {
+        let Some(via) = self.0.via_recipient_id else {
+            return Ok(None);
+        };
+        Ok(loader(ctx)?
+            .load_one(RecipientId(via))
+            .await
+            .api()?
+            .map(Recipient))
+    }
+
+    /// The recipient's role in this flow: the flow's own, or else the recipient's default.
+    async fn role(&self, ctx: &Context<'_>) -> async_graphql::Result<RecipientRole> {
+        Ok(match self.0.role {
+            Some(role) => role.into(),
+            None => self.recipient_model(ctx).await?.default_role.into(),
+        })
+    }
+
+    /// The role this flow sets, overriding the recipient's default; null when it does not.
+    async fn role_override(&self) -> Option<RecipientRole> {
+        self.0.role.map(Into::into)
+    }
+
+    /// Why the data is sent.
+    async fn purpose(&self) -> Option<&str> {
+        self.0.purpose.as_deref()
+    }
+
+    /// The categories of personal data sent.
+    async fn data_categories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DataCategory>> {
+        let rows = loader(ctx)?
+            .load_one(FlowCategories(self.0.id))
+            .await
+            .api()?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(DataCategory)
+            .collect())
+    }
+
+    /// The categories of data subjects the data is about.
+    async fn data_subjects(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<DataSubjectCategory>> {
+        let rows = loader(ctx)?.load_one(FlowSubjects(self.0.id)).await.api()?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(DataSubjectCategory)
+            .collect())
+    }
+
+    /// The destination countries.
+    async fn countries(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Country>> {
+        let codes = loader(ctx)?
+            .load_one(FlowCountries(self.0.id))
+            .await
+            .api()?;
+        Ok(Country::list(&codes.unwrap_or_default()))
+    }
+
+    /// The transfers to destinations outside the EEA, one per country.
+    async fn transfers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Transfer>> {
+        let rows = loader(ctx)?
+            .load_one(FlowTransfers(self.0.id))
+            .await
+            .api()?;
+        Ok(rows.unwrap_or_default().into_iter().map(Transfer).collect())
+    }
+
+    /// Whether this flow makes its recipient a subprocessor: the organization is processor in
+    /// the activity and the recipient is processor in the flow.
+    async fn is_subprocessing(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let role = match self.0.role {
+            Some(role) => role,
+            None => self.recipient_model(ctx).await?.default_role,
+        };
+        if role != entity::RecipientRole::Processor {
+            return Ok(false);
+        }
+        let activity = loader(ctx)?
+            .load_one(ActivityId(self.0.activity_id))
+            .await
+            .api()?;
+        Ok(activity.is_some_and(|a| a.organization_role == entity::OrganizationRole::Processor))
+    }
+
+    /// The flows by which the recipient forwards this activity's data onward.
+    async fn onward_flows(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DataFlow>> {
+        let flows = loader(ctx)?
+            .load_one(RecipientOnwardFlows(self.0.recipient_id))
+            .await
+            .api()?;
+        Ok(flows
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| f.activity_id == self.0.activity_id)
+            .map(DataFlow)
+            .collect())
+    }
+
+    /// Assumptions recorded where the sources leave a fact open.
+    async fn assumptions(&self) -> &[String] {
+        &self.0.assumptions.0
+    }
+
+    /// Where the flow's facts come from.
+    async fn sources(&self) -> &[String] {
+        &self.0.sources.0
+    }
+
+    /// When the flow was added to the registry.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the flow was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// How long an activity keeps personal data, and why (Art. 30(1)(f)).
+pub struct Retention {
+    period: String,
+    reason: Option<String>,
+}
+
+#[Object]
+impl Retention {
+    /// ISO 8601 duration, e.g. `P6M` for six months.
+    async fn period(&self) -> &str {
+        &self.period
+    }
+
+    /// Why the data is kept that long.
+    async fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+}
+
+/// A processing activity: what the organization does with personal data, why, and on which
+/// legal basis.
+pub struct ProcessingActivity(pub processing_activity::Model);
+
+#[Object]
+impl ProcessingActivity {
+    /// Global ID.
+    async fn id(&self) -> ID {
+        global_id("ProcessingActivity", self.0.id)
+    }
+
+    /// Stable human-readable identifier.
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+
+    /// The activity's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// What the activity is.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// Controller for the organization's own processing; processor on customers' behalf.
+    async fn organization_role(&self) -> OrganizationRole {
+        self.0.organization_role.into()
+    }
+
+    /// The purposes of the processing (Art. 30(1)(b)).
+    async fn purposes(&self) -> &[String] {
+        &self.0.purposes.0
+    }
+
+    /// The lawful basis (Art. 6(1)).
+    async fn legal_basis(&self) -> Option<LegalBasis> {
+        self.0.legal_basis.map(Into::into)
+    }
+
+    /// The categories of data subjects (Art. 30(1)(c)).
+    async fn data_subjects(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<DataSubjectCategory>> {
+        let rows = loader(ctx)?
+            .load_one(ActivitySubjects(self.0.id))
+            .await
+            .api()?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(DataSubjectCategory)
+            .collect())
+    }
+
+    /// The categories of personal data (Art. 30(1)(c)).
+    async fn data_categories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DataCategory>> {
+        let rows = loader(ctx)?
+            .load_one(ActivityCategories(self.0.id))
+            .await
+            .api()?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(DataCategory)
+            .collect())
+    }
+
+    /// The products the activity serves.
+    async fn products(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Product>> {
+        let rows = loader(ctx)?
+            .load_one(ActivityProducts(self.0.id))
+            .await
+            .api()?;
+        Ok(rows.unwrap_or_default().into_iter().map(Product).collect())
+    }
+
+    /// The time limit for erasure (Art. 30(1)(f)).
+    async fn retention(&self) -> Option<Retention> {
+        self.0.retention_period.as_ref().map(|period| Retention {
+            period: period.clone(),
+            reason: self.0.retention_reason.clone(),
+        })
+    }
+
+    /// The technical and organisational security measures (Art. 30(1)(g), Art. 32(1)).
+    async fn security_measures(&self) -> &[String] {
+        &self.0.security_measures.0
+    }
+
+    /// The Art. 9(2) condition relied on where special categories are processed.
+    async fn special_category_condition(&self) -> Option<&str> {
+        self.0.special_category_condition.as_deref()
+    }
+
+    /// The activity's data flows to recipients.
+    async fn data_flows(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DataFlow>> {
+        let flows = loader(ctx)?
+            .load_one(ActivityFlows(self.0.id))
+            .await
+            .api()?;
+        Ok(flows
+            .unwrap_or_default()
+            .into_iter()
+            .map(DataFlow)
+            .collect())
+    }
+
+    /// Assumptions recorded where the sources leave a fact open.
+    async fn assumptions(&self) -> &[String] {
+        &self.0.assumptions.0
+    }
+
+    /// Where the activity's facts come from.
+    async fn sources(&self) -> &[String] {
+        &self.0.sources.0
+    }
+}
+
+/// A category of personal data, in a hierarchy: a filter on a category matches its
+/// descendants.
+pub struct DataCategory(pub data_category::Model);
+
+#[Object]
+impl DataCategory {
+    /// Global ID.
+    async fn id(&self) -> ID {
+        global_id("DataCategory", self.0.id)
+    }
+
+    /// Dotted key; its prefix is the parent's key (`contact.phone_number`).
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+
+    /// The category's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// What the category covers.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// A special category of personal data (Art. 9(1)).
+    async fn special_category(&self) -> bool {
+        self.0.special_category
+    }
+
+    /// The matching key of the fideslang data category taxonomy, where one exists.
+    async fn fides_key(&self) -> Option<&str> {
+        self.0.fides_key.as_deref()
+    }
+
+    /// The parent category.
+    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DataCategory>> {
+        let Some(parent) = self.0.parent_id else {
+            return Ok(None);
+        };
+        Ok(loader(ctx)?
+            .load_one(DataCategoryId(parent))
+            .await
+            .api()?
+            .map(DataCategory))
+    }
+}
+
+/// A category of data subjects: customer contacts, end users, website visitors...
+pub struct DataSubjectCategory(pub data_subject_category::Model);
+
+#[Object]
+impl DataSubjectCategory {
+    /// Global ID.
+    async fn id(&self) -> ID {
+        global_id("DataSubjectCategory", self.0.id)
+    }
+
+    /// Stable identifier, e.g. `end_users`.
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+
+    /// The category's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Who belongs to the category.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+}
+
+/// A product or service personal data flows through.
+pub struct Product(pub product::Model);
+
+#[Object]
+impl Product {
+    /// Global ID.
+    async fn id(&self) -> ID {
+        global_id("Product", self.0.id)
+    }
+
+    /// Stable identifier, e.g. `sms`.
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+
+    /// The product's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// What the product does.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+}
