@@ -5,6 +5,10 @@ use super::enums::{
     LegalBasis, OrganizationRole, RecipientKind, RecipientRole, RecipientStatus, TransferMechanism,
 };
 use super::error::{ApiResult, bad_input};
+use super::loaders::{
+    ActivityId, FlowCategories, FlowCountries, FlowSubjects, FlowTransfers, RecipientId,
+    RequestLoader,
+};
 use super::relay::{cursor, expect_ids, parse_cursor};
 use super::types::DataFlow;
 use crate::registry::{FlowFilter, FlowPage, Registry};
@@ -150,6 +154,91 @@ impl DataFlowConnection {
     }
 }
 
+/// Loads, in one batch per relation, what the query selects of the page's flows, so the page
+/// costs the same few statements whatever its size.
+async fn prime(ctx: &Context<'_>, flows: &[entity::data_flow::Model]) -> async_graphql::Result<()> {
+    if flows.is_empty() {
+        return Ok(());
+    }
+    let look = ctx.look_ahead();
+    let edge_node = look.field("edges").field("node");
+    let node = look.field("nodes");
+    let selects = |field: &str| edge_node.field(field).exists() || node.field(field).exists();
+    let loader = ctx.data::<RequestLoader>()?;
+    let ids: Vec<i32> = flows.iter().map(|f| f.id).collect();
+    let mut recipients: Vec<RecipientId> =
+        flows.iter().map(|f| RecipientId(f.recipient_id)).collect();
+    if selects("via") {
+        recipients.extend(
+            flows
+                .iter()
+                .filter_map(|f| f.via_recipient_id)
+                .map(RecipientId),
+        );
+    }
+    let activities: Vec<ActivityId> = flows.iter().map(|f| ActivityId(f.activity_id)).collect();
+    let need_recipients =
+        selects("recipient") || selects("role") || selects("isSubprocessing") || selects("via");
+    let need_activities = selects("activity") || selects("isSubprocessing");
+    let (r, a, c, s, n, t) = tokio::join!(
+        async {
+            if need_recipients {
+                loader.load_many(recipients).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if need_activities {
+                loader.load_many(activities).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects("dataCategories") {
+                loader
+                    .load_many(ids.iter().copied().map(FlowCategories))
+                    .await
+                    .map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects("dataSubjects") {
+                loader
+                    .load_many(ids.iter().copied().map(FlowSubjects))
+                    .await
+                    .map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects("countries") {
+                loader
+                    .load_many(ids.iter().copied().map(FlowCountries))
+                    .await
+                    .map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects("transfers") {
+                loader
+                    .load_many(ids.iter().copied().map(FlowTransfers))
+                    .await
+                    .map(drop)
+            } else {
+                Ok(())
+            }
+        },
+    );
+    r.and(a).and(c).and(s).and(n).and(t).api()
+}
+
 #[derive(Default)]
 pub struct FlowQuery;
 
@@ -186,6 +275,7 @@ impl FlowQuery {
         let registry = ctx.data::<Registry>()?;
         let selection = registry.select_flows(&filter).await.api()?;
         let page = registry.flows_page(&selection, after, first).await.api()?;
+        prime(ctx, &page.flows).await?;
         Ok(DataFlowConnection {
             selection,
             page,

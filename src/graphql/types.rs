@@ -9,7 +9,6 @@ use super::error::ApiResult;
 use super::loaders::*;
 use super::relay::global_id;
 use crate::reference;
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Interface, Object};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
@@ -17,8 +16,8 @@ use entity::{
     recipient, transfer,
 };
 
-fn loader<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a DataLoader<RegistryLoader>> {
-    ctx.data::<DataLoader<RegistryLoader>>()
+fn loader<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a RequestLoader> {
+    ctx.data::<RequestLoader>()
 }
 
 /// Any object with a global ID, fetchable with `Query.node`.

@@ -1,0 +1,158 @@
+//! The test harness: each test gets its own database, built by the real migrations and loaded
+//! with the example registry, and the real server on a random port. `DATABASE_URL` picks the
+//! backend: unset for SQLite, `postgres://...` (a server the test may create databases on) for
+//! PostgreSQL.
+#![allow(dead_code)]
+
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use subreg::config::ServerSettings;
+use subreg::metrics::Metrics;
+use subreg::server::{Server, open_registry};
+use tokio::sync::oneshot;
+
+static DATABASES: AtomicUsize = AtomicUsize::new(0);
+
+pub struct TestServer {
+    pub url: String,
+    pub client: reqwest::Client,
+    _tempdir: Option<tempfile::TempDir>,
+    _stop: oneshot::Sender<()>,
+}
+
+/// A fresh database URL for one test.
+async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+    match std::env::var("DATABASE_URL") {
+        Ok(admin) if admin.starts_with("postgres") => {
+            let name = format!(
+                "subreg_test_{}_{}",
+                std::process::id(),
+                DATABASES.fetch_add(1, Ordering::SeqCst)
+            );
+            let db = Database::connect(&admin)
+                .await
+                .expect("connect to PostgreSQL");
+            db.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create a test database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+            (format!("{base}/{name}"), None)
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("subreg.db").display()
+            );
+            (url, Some(dir))
+        }
+    }
+}
+
+impl TestServer {
+    /// The server over the example registry.
+    pub async fn start() -> Self {
+        Self::start_with(ServerSettings::default()).await
+    }
+
+    pub async fn start_with(settings: ServerSettings) -> Self {
+        let (database_url, tempdir) = fresh_database().await;
+        let metrics = Metrics::new();
+        let registry = open_registry(&database_url, Some(metrics.clone()), true)
+            .await
+            .expect("open the registry");
+        let server = Server::bind("127.0.0.1:0".parse().unwrap(), registry, metrics, settings)
+            .await
+            .expect("bind");
+        let url = format!("http://{}", server.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            url,
+            client: reqwest::Client::new(),
+            _tempdir: tempdir,
+            _stop: stop,
+        }
+    }
+
+    /// POSTs a GraphQL request and returns the response document.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.client
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON response")
+    }
+
+    /// The `data` of a request that must succeed.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let response = self.graphql(query, variables).await;
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
+        response["data"].clone()
+    }
+
+    /// The first error of a request that must fail: its `extensions.code` and the response.
+    pub async fn error(&self, query: &str, variables: Value) -> (String, Value) {
+        let response = self.graphql(query, variables).await;
+        let code = response["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error with a code: {response:#}"))
+            .to_owned();
+        (code, response)
+    }
+
+    /// SQL statements the server has executed so far, from its Prometheus metrics.
+    pub async fn statements(&self) -> u64 {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .find_map(|l| l.strip_prefix("subreg_db_statements_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("statement counter")
+    }
+
+    /// The global ID of the recipient with `key`.
+    pub async fn recipient_id(&self, key: &str) -> String {
+        let data = self
+            .data(
+                "query($key: String) { recipient(key: $key) { id } }",
+                json!({ "key": key }),
+            )
+            .await;
+        data["recipient"]["id"]
+            .as_str()
+            .expect("recipient")
+            .to_owned()
+    }
+
+    /// The global ID of the processing activity with `key`.
+    pub async fn activity_id(&self, key: &str) -> String {
+        let data = self
+            .data(
+                "query($key: String) { processingActivity(key: $key) { id } }",
+                json!({ "key": key }),
+            )
+            .await;
+        data["processingActivity"]["id"]
+            .as_str()
+            .expect("activity")
+            .to_owned()
+    }
+}

@@ -1,0 +1,327 @@
+//! An editor maintains the registry: every write is validated, and a refused write changes
+//! nothing.
+
+mod common;
+
+use common::TestServer;
+use serde_json::{Value, json};
+
+const CREATE_RECIPIENT: &str = r#"mutation($input: CreateRecipientInput!) {
+  createRecipient(input: $input, reason: "new vendor") { id key status processingLocations { code } }
+}"#;
+
+const CREATE_FLOW: &str = r#"mutation($input: CreateDataFlowInput!) {
+  createDataFlow(input: $input) { id role dataCategories { key } transfers { country { code } mechanism sccModule } }
+}"#;
+
+const SNAPSHOT: &str =
+    r#"{ recipients { key legalName status } dataFlows(first: 500) { totalCount } }"#;
+
+fn recipient(key: &str) -> Value {
+    json!({
+        "key": key,
+        "legalName": "Acme Analytics Inc.",
+        "kind": "ANALYTICS_PROVIDER",
+        "defaultRole": "PROCESSOR",
+        "country": "US",
+        "processingLocations": ["US"],
+        "transferSafeguard": { "mechanism": "STANDARD_CONTRACTUAL_CLAUSES", "sccModule": 3, "tiaDate": "2025-01-15" },
+        "status": "ACTIVE",
+        "public": true,
+    })
+}
+
+async fn assert_refused(
+    server: &TestServer,
+    query: &str,
+    variables: Value,
+    code: &str,
+    field: Option<&str>,
+) {
+    let before = server.data(SNAPSHOT, json!({})).await;
+    let (got, response) = server.error(query, variables).await;
+    assert_eq!(got, code, "{response:#}");
+    if let Some(field) = field {
+        assert_eq!(
+            response["errors"][0]["extensions"]["field"], field,
+            "{response:#}"
+        );
+    }
+    assert_eq!(
+        server.data(SNAPSHOT, json!({})).await,
+        before,
+        "nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn an_editor_adds_a_recipient_and_a_flow_then_removes_them() {
+    let server = TestServer::start().await;
+    let created = server
+        .data(CREATE_RECIPIENT, json!({ "input": recipient("acme") }))
+        .await;
+    let recipient_id = created["createRecipient"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(created["createRecipient"]["status"], "ACTIVE");
+
+    let activity = server.activity_id("sms_delivery").await;
+    let flow = server
+        .data(
+            CREATE_FLOW,
+            json!({ "input": {
+                "activityId": activity, "recipientId": recipient_id,
+                "dataCategories": ["contact.phone_number"], "dataSubjects": ["end_users"],
+                "countries": ["US", "NL"],
+                "transfers": [{ "country": "US", "safeguard": { "mechanism": "STANDARD_CONTRACTUAL_CLAUSES", "sccModule": 3 } }]
+            } }),
+        )
+        .await;
+    let flow_id = flow["createDataFlow"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(flow["createDataFlow"]["role"], "PROCESSOR");
+
+    // Processor in a processor activity: Acme is now a subprocessor, on the public list.
+    let subs = server.data("{ subprocessors { key } }", json!({})).await;
+    assert!(
+        subs["subprocessors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["key"] == "acme")
+    );
+
+    let updated = server
+        .data(
+            r#"mutation($id: ID!) { updateDataFlow(id: $id, input: { role: CONTROLLER, purpose: "own analytics" }) { role roleOverride purpose isSubprocessing } }"#,
+            json!({ "id": flow_id }),
+        )
+        .await;
+    assert_eq!(updated["updateDataFlow"]["role"], "CONTROLLER");
+    assert_eq!(updated["updateDataFlow"]["isSubprocessing"], false);
+
+    // A recipient with flows cannot be deleted.
+    let (code, _) = server
+        .error(
+            "mutation($id: ID!) { deleteRecipient(id: $id) }",
+            json!({ "id": recipient_id }),
+        )
+        .await;
+    assert_eq!(code, "CONFLICT");
+    server
+        .data(
+            "mutation($id: ID!) { deleteDataFlow(id: $id) }",
+            json!({ "id": flow_id }),
+        )
+        .await;
+    server
+        .data(
+            "mutation($id: ID!) { deleteRecipient(id: $id) }",
+            json!({ "id": recipient_id }),
+        )
+        .await;
+    let gone = server
+        .data(
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": recipient_id }),
+        )
+        .await;
+    assert_eq!(gone["node"], Value::Null);
+}
+
+#[tokio::test]
+async fn an_unknown_country_code_is_refused() {
+    let server = TestServer::start().await;
+    let mut input = recipient("acme");
+    input["country"] = json!("XX");
+    assert_refused(
+        &server,
+        CREATE_RECIPIENT,
+        json!({ "input": input }),
+        "BAD_USER_INPUT",
+        Some("country"),
+    )
+    .await;
+    let mut input = recipient("acme");
+    input["processingLocations"] = json!(["US", "nl"]);
+    assert_refused(
+        &server,
+        CREATE_RECIPIENT,
+        json!({ "input": input }),
+        "BAD_USER_INPUT",
+        Some("processingLocations[1]"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_active_recipient_outside_the_eea_needs_a_transfer_mechanism() {
+    let server = TestServer::start().await;
+    let mut input = recipient("acme");
+    input["transferSafeguard"] = Value::Null;
+    assert_refused(
+        &server,
+        CREATE_RECIPIENT,
+        json!({ "input": input }),
+        "BAD_USER_INPUT",
+        Some("transfer"),
+    )
+    .await;
+    // SCCs without their module, and the US adequacy decision without DPF certification.
+    let mut input = recipient("acme");
+    input["transferSafeguard"] = json!({ "mechanism": "STANDARD_CONTRACTUAL_CLAUSES" });
+    assert_refused(
+        &server,
+        CREATE_RECIPIENT,
+        json!({ "input": input }),
+        "BAD_USER_INPUT",
+        Some("transfer.sccModule"),
+    )
+    .await;
+    let mut input = recipient("acme");
+    input["transferSafeguard"] = json!({ "mechanism": "ADEQUACY_DECISION" });
+    assert_refused(
+        &server,
+        CREATE_RECIPIENT,
+        json!({ "input": input }),
+        "BAD_USER_INPUT",
+        Some("transfer.mechanism"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_flow_outside_the_eea_needs_a_transfer_and_sends_only_what_its_activity_processes() {
+    let server = TestServer::start().await;
+    let activity = server.activity_id("sms_delivery").await;
+    let google = server.recipient_id("google_cloud").await;
+    let base = json!({
+        "activityId": activity, "recipientId": google,
+        "dataCategories": ["content.message"], "dataSubjects": ["end_users"],
+        "countries": ["IN"],
+        "transfers": [{ "country": "IN", "safeguard": { "mechanism": "STANDARD_CONTRACTUAL_CLAUSES", "sccModule": 3 } }]
+    });
+    let mut input = base.clone();
+    input["transfers"] = json!([]);
+    assert_refused(
+        &server,
+        CREATE_FLOW,
+        json!({ "input": input }),
+        "BAD_USER_INPUT",
+        Some("transfers"),
+    )
+    .await;
+    let mut input = base.clone();
+    input["dataCategories"] = json!(["financial.payment_card"]);
+    assert_refused(
+        &server,
+        CREATE_FLOW,
+        json!({ "input": input }),
+        "BAD_USER_INPUT",
+        Some("dataCategories[0]"),
+    )
+    .await;
+    let mut input = base.clone();
+    input["dataSubjects"] = json!(["website_visitors"]);
+    assert_refused(
+        &server,
+        CREATE_FLOW,
+        json!({ "input": input }),
+        "BAD_USER_INPUT",
+        Some("dataSubjects[0]"),
+    )
+    .await;
+    let mut input = base.clone();
+    input["transfers"][0]["safeguard"] =
+        json!({ "mechanism": "DEROGATION", "derogation": "COMPELLING_LEGITIMATE_INTERESTS" });
+    assert_refused(
+        &server,
+        CREATE_FLOW,
+        json!({ "input": input }),
+        "BAD_USER_INPUT",
+        Some("transfers[0].safeguards"),
+    )
+    .await;
+    // And the well-formed flow is accepted.
+    server.data(CREATE_FLOW, json!({ "input": base })).await;
+}
+
+#[tokio::test]
+async fn dangling_references_and_missing_targets_are_refused() {
+    let server = TestServer::start().await;
+    let activity = server.activity_id("sms_delivery").await;
+    // A well-formed Recipient ID that names no recipient.
+    let created = server
+        .data(CREATE_RECIPIENT, json!({ "input": recipient("ghost") }))
+        .await;
+    let ghost = created["createRecipient"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .data(
+            "mutation($id: ID!) { deleteRecipient(id: $id) }",
+            json!({ "id": ghost }),
+        )
+        .await;
+    let input = json!({
+        "activityId": activity, "recipientId": ghost,
+        "dataCategories": ["content.message"], "dataSubjects": ["end_users"], "countries": ["NL"]
+    });
+    assert_refused(
+        &server,
+        CREATE_FLOW,
+        json!({ "input": input }),
+        "BAD_USER_INPUT",
+        Some("recipientId"),
+    )
+    .await;
+    assert_refused(
+        &server,
+        r#"mutation($id: ID!) { updateRecipient(id: $id, input: { legalName: "x" }) { id } }"#,
+        json!({ "id": ghost }),
+        "NOT_FOUND",
+        None,
+    )
+    .await;
+    // An ID of the wrong type.
+    assert_refused(
+        &server,
+        "mutation($id: ID!) { deleteDataFlow(id: $id) }",
+        json!({ "id": activity }),
+        "BAD_USER_INPUT",
+        Some("id"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_duplicate_key_is_a_conflict() {
+    let server = TestServer::start().await;
+    assert_refused(
+        &server,
+        CREATE_RECIPIENT,
+        json!({ "input": recipient("stripe") }),
+        "CONFLICT",
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_field_update_is_partial_and_explicit_null_clears() {
+    let server = TestServer::start().await;
+    let stripe = server.recipient_id("stripe").await;
+    let data = server
+        .data(
+            r#"mutation($id: ID!) { updateRecipient(id: $id, input: { dpaReference: null, certifications: ["PCI DSS Level 1"] }) {
+                 legalName dpaReference certifications defaultRole } }"#,
+            json!({ "id": stripe }),
+        )
+        .await;
+    let r = &data["updateRecipient"];
+    assert!(r["legalName"].as_str().unwrap().contains("Stripe"));
+    assert_eq!(r["dpaReference"], Value::Null);
+    assert_eq!(r["certifications"], json!(["PCI DSS Level 1"]));
+    assert_eq!(r["defaultRole"], "CONTROLLER");
+}
