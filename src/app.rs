@@ -312,7 +312,13 @@ async fn execute(
         } else {
             "error"
         });
-    let body = match serde_json::to_string(&response) {
+    // A request error has no `data` entry at all (GraphQL over HTTP, "Execution result").
+    let serialised = if request_error {
+        serde_json::to_string(&serde_json::json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_string(&response)
+    };
+    let body = match serialised {
         Ok(body) => body,
         Err(err) => {
             tracing::error!(error = %err, "cannot serialise a response");
