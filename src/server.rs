@@ -26,8 +26,14 @@ pub async fn open_registry(
     let registry = Registry::new(db);
     if load_example && seed::is_empty(&registry).await? {
         let file = seed::parse(seed::EXAMPLE_REGISTRY)?;
-        let summary = seed::load(&registry, &file).await?;
-        tracing::info!(?summary, "loaded the example registry");
+        match seed::load(&registry, &file).await {
+            Ok(summary) => tracing::info!(?summary, "loaded the example registry"),
+            // Replicas starting together on an empty database race to load it; one wins.
+            Err(err) if !seed::is_empty(&registry).await? => {
+                tracing::info!(error = %err, "another instance loaded the example registry");
+            }
+            Err(err) => return Err(err.into()),
+        }
     }
     Ok(registry)
 }

@@ -6,6 +6,7 @@
 
 mod activities;
 mod changelog;
+mod conn;
 pub mod error;
 mod flows;
 pub mod inputs;
@@ -17,11 +18,13 @@ pub use error::{RegistryError, Result};
 pub use flows::{FlowFilter, FlowPage, FlowSelection};
 pub use recipients::RecipientFilter;
 
+use conn::Conn;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, Related, TransactionTrait,
+    QueryFilter, QueryOrder, Related,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Who made a change, as recorded in the change log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,25 +40,69 @@ impl Actor {
 /// The registry over one database.
 #[derive(Clone, Debug)]
 pub struct Registry {
-    db: DatabaseConnection,
+    conn: Conn,
+}
+
+/// Writes that commit together or not at all: every write through [`Batch::registry`] joins
+/// one database transaction, which [`Batch::commit`] commits. Dropped without a commit, it
+/// rolls back.
+pub struct Batch {
+    registry: Registry,
+}
+
+impl Batch {
+    /// The registry whose writes join this batch.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        let Conn::Batch(txn) = self.registry.conn else {
+            return Ok(());
+        };
+        let txn = Arc::try_unwrap(txn).map_err(|_| {
+            RegistryError::Conflict("the batch is still in use and cannot commit".into())
+        })?;
+        Ok(txn.commit().await?)
+    }
 }
 
 impl Registry {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            conn: Conn::Pool(db),
+        }
     }
 
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
+    pub(crate) fn db(&self) -> &Conn {
+        &self.conn
+    }
+
+    /// The connection pool, for read-only inspection (tools and tests); `None` inside a batch.
+    pub fn pool(&self) -> Option<&DatabaseConnection> {
+        match &self.conn {
+            Conn::Pool(pool) => Some(pool),
+            Conn::Batch(_) => None,
+        }
     }
 
     async fn begin(&self) -> Result<DatabaseTransaction> {
-        Ok(self.db.begin().await?)
+        Ok(self.conn.begin().await?)
+    }
+
+    /// Starts a batch of writes that commit together.
+    pub async fn batch(&self) -> Result<Batch> {
+        let txn = self.conn.begin().await?;
+        Ok(Batch {
+            registry: Self {
+                conn: Conn::Batch(Arc::new(txn)),
+            },
+        })
     }
 
     /// Whether the database answers (for readiness checks).
     pub async fn ping(&self) -> Result<()> {
-        Ok(self.db.ping().await?)
+        Ok(self.conn.ping().await?)
     }
 }
 

@@ -100,8 +100,16 @@ pub async fn is_empty(registry: &Registry) -> Result<bool, RegistryError> {
         && registry.recipients(&Default::default()).await?.is_empty())
 }
 
-/// Loads `file` into an empty registry, through the registry layer and its validation.
+/// Loads `file` into an empty registry, through the registry layer and its validation, in one
+/// transaction: the registry holds all of it or none of it.
 pub async fn load(registry: &Registry, file: &RegistryFile) -> Result<SeedSummary, SeedError> {
+    let batch = in_context("registry", registry.batch().await)?;
+    let summary = load_into(batch.registry(), file).await?;
+    in_context("registry", batch.commit().await)?;
+    Ok(summary)
+}
+
+async fn load_into(registry: &Registry, file: &RegistryFile) -> Result<SeedSummary, SeedError> {
     let context = |what: &str, key: &str| format!("{what} `{key}`");
     if !in_context("registry", is_empty(registry).await)? {
         return Err(SeedError::NotEmpty);
@@ -260,7 +268,6 @@ pub async fn load(registry: &Registry, file: &RegistryFile) -> Result<SeedSummar
         summary.data_flows += 1;
     }
 
-    // Written last: an organization row marks a complete registry.
     let o = &file.organization;
     in_context(
         "organization",

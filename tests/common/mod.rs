@@ -22,7 +22,7 @@ pub struct TestServer {
 }
 
 /// A fresh database URL for one test.
-async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
     match std::env::var("DATABASE_URL") {
         Ok(admin) if admin.starts_with("postgres") => {
             let name = format!(
