@@ -11,5 +11,6 @@ pub mod graphql;
 pub mod metrics;
 pub mod reference;
 pub mod registry;
+pub mod ropa;
 pub mod seed;
 pub mod server;

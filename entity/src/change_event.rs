@@ -2,7 +2,7 @@
 //! processing activity, written in the
 //! same transaction as the change. `seq` orders every event the registry ever recorded.
 
-use crate::ChangeKind;
+use crate::{ChangeKind, RecipientKind};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -12,8 +12,13 @@ pub struct Model {
     pub seq: i64,
     pub occurred_at: DateTimeUtc,
     pub kind: ChangeKind,
+    /// `RECIPIENT`, `DATA_FLOW` or `PROCESSING_ACTIVITY`.
+    pub entity_type: String,
+    pub entity_id: i32,
     /// The recipient concerned: the changed recipient, or the recipient of the changed flow.
     pub recipient_id: Option<i32>,
+    /// The kind of that recipient when the event was written.
+    pub recipient_kind: Option<RecipientKind>,
     pub flow_id: Option<i32>,
     pub activity_id: Option<i32>,
     pub actor: String,

@@ -180,3 +180,20 @@ pub enum ChangeKind {
     #[sea_orm(string_value = "ACTIVITY_DELETED")]
     ActivityDeleted,
 }
+
+/// Where a customer's objection stands.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ObjectionStatus {
+    #[sea_orm(string_value = "RECEIVED")]
+    Received,
+    #[sea_orm(string_value = "UNDER_REVIEW")]
+    UnderReview,
+    #[sea_orm(string_value = "ACCOMMODATED")]
+    Accommodated,
+    #[sea_orm(string_value = "REJECTED")]
+    Rejected,
+}

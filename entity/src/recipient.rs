@@ -24,6 +24,10 @@ pub struct Model {
     pub website: Option<String>,
     pub privacy_notice_url: Option<String>,
     pub status: RecipientStatus,
+    /// When customers were told of the recipient (the notice period started).
+    pub announced_at: Option<DateTimeUtc>,
+    /// When an announced recipient becomes active; customers may object until then.
+    pub effective_at: Option<DateTimeUtc>,
     pub public: bool,
     /// Safeguard for the processing locations outside the EEA.
     pub transfer_mechanism: Option<TransferMechanism>,

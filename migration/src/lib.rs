@@ -5,12 +5,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_registry;
+mod m20261123_000002_notice_period;
 
 pub struct Migrator;
 
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_registry::Migration)]
+        vec![
+            Box::new(m20261123_000001_create_registry::Migration),
+            Box::new(m20261123_000002_notice_period::Migration),
+        ]
     }
 }

@@ -181,7 +181,10 @@ enum ChangeEvent {
     Seq,
     OccurredAt,
     Kind,
+    EntityType,
+    EntityId,
     RecipientId,
+    RecipientKind,
     FlowId,
     ActivityId,
     Actor,
@@ -191,6 +194,13 @@ enum ChangeEvent {
     AnnouncedAt,
     EffectiveAt,
     Public,
+}
+
+#[derive(Clone, Copy, DeriveIden)]
+enum ChangeEventProduct {
+    Table,
+    Seq,
+    Product,
 }
 
 /// A foreign key from `from_table.from_col` to `to_table.id`.
@@ -585,7 +595,10 @@ impl MigrationTrait for Migration {
                     .col(big_pk_auto(ChangeEvent::Seq))
                     .col(timestamp_with_time_zone(ChangeEvent::OccurredAt))
                     .col(string_len(ChangeEvent::Kind, 32))
+                    .col(string_len(ChangeEvent::EntityType, 32))
+                    .col(integer(ChangeEvent::EntityId))
                     .col(integer_null(ChangeEvent::RecipientId))
+                    .col(string_len_null(ChangeEvent::RecipientKind, 32))
                     .col(integer_null(ChangeEvent::FlowId))
                     .col(integer_null(ChangeEvent::ActivityId))
                     .col(string(ChangeEvent::Actor))
@@ -608,11 +621,66 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // "The latest event of each entity up to an instant" rebuilds any past state.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_change_event_entity")
+                    .table(ChangeEvent::Table)
+                    .col(ChangeEvent::EntityType)
+                    .col(ChangeEvent::EntityId)
+                    .col(ChangeEvent::Seq)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_change_event_occurred_at")
+                    .table(ChangeEvent::Table)
+                    .col(ChangeEvent::OccurredAt)
+                    .to_owned(),
+            )
+            .await?;
+        // The products an event concerns, as they stood when it was written (feed filter).
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChangeEventProduct::Table)
+                    .if_not_exists()
+                    .col(big_integer(ChangeEventProduct::Seq))
+                    .col(string(ChangeEventProduct::Product))
+                    .primary_key(
+                        Index::create()
+                            .col(ChangeEventProduct::Seq)
+                            .col(ChangeEventProduct::Product),
+                    )
+                    .foreign_key(&mut fk(
+                        ChangeEventProduct::Table,
+                        ChangeEventProduct::Seq,
+                        ChangeEvent::Table,
+                        ChangeEvent::Seq,
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_change_event_product_product")
+                    .table(ChangeEventProduct::Table)
+                    .col(ChangeEventProduct::Product)
+                    .col(ChangeEventProduct::Seq)
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            ChangeEventProduct::Table.into_iden(),
             ChangeEvent::Table.into_iden(),
             Transfer::Table.into_iden(),
             FlowCountry::Table.into_iden(),

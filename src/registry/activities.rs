@@ -96,7 +96,7 @@ async fn links_of(conn: &impl ConnectionTrait, id: i32) -> Result<Links> {
 }
 
 /// Validates `input` and writes the activity row and its links; returns the row and its links.
-async fn write(
+async fn store(
     txn: &DatabaseTransaction,
     id: Option<i32>,
     input: &ActivityInput,
@@ -346,16 +346,19 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<processing_activity::Model> {
-        let txn = self.begin().await?;
-        let (created, links) = write(&txn, None, &input, None).await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
+        let (created, links) = store(txn, None, &input, None).await?;
         let after = snapshot(&created, &links);
-        changelog::append(
-            &txn,
+        let seq = changelog::append(
+            self,
+            txn,
             actor,
             reason,
             NewEvent {
                 kind: ChangeKind::ActivityCreated,
                 recipient_id: None,
+                recipient_kind: None,
                 flow_id: None,
                 activity_id: Some(created.id),
                 changes: changelog::diff(&Value::Null, &after),
@@ -366,7 +369,7 @@ impl Registry {
             },
         )
         .await?;
-        txn.commit().await?;
+        self.commit(write, Some(seq)).await?;
         Ok(created)
     }
 
@@ -378,12 +381,13 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<processing_activity::Model> {
-        let txn = self.begin().await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
         let existing = processing_activity::Entity::find_by_id(id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| RegistryError::not_found("ProcessingActivity", id))?;
-        let old_links = links_of(&txn, id).await?;
+        let old_links = links_of(txn, id).await?;
         let input = ActivityInput {
             key: patch.key.unwrap_or_else(|| existing.key.clone()),
             name: patch.name.unwrap_or_else(|| existing.name.clone()),
@@ -422,29 +426,35 @@ impl Registry {
             sources: patch.sources.unwrap_or_else(|| existing.sources.0.clone()),
         };
         let before = snapshot(&existing, &old_links);
-        let (updated, links) = write(&txn, Some(id), &input, Some(existing.created_at)).await?;
+        let (updated, links) = store(txn, Some(id), &input, Some(existing.created_at)).await?;
         let after = snapshot(&updated, &links);
         let changes = changelog::diff(&before, &after);
-        if changes.as_object().is_some_and(|c| !c.is_empty()) {
-            changelog::append(
-                &txn,
-                actor,
-                reason,
-                NewEvent {
-                    kind: ChangeKind::ActivityUpdated,
-                    recipient_id: None,
-                    flow_id: None,
-                    activity_id: Some(id),
-                    changes,
-                    snapshot: after,
-                    announced_at: None,
-                    effective_at: None,
-                    public: false,
-                },
+        let seq = if changes.as_object().is_some_and(|c| !c.is_empty()) {
+            Some(
+                changelog::append(
+                    self,
+                    txn,
+                    actor,
+                    reason,
+                    NewEvent {
+                        kind: ChangeKind::ActivityUpdated,
+                        recipient_id: None,
+                        recipient_kind: None,
+                        flow_id: None,
+                        activity_id: Some(id),
+                        changes,
+                        snapshot: after,
+                        announced_at: None,
+                        effective_at: None,
+                        public: false,
+                    },
+                )
+                .await?,
             )
-            .await?;
-        }
-        txn.commit().await?;
+        } else {
+            None
+        };
+        self.commit(write, seq).await?;
         Ok(updated)
     }
 
@@ -455,14 +465,15 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<processing_activity::Model> {
-        let txn = self.begin().await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
         let existing = processing_activity::Entity::find_by_id(id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| RegistryError::not_found("ProcessingActivity", id))?;
         let flows = data_flow::Entity::find()
             .filter(data_flow::Column::ActivityId.eq(id))
-            .count(&txn)
+            .count(txn)
             .await?;
         if flows > 0 {
             return Err(RegistryError::Conflict(format!(
@@ -470,18 +481,20 @@ impl Registry {
                 existing.key
             )));
         }
-        let links = links_of(&txn, id).await?;
+        let links = links_of(txn, id).await?;
         let before = snapshot(&existing, &links);
         processing_activity::Entity::delete_by_id(id)
-            .exec(&txn)
+            .exec(txn)
             .await?;
-        changelog::append(
-            &txn,
+        let seq = changelog::append(
+            self,
+            txn,
             actor,
             reason,
             NewEvent {
                 kind: ChangeKind::ActivityDeleted,
                 recipient_id: None,
+                recipient_kind: None,
                 flow_id: None,
                 activity_id: Some(id),
                 changes: changelog::diff(&before, &Value::Null),
@@ -492,7 +505,7 @@ impl Registry {
             },
         )
         .await?;
-        txn.commit().await?;
+        self.commit(write, Some(seq)).await?;
         Ok(existing)
     }
 }

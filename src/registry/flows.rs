@@ -135,12 +135,17 @@ pub(crate) struct FlowKeys {
 /// Everything a flow event needs to be written.
 struct Written {
     flow: data_flow::Model,
+    recipient_kind: Option<RecipientKind>,
     snapshot: Value,
     public: bool,
     recipient_id: i32,
 }
 
-async fn state_of(txn: &DatabaseTransaction, flow: &data_flow::Model) -> Result<(Value, bool)> {
+/// A flow's snapshot, and whether its recipient is public and of which kind.
+async fn state_of(
+    txn: &DatabaseTransaction,
+    flow: &data_flow::Model,
+) -> Result<(Value, bool, Option<RecipientKind>)> {
     let activity = processing_activity::Entity::find_by_id(flow.activity_id)
         .one(txn)
         .await?
@@ -201,12 +206,13 @@ async fn state_of(txn: &DatabaseTransaction, flow: &data_flow::Model) -> Result<
     };
     Ok((
         snapshot(flow, &keys, &countries, &transfers),
-        recipient.is_some_and(|r| r.public),
+        recipient.as_ref().is_some_and(|r| r.public),
+        recipient.map(|r| r.kind),
     ))
 }
 
 /// Validates `input` against the registry and writes the flow row and everything hanging off it.
-async fn write(
+async fn store(
     txn: &DatabaseTransaction,
     id: Option<i32>,
     input: &FlowInput,
@@ -392,8 +398,9 @@ async fn write(
         .exec(txn)
         .await?;
     }
-    let (snapshot, public) = state_of(txn, &flow).await?;
+    let (snapshot, public, recipient_kind) = state_of(txn, &flow).await?;
     Ok(Written {
+        recipient_kind,
         recipient_id: flow.recipient_id,
         flow,
         snapshot,
@@ -693,15 +700,18 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<data_flow::Model> {
-        let txn = self.begin().await?;
-        let written = write(&txn, None, &input, None).await?;
-        changelog::append(
-            &txn,
+        let write = self.write().await?;
+        let txn = &write.txn;
+        let written = store(txn, None, &input, None).await?;
+        let seq = changelog::append(
+            self,
+            txn,
             actor,
             reason,
             NewEvent {
                 kind: ChangeKind::FlowCreated,
                 recipient_id: Some(written.recipient_id),
+                recipient_kind: written.recipient_kind,
                 flow_id: Some(written.flow.id),
                 activity_id: Some(written.flow.activity_id),
                 changes: changelog::diff(&Value::Null, &written.snapshot),
@@ -712,7 +722,7 @@ impl Registry {
             },
         )
         .await?;
-        txn.commit().await?;
+        self.commit(write, Some(seq)).await?;
         Ok(written.flow)
     }
 
@@ -724,12 +734,13 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<data_flow::Model> {
-        let txn = self.begin().await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
         let existing = data_flow::Entity::find_by_id(id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| RegistryError::not_found("DataFlow", id))?;
-        let (before, was_public) = state_of(&txn, &existing).await?;
+        let (before, was_public, _) = state_of(txn, &existing).await?;
         let keys = |field: &str| -> Vec<String> {
             before[field]
                 .as_array()
@@ -742,7 +753,7 @@ impl Registry {
         };
         let old_transfers: Vec<TransferInput> = transfer::Entity::find()
             .filter(transfer::Column::FlowId.eq(id))
-            .all(&txn)
+            .all(txn)
             .await?
             .into_iter()
             .map(|t| TransferInput {
@@ -773,28 +784,34 @@ impl Registry {
                 .unwrap_or_else(|| existing.assumptions.0.clone()),
             sources: patch.sources.unwrap_or_else(|| existing.sources.0.clone()),
         };
-        let written = write(&txn, Some(id), &input, Some(existing.created_at)).await?;
+        let written = store(txn, Some(id), &input, Some(existing.created_at)).await?;
         let changes = changelog::diff(&before, &written.snapshot);
-        if changes.as_object().is_some_and(|c| !c.is_empty()) {
-            changelog::append(
-                &txn,
-                actor,
-                reason,
-                NewEvent {
-                    kind: ChangeKind::FlowUpdated,
-                    recipient_id: Some(written.recipient_id),
-                    flow_id: Some(id),
-                    activity_id: Some(written.flow.activity_id),
-                    changes,
-                    snapshot: written.snapshot,
-                    announced_at: None,
-                    effective_at: None,
-                    public: written.public || was_public,
-                },
+        let seq = if changes.as_object().is_some_and(|c| !c.is_empty()) {
+            Some(
+                changelog::append(
+                    self,
+                    txn,
+                    actor,
+                    reason,
+                    NewEvent {
+                        kind: ChangeKind::FlowUpdated,
+                        recipient_id: Some(written.recipient_id),
+                        recipient_kind: written.recipient_kind,
+                        flow_id: Some(id),
+                        activity_id: Some(written.flow.activity_id),
+                        changes,
+                        snapshot: written.snapshot,
+                        announced_at: None,
+                        effective_at: None,
+                        public: written.public || was_public,
+                    },
+                )
+                .await?,
             )
-            .await?;
-        }
-        txn.commit().await?;
+        } else {
+            None
+        };
+        self.commit(write, seq).await?;
         Ok(written.flow)
     }
 
@@ -805,20 +822,23 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<data_flow::Model> {
-        let txn = self.begin().await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
         let existing = data_flow::Entity::find_by_id(id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| RegistryError::not_found("DataFlow", id))?;
-        let (before, public) = state_of(&txn, &existing).await?;
-        data_flow::Entity::delete_by_id(id).exec(&txn).await?;
-        changelog::append(
-            &txn,
+        let (before, public, recipient_kind) = state_of(txn, &existing).await?;
+        data_flow::Entity::delete_by_id(id).exec(txn).await?;
+        let seq = changelog::append(
+            self,
+            txn,
             actor,
             reason,
             NewEvent {
                 kind: ChangeKind::FlowDeleted,
                 recipient_id: Some(existing.recipient_id),
+                recipient_kind,
                 flow_id: Some(id),
                 activity_id: Some(existing.activity_id),
                 changes: changelog::diff(&before, &Value::Null),
@@ -829,7 +849,7 @@ impl Registry {
             },
         )
         .await?;
-        txn.commit().await?;
+        self.commit(write, Some(seq)).await?;
         Ok(existing)
     }
 }

@@ -6,25 +6,31 @@
 
 mod activities;
 mod changelog;
+mod clock;
 mod conn;
 pub mod error;
 mod flows;
 pub mod inputs;
+mod notice;
 mod recipients;
 mod taxonomy;
 pub mod validate;
 
 pub use error::{RegistryError, Result};
 pub use flows::{FlowFilter, FlowPage, FlowSelection};
+pub use notice::ObjectionFilter;
 pub use recipients::RecipientFilter;
 
+use chrono::{DateTime, Utc};
+pub use clock::{Clock, ManualClock, SystemClock};
 use conn::Conn;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, Related,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, Related,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 /// Who made a change, as recorded in the change log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,10 +43,34 @@ impl Actor {
     }
 }
 
+/// Rules of the registry that an operator may tune.
+#[derive(Clone, Debug)]
+pub struct RegistrySettings {
+    /// How long before a newly announced subprocessor may start (GDPR Art. 28(2): customers must
+    /// be able to object in time). 30 days by default.
+    pub notice_period: chrono::Duration,
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        Self {
+            notice_period: chrono::Duration::days(30),
+        }
+    }
+}
+
 /// The registry over one database.
 #[derive(Clone, Debug)]
 pub struct Registry {
     conn: Conn,
+    clock: Arc<dyn Clock>,
+    settings: Arc<RegistrySettings>,
+    /// The highest change-log sequence number known to be committed; subscribers wait on it.
+    committed: Arc<watch::Sender<i64>>,
+    /// SQLite admits one writer at a time; writers queue here instead of failing as "busy".
+    writer: Arc<Mutex<()>>,
+    /// Held by a batch for its whole life, so its savepoints take no other lock.
+    in_batch: bool,
 }
 
 /// Writes that commit together or not at all: every write through [`Batch::registry`] joins
@@ -48,6 +78,7 @@ pub struct Registry {
 /// rolls back.
 pub struct Batch {
     registry: Registry,
+    _writer: Option<OwnedMutexGuard<()>>,
 }
 
 impl Batch {
@@ -57,20 +88,43 @@ impl Batch {
     }
 
     pub async fn commit(self) -> Result<()> {
-        let Conn::Batch(txn) = self.registry.conn else {
+        let Batch { registry, _writer } = self;
+        let Registry {
+            conn, committed, ..
+        } = registry;
+        let Conn::Batch(txn) = conn else {
             return Ok(());
         };
         let txn = Arc::try_unwrap(txn).map_err(|_| {
             RegistryError::Conflict("the batch is still in use and cannot commit".into())
         })?;
-        Ok(txn.commit().await?)
+        txn.commit().await?;
+        drop(_writer);
+        // Wake subscribers; they read what is new from the log.
+        committed.send_modify(|_| ());
+        Ok(())
     }
+}
+
+/// An open write transaction and, on SQLite, the writer's turn.
+pub(crate) struct Write {
+    pub txn: DatabaseTransaction,
+    _turn: Option<OwnedMutexGuard<()>>,
 }
 
 impl Registry {
     pub fn new(db: DatabaseConnection) -> Self {
+        Self::with(db, Arc::new(SystemClock), RegistrySettings::default())
+    }
+
+    pub fn with(db: DatabaseConnection, clock: Arc<dyn Clock>, settings: RegistrySettings) -> Self {
         Self {
             conn: Conn::Pool(db),
+            clock,
+            settings: Arc::new(settings),
+            committed: Arc::new(watch::Sender::new(0)),
+            writer: Arc::new(Mutex::new(())),
+            in_batch: false,
         }
     }
 
@@ -86,17 +140,70 @@ impl Registry {
         }
     }
 
-    async fn begin(&self) -> Result<DatabaseTransaction> {
-        Ok(self.conn.begin().await?)
+    /// The registry's current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn settings(&self) -> &RegistrySettings {
+        &self.settings
+    }
+
+    /// Waits its turn as a writer (SQLite only) and begins a transaction.
+    pub(crate) async fn write(&self) -> Result<Write> {
+        let turn = if !self.in_batch && self.conn.get_database_backend() == DatabaseBackend::Sqlite
+        {
+            Some(self.writer.clone().lock_owned().await)
+        } else {
+            None
+        };
+        Ok(Write {
+            txn: self.conn.begin().await?,
+            _turn: turn,
+        })
+    }
+
+    /// Commits a write and, outside a batch, wakes subscribers to read the log from `seq`.
+    pub(crate) async fn commit(&self, write: Write, seq: Option<i64>) -> Result<()> {
+        write.txn.commit().await?;
+        if let (Some(seq), false) = (seq, self.in_batch) {
+            self.notify_committed(seq);
+        }
+        Ok(())
+    }
+
+    /// Records that change-log events up to `seq` are committed, waking every subscriber.
+    /// Also fed by other replicas' notifications.
+    pub fn notify_committed(&self, seq: i64) {
+        self.committed.send_if_modified(|known| {
+            if seq > *known {
+                *known = seq;
+            }
+            // Wake even when not higher: a wake-up only makes subscribers re-read the log.
+            true
+        });
+    }
+
+    /// A receiver that changes whenever new change-log events may have been committed.
+    pub fn committed(&self) -> watch::Receiver<i64> {
+        self.committed.subscribe()
     }
 
     /// Starts a batch of writes that commit together.
     pub async fn batch(&self) -> Result<Batch> {
+        let turn = if self.conn.get_database_backend() == DatabaseBackend::Sqlite {
+            Some(self.writer.clone().lock_owned().await)
+        } else {
+            None
+        };
         let txn = self.conn.begin().await?;
         Ok(Batch {
             registry: Self {
                 conn: Conn::Batch(Arc::new(txn)),
+                in_batch: true,
+                ..self.clone()
             },
+            _writer: turn,
         })
     }
 

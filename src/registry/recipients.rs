@@ -191,6 +191,34 @@ fn validate_recipient(input: &RecipientInput) -> Result<Validated> {
     Ok(Validated { row, locations })
 }
 
+/// Status changes an update may make. Customers must hear of a new public recipient before it
+/// starts (Art. 28(2)), so announcing goes through `announce_recipient` and its notice period.
+fn check_transition(
+    existing: &recipient::Model,
+    to: RecipientStatus,
+    public: bool,
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    use RecipientStatus::*;
+    let refusal = match (existing.status, to) {
+        (from, to) if from == to => None,
+        (_, Announced) => Some(
+            "announce a recipient with announceRecipient, which sets its effective date after the notice period",
+        ),
+        (Proposed | Retired, Active) if public => {
+            Some("a public recipient is announced to customers before it becomes active")
+        }
+        (Announced, Active) if existing.effective_at.is_some_and(|at| now < at) => {
+            Some("the recipient becomes active when its notice period ends; retire it or wait")
+        }
+        _ => None,
+    };
+    match refusal {
+        Some(message) => Err(RegistryError::invalid("status", message)),
+        None => Ok(()),
+    }
+}
+
 fn change_kind(before: Option<RecipientStatus>, after: RecipientStatus) -> ChangeKind {
     match (before, after) {
         (None, _) => ChangeKind::RecipientCreated,
@@ -202,7 +230,7 @@ fn change_kind(before: Option<RecipientStatus>, after: RecipientStatus) -> Chang
     }
 }
 
-async fn locations_of(conn: &impl ConnectionTrait, id: i32) -> Result<Vec<String>> {
+pub(crate) async fn locations_of(conn: &impl ConnectionTrait, id: i32) -> Result<Vec<String>> {
     Ok(recipient_location::Entity::find()
         .filter(recipient_location::Column::RecipientId.eq(id))
         .order_by_asc(recipient_location::Column::Country)
@@ -326,17 +354,20 @@ impl Registry {
         reason: Option<&str>,
     ) -> Result<recipient::Model> {
         let Validated { row, locations } = validate_recipient(&input)?;
-        let txn = self.begin().await?;
-        let created = row.insert(&txn).await?;
-        replace_locations(&txn, created.id, &locations).await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
+        let created = row.insert(txn).await?;
+        replace_locations(txn, created.id, &locations).await?;
         let after = snapshot(&created, &locations);
-        changelog::append(
-            &txn,
+        let seq = changelog::append(
+            self,
+            txn,
             actor,
             reason,
             NewEvent {
                 kind: change_kind(None, created.status),
                 recipient_id: Some(created.id),
+                recipient_kind: Some(created.kind),
                 flow_id: None,
                 activity_id: None,
                 changes: changelog::diff(&Value::Null, &after),
@@ -347,7 +378,7 @@ impl Registry {
             },
         )
         .await?;
-        txn.commit().await?;
+        self.commit(write, Some(seq)).await?;
         Ok(created)
     }
 
@@ -359,12 +390,13 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<recipient::Model> {
-        let txn = self.begin().await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
         let existing = recipient::Entity::find_by_id(id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| RegistryError::not_found("Recipient", id))?;
-        let old_locations = locations_of(&txn, id).await?;
+        let old_locations = locations_of(txn, id).await?;
         let current_transfer = existing.transfer_mechanism.map(|mechanism| Safeguard {
             mechanism,
             scc_module: existing.scc_module,
@@ -405,6 +437,7 @@ impl Registry {
                 .unwrap_or_else(|| existing.assumptions.0.clone()),
             sources: patch.sources.unwrap_or_else(|| existing.sources.0.clone()),
         };
+        check_transition(&existing, input.status, input.public, self.now())?;
         let Validated { mut row, locations } = validate_recipient(&input)?;
         if !input.dpf_certified {
             let us_adequacy = transfer::Entity::find()
@@ -419,7 +452,7 @@ impl Registry {
                             .to_owned(),
                     ),
                 )
-                .count(&txn)
+                .count(txn)
                 .await?;
             if us_adequacy > 0 {
                 return Err(RegistryError::invalid(
@@ -432,33 +465,41 @@ impl Registry {
         }
         row.id = Set(id);
         row.created_at = Set(existing.created_at);
+        row.announced_at = Set(existing.announced_at);
+        row.effective_at = Set(existing.effective_at);
         let before = snapshot(&existing, &old_locations);
-        let updated = row.update(&txn).await?;
+        let updated = row.update(txn).await?;
         if locations != old_locations {
-            replace_locations(&txn, id, &locations).await?;
+            replace_locations(txn, id, &locations).await?;
         }
         let after = snapshot(&updated, &locations);
         let changes = changelog::diff(&before, &after);
-        if changes.as_object().is_some_and(|c| !c.is_empty()) {
-            changelog::append(
-                &txn,
-                actor,
-                reason,
-                NewEvent {
-                    kind: change_kind(Some(existing.status), updated.status),
-                    recipient_id: Some(id),
-                    flow_id: None,
-                    activity_id: None,
-                    changes,
-                    snapshot: after,
-                    announced_at: None,
-                    effective_at: None,
-                    public: existing.public || updated.public,
-                },
+        let seq = if changes.as_object().is_some_and(|c| !c.is_empty()) {
+            Some(
+                changelog::append(
+                    self,
+                    txn,
+                    actor,
+                    reason,
+                    NewEvent {
+                        kind: change_kind(Some(existing.status), updated.status),
+                        recipient_id: Some(id),
+                        recipient_kind: Some(updated.kind),
+                        flow_id: None,
+                        activity_id: None,
+                        changes,
+                        snapshot: after,
+                        announced_at: None,
+                        effective_at: None,
+                        public: existing.public || updated.public,
+                    },
+                )
+                .await?,
             )
-            .await?;
-        }
-        txn.commit().await?;
+        } else {
+            None
+        };
+        self.commit(write, seq).await?;
         Ok(updated)
     }
 
@@ -469,9 +510,10 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<recipient::Model> {
-        let txn = self.begin().await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
         let existing = recipient::Entity::find_by_id(id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| RegistryError::not_found("Recipient", id))?;
         let flows = data_flow::Entity::find()
@@ -480,7 +522,7 @@ impl Registry {
                     .add(data_flow::Column::RecipientId.eq(id))
                     .add(data_flow::Column::ViaRecipientId.eq(id)),
             )
-            .count(&txn)
+            .count(txn)
             .await?;
         if flows > 0 {
             return Err(RegistryError::Conflict(format!(
@@ -488,16 +530,18 @@ impl Registry {
                 existing.key
             )));
         }
-        let locations = locations_of(&txn, id).await?;
+        let locations = locations_of(txn, id).await?;
         let before = snapshot(&existing, &locations);
-        recipient::Entity::delete_by_id(id).exec(&txn).await?;
-        changelog::append(
-            &txn,
+        recipient::Entity::delete_by_id(id).exec(txn).await?;
+        let seq = changelog::append(
+            self,
+            txn,
             actor,
             reason,
             NewEvent {
                 kind: ChangeKind::RecipientDeleted,
                 recipient_id: Some(id),
+                recipient_kind: Some(existing.kind),
                 flow_id: None,
                 activity_id: None,
                 changes: changelog::diff(&before, &Value::Null),
@@ -508,7 +552,7 @@ impl Registry {
             },
         )
         .await?;
-        txn.commit().await?;
+        self.commit(write, Some(seq)).await?;
         Ok(existing)
     }
 }

@@ -174,15 +174,16 @@ impl Registry {
                 "must be an email address",
             ));
         }
-        let txn = self.begin().await?;
-        let saved = match organization::Entity::find().one(&txn).await? {
+        let write = self.write().await?;
+        let txn = &write.txn;
+        let saved = match organization::Entity::find().one(txn).await? {
             Some(existing) => {
                 row.id = Set(existing.id);
-                row.update(&txn).await?
+                row.update(txn).await?
             }
-            None => row.insert(&txn).await?,
+            None => row.insert(txn).await?,
         };
-        txn.commit().await?;
+        self.commit(write, None).await?;
         Ok(saved)
     }
 
@@ -235,12 +236,13 @@ impl Registry {
         input: DataCategoryInput,
     ) -> Result<data_category::Model> {
         let key = validate::category_key("key", &input.key)?;
-        let txn = self.begin().await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
         let parent_id = match key.rsplit_once('.') {
             Some((parent, _)) => Some(
                 data_category::Entity::find()
                     .filter(data_category::Column::Key.eq(parent))
-                    .one(&txn)
+                    .one(txn)
                     .await?
                     .ok_or_else(|| {
                         RegistryError::invalid(
@@ -261,9 +263,9 @@ impl Registry {
             fides_key: Set(validate::text("fidesKey", input.fides_key.as_deref())?),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
-        txn.commit().await?;
+        self.commit(write, None).await?;
         Ok(row)
     }
 
@@ -274,9 +276,10 @@ impl Registry {
         id: i32,
         input: DataCategoryInput,
     ) -> Result<data_category::Model> {
-        let txn = self.begin().await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
         let existing = data_category::Entity::find_by_id(id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| RegistryError::not_found("DataCategory", id))?;
         if existing.key != input.key {
@@ -290,29 +293,30 @@ impl Registry {
         row.description = Set(validate::text("description", input.description.as_deref())?);
         row.special_category = Set(input.special_category);
         row.fides_key = Set(validate::text("fidesKey", input.fides_key.as_deref())?);
-        let row = row.update(&txn).await?;
-        txn.commit().await?;
+        let row = row.update(txn).await?;
+        self.commit(write, None).await?;
         Ok(row)
     }
 
     /// Removes a data category that nothing uses.
     pub async fn delete_data_category(&self, id: i32) -> Result<data_category::Model> {
-        let txn = self.begin().await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
         let existing = data_category::Entity::find_by_id(id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| RegistryError::not_found("DataCategory", id))?;
         let children = data_category::Entity::find()
             .filter(data_category::Column::ParentId.eq(id))
-            .count(&txn)
+            .count(txn)
             .await?;
         let used = activity_data_category::Entity::find()
             .filter(activity_data_category::Column::DataCategoryId.eq(id))
-            .count(&txn)
+            .count(txn)
             .await?
             + flow_data_category::Entity::find()
                 .filter(flow_data_category::Column::DataCategoryId.eq(id))
-                .count(&txn)
+                .count(txn)
                 .await?;
         if children > 0 || used > 0 {
             return Err(RegistryError::Conflict(format!(
@@ -320,8 +324,8 @@ impl Registry {
                 existing.key
             )));
         }
-        data_category::Entity::delete_by_id(id).exec(&txn).await?;
-        txn.commit().await?;
+        data_category::Entity::delete_by_id(id).exec(txn).await?;
+        self.commit(write, None).await?;
         Ok(existing)
     }
 
@@ -329,32 +333,34 @@ impl Registry {
         &self,
         input: TermInput,
     ) -> Result<data_subject_category::Model> {
-        let txn = self.begin().await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
         let row = data_subject_category::ActiveModel {
             key: Set(validate::key("key", &input.key)?),
             name: Set(validate::name("name", &input.name)?),
             description: Set(validate::text("description", input.description.as_deref())?),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
-        txn.commit().await?;
+        self.commit(write, None).await?;
         Ok(row)
     }
 
     pub async fn delete_data_subject(&self, id: i32) -> Result<data_subject_category::Model> {
-        let txn = self.begin().await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
         let existing = data_subject_category::Entity::find_by_id(id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| RegistryError::not_found("DataSubjectCategory", id))?;
         let used = activity_data_subject::Entity::find()
             .filter(activity_data_subject::Column::DataSubjectId.eq(id))
-            .count(&txn)
+            .count(txn)
             .await?
             + flow_data_subject::Entity::find()
                 .filter(flow_data_subject::Column::DataSubjectId.eq(id))
-                .count(&txn)
+                .count(txn)
                 .await?;
         if used > 0 {
             return Err(RegistryError::Conflict(format!(
@@ -363,35 +369,37 @@ impl Registry {
             )));
         }
         data_subject_category::Entity::delete_by_id(id)
-            .exec(&txn)
+            .exec(txn)
             .await?;
-        txn.commit().await?;
+        self.commit(write, None).await?;
         Ok(existing)
     }
 
     pub async fn create_product(&self, input: TermInput) -> Result<product::Model> {
-        let txn = self.begin().await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
         let row = product::ActiveModel {
             key: Set(validate::key("key", &input.key)?),
             name: Set(validate::name("name", &input.name)?),
             description: Set(validate::text("description", input.description.as_deref())?),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
-        txn.commit().await?;
+        self.commit(write, None).await?;
         Ok(row)
     }
 
     pub async fn delete_product(&self, id: i32) -> Result<product::Model> {
-        let txn = self.begin().await?;
+        let write = self.write().await?;
+        let txn = &write.txn;
         let existing = product::Entity::find_by_id(id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| RegistryError::not_found("Product", id))?;
         let used = activity_product::Entity::find()
             .filter(activity_product::Column::ProductId.eq(id))
-            .count(&txn)
+            .count(txn)
             .await?;
         if used > 0 {
             return Err(RegistryError::Conflict(format!(
@@ -399,8 +407,8 @@ impl Registry {
                 existing.key
             )));
         }
-        product::Entity::delete_by_id(id).exec(&txn).await?;
-        txn.commit().await?;
+        product::Entity::delete_by_id(id).exec(txn).await?;
+        self.commit(write, None).await?;
         Ok(existing)
     }
 

@@ -1,0 +1,280 @@
+//! Notice periods and objections (GDPR Art. 28(2) and 28(4)): a new subprocessor is announced
+//! to customers with an effective date no earlier than the notice period allows; customers may
+//! object until then; the registry activates it when the date passes.
+
+use super::changelog::{self, NewEvent};
+use super::error::{RegistryError, Result};
+use super::recipients::{locations_of, snapshot};
+use super::{Actor, Registry, validate};
+use chrono::{DateTime, Utc};
+use entity::{ChangeKind, ObjectionStatus, RecipientStatus, change_event, objection, recipient};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+/// Which objections to list.
+#[derive(Clone, Debug, Default)]
+pub struct ObjectionFilter {
+    pub recipient_id: Option<i32>,
+    pub statuses: Vec<ObjectionStatus>,
+}
+
+impl Registry {
+    /// Announces a proposed recipient to customers. It becomes active at `effective_at`, which
+    /// must leave at least the notice period; customers may object until then.
+    pub async fn announce_recipient(
+        &self,
+        id: i32,
+        effective_at: Option<DateTime<Utc>>,
+        actor: &Actor,
+        reason: Option<&str>,
+    ) -> Result<recipient::Model> {
+        let now = self.now();
+        let earliest = now + self.settings().notice_period;
+        let effective_at = effective_at.unwrap_or(earliest);
+        if effective_at < earliest {
+            return Err(RegistryError::invalid(
+                "effectiveAt",
+                format!(
+                    "the notice period is {} days: the earliest effective date is {}",
+                    self.settings().notice_period.num_days(),
+                    earliest.format("%Y-%m-%d %H:%M UTC")
+                ),
+            ));
+        }
+        let write = self.write().await?;
+        let txn = &write.txn;
+        let existing = recipient::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| RegistryError::not_found("Recipient", id))?;
+        if existing.status != RecipientStatus::Proposed {
+            return Err(RegistryError::Conflict(format!(
+                "recipient `{}` is {:?}, not proposed: only a proposed recipient can be announced",
+                existing.key, existing.status
+            )));
+        }
+        let locations = locations_of(txn, id).await?;
+        if existing.transfer_mechanism.is_none()
+            && let Some(abroad) = locations.iter().find(|c| !crate::reference::is_eea(c))
+        {
+            return Err(RegistryError::invalid(
+                "transfer",
+                format!(
+                    "the recipient processes data in {abroad}, outside the EEA: record its transfer mechanism before announcing it"
+                ),
+            ));
+        }
+        let before = snapshot(&existing, &locations);
+        let mut row: recipient::ActiveModel = existing.clone().into();
+        row.status = Set(RecipientStatus::Announced);
+        row.announced_at = Set(Some(now));
+        row.effective_at = Set(Some(effective_at));
+        row.updated_at = Set(now);
+        let updated = row.update(txn).await?;
+        let after = snapshot(&updated, &locations);
+        let seq = changelog::append(
+            self,
+            txn,
+            actor,
+            reason,
+            NewEvent {
+                kind: ChangeKind::RecipientAnnounced,
+                recipient_id: Some(id),
+                recipient_kind: Some(updated.kind),
+                flow_id: None,
+                activity_id: None,
+                changes: changelog::diff(&before, &after),
+                snapshot: after,
+                announced_at: Some(now),
+                effective_at: Some(effective_at),
+                public: updated.public,
+            },
+        )
+        .await?;
+        self.commit(write, Some(seq)).await?;
+        Ok(updated)
+    }
+
+    /// Activates every announced recipient whose effective date has passed, each in its own
+    /// transaction with its own event. Safe to run any number of times, on any replica.
+    pub async fn activate_due(&self) -> Result<Vec<recipient::Model>> {
+        let now = self.now();
+        let due: Vec<i32> = recipient::Entity::find()
+            .select_only()
+            .column(recipient::Column::Id)
+            .filter(recipient::Column::Status.eq(RecipientStatus::Announced))
+            .filter(recipient::Column::EffectiveAt.lte(now))
+            .order_by_asc(recipient::Column::EffectiveAt)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        let mut activated = Vec::new();
+        for id in due {
+            let write = self.write().await?;
+            let txn = &write.txn;
+            // Re-read inside the transaction: another replica may have activated it already.
+            let Some(existing) = recipient::Entity::find_by_id(id).one(txn).await? else {
+                continue;
+            };
+            let Some(effective_at) = existing.effective_at else {
+                continue;
+            };
+            if existing.status != RecipientStatus::Announced || effective_at > now {
+                continue;
+            }
+            let locations = locations_of(txn, id).await?;
+            let before = snapshot(&existing, &locations);
+            let mut row: recipient::ActiveModel = existing.clone().into();
+            row.status = Set(RecipientStatus::Active);
+            row.updated_at = Set(now);
+            let updated = row.update(txn).await?;
+            let after = snapshot(&updated, &locations);
+            let seq = changelog::append(
+                self,
+                txn,
+                &Actor::system(),
+                Some("the notice period ended"),
+                NewEvent {
+                    kind: ChangeKind::RecipientActivated,
+                    recipient_id: Some(id),
+                    recipient_kind: Some(updated.kind),
+                    flow_id: None,
+                    activity_id: None,
+                    changes: changelog::diff(&before, &after),
+                    snapshot: after,
+                    announced_at: existing.announced_at,
+                    effective_at: Some(effective_at),
+                    public: updated.public,
+                },
+            )
+            .await?;
+            self.commit(write, Some(seq)).await?;
+            activated.push(updated);
+        }
+        Ok(activated)
+    }
+
+    /// Records a customer's objection to an announced subprocessor, while its notice period
+    /// runs.
+    pub async fn object_to_subprocessor(
+        &self,
+        recipient_id: i32,
+        customer: &str,
+        contact: &str,
+        reason: &str,
+    ) -> Result<objection::Model> {
+        let customer = validate::name("customer", customer)?;
+        let contact = validate::name("contact", contact)?;
+        let reason = validate::text("reason", Some(reason))?
+            .ok_or_else(|| RegistryError::invalid("reason", "say why you object"))?;
+        let now = self.now();
+        let write = self.write().await?;
+        let txn = &write.txn;
+        let recipient = recipient::Entity::find_by_id(recipient_id)
+            .one(txn)
+            .await?
+            .filter(|r| r.public)
+            .ok_or_else(|| RegistryError::not_found("Recipient", recipient_id))?;
+        let open = recipient.status == RecipientStatus::Announced
+            && recipient.effective_at.is_some_and(|at| now < at);
+        if !open {
+            return Err(RegistryError::Conflict(format!(
+                "{} is not in a notice period: objections are taken while a subprocessor is announced and before it takes effect",
+                recipient.legal_name
+            )));
+        }
+        let announcement: Option<i64> = change_event::Entity::find()
+            .select_only()
+            .column(change_event::Column::Seq)
+            .filter(change_event::Column::RecipientId.eq(recipient_id))
+            .filter(change_event::Column::Kind.eq(ChangeKind::RecipientAnnounced))
+            .order_by_desc(change_event::Column::Seq)
+            .into_tuple()
+            .one(txn)
+            .await?;
+        let row = objection::ActiveModel {
+            recipient_id: Set(recipient_id),
+            announcement_seq: Set(announcement.unwrap_or(0)),
+            customer: Set(customer),
+            contact: Set(contact),
+            reason: Set(reason),
+            status: Set(ObjectionStatus::Received),
+            resolution: Set(None),
+            resolved_by: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        self.commit(write, None).await?;
+        Ok(row)
+    }
+
+    /// Objections, newest first.
+    pub async fn objections(&self, filter: &ObjectionFilter) -> Result<Vec<objection::Model>> {
+        let mut query = objection::Entity::find();
+        if let Some(recipient) = filter.recipient_id {
+            query = query.filter(objection::Column::RecipientId.eq(recipient));
+        }
+        if !filter.statuses.is_empty() {
+            query = query.filter(objection::Column::Status.is_in(filter.statuses.iter().copied()));
+        }
+        Ok(query
+            .order_by_desc(objection::Column::CreatedAt)
+            .order_by_desc(objection::Column::Id)
+            .all(self.db())
+            .await?)
+    }
+
+    /// Moves an objection on: under review, accommodated or rejected, with a note for the
+    /// customer.
+    pub async fn resolve_objection(
+        &self,
+        id: i32,
+        status: ObjectionStatus,
+        resolution: Option<&str>,
+        actor: &Actor,
+    ) -> Result<objection::Model> {
+        let resolution = validate::text("resolution", resolution)?;
+        let final_status = matches!(
+            status,
+            ObjectionStatus::Accommodated | ObjectionStatus::Rejected
+        );
+        if final_status && resolution.is_none() {
+            return Err(RegistryError::invalid(
+                "resolution",
+                "explain the decision to the customer",
+            ));
+        }
+        if status == ObjectionStatus::Received {
+            return Err(RegistryError::invalid(
+                "status",
+                "an objection cannot go back to RECEIVED",
+            ));
+        }
+        let write = self.write().await?;
+        let txn = &write.txn;
+        let existing = objection::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| RegistryError::not_found("Objection", id))?;
+        if matches!(
+            existing.status,
+            ObjectionStatus::Accommodated | ObjectionStatus::Rejected
+        ) {
+            return Err(RegistryError::Conflict(
+                "the objection is already decided".into(),
+            ));
+        }
+        let mut row: objection::ActiveModel = existing.into();
+        row.status = Set(status);
+        row.resolution = Set(resolution);
+        row.resolved_by = Set(Some(actor.0.clone()));
+        row.updated_at = Set(self.now());
+        let row = row.update(txn).await?;
+        self.commit(write, None).await?;
+        Ok(row)
+    }
+}

@@ -1,0 +1,1 @@
+//! Exports of the record (written by the exporters' author; placeholder module declaration).

@@ -1,0 +1,173 @@
+//! The record of processing activities (GDPR Art. 30) as plain data: what the builder produces
+//! from the registry and what every exporter and the GraphQL API read.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+/// Which record: the organization's own processing (Art. 30(1)) or its processing on
+/// customers' behalf (Art. 30(2)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Perspective {
+    Controller,
+    Processor,
+}
+
+/// The record as it stood at `as_of`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    pub perspective: Perspective,
+    /// The instant the record describes.
+    pub as_of: DateTime<Utc>,
+    /// When it was produced.
+    pub generated_at: DateTime<Utc>,
+    /// Art. 30(1)(a) / 30(2)(a): name and contact details of the organization and its DPO.
+    pub organization: OrganizationSection,
+    /// Art. 30(2)(a): the categories of controllers on whose behalf the processor acts (empty in
+    /// the controller record).
+    pub controllers: Vec<String>,
+    pub activities: Vec<ActivityEntry>,
+    /// Gaps and risks the record reveals.
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationSection {
+    pub name: String,
+    pub address: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    pub dpo_name: String,
+    pub dpo_email: String,
+    pub dpo_address: Option<String>,
+    /// Art. 27 representative, where designated.
+    pub representative: Option<String>,
+}
+
+/// One processing activity of the record.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityEntry {
+    pub key: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// Art. 30(1)(b).
+    pub purposes: Vec<String>,
+    /// GDPR Art. 6(1) basis, as its enum name (`CONTRACT`), if recorded.
+    pub legal_basis: Option<String>,
+    /// Art. 30(1)(c): categories of data subjects (names).
+    pub data_subjects: Vec<String>,
+    /// Art. 30(1)(c) / 30(2)(b): categories of personal data.
+    pub data_categories: Vec<CategoryEntry>,
+    /// The Art. 9(2) condition where special categories are processed.
+    pub special_category_condition: Option<String>,
+    /// Art. 30(1)(d): the categories of recipients (recipient kinds, as enum names).
+    pub recipient_categories: Vec<String>,
+    /// The named recipients.
+    pub recipients: Vec<RecipientEntry>,
+    /// Art. 30(1)(e) / 30(2)(c): transfers to third countries and their safeguards.
+    pub transfers: Vec<TransferEntry>,
+    /// Art. 30(1)(f): time limit for erasure, as an ISO 8601 duration (`P6M`).
+    pub retention_period: Option<String>,
+    pub retention_reason: Option<String>,
+    /// Art. 30(1)(g) / 30(2)(d): technical and organisational security measures.
+    pub security_measures: Vec<String>,
+    /// Products the activity serves (names).
+    pub products: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryEntry {
+    pub key: String,
+    pub name: String,
+    /// Special category under Art. 9(1).
+    pub special_category: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecipientEntry {
+    pub legal_name: String,
+    /// Recipient kind, as its enum name (`PAYMENT_SERVICE_PROVIDER`).
+    pub kind: String,
+    /// Role in the flow, as its enum name (`PROCESSOR`).
+    pub role: String,
+    /// Country of establishment, ISO 3166-1 alpha-2.
+    pub country: String,
+    pub subprocessor: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransferEntry {
+    pub recipient: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    pub country_name: String,
+    /// Mechanism, as its enum name (`STANDARD_CONTRACTUAL_CLAUSES`).
+    pub mechanism: String,
+    pub scc_module: Option<i16>,
+    /// Art. 49 derogation, as its enum name.
+    pub derogation: Option<String>,
+    /// Documented safeguards (required for compelling legitimate interests, Art. 30(1)(e)).
+    pub safeguards: Option<String>,
+    pub tia_date: Option<NaiveDate>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Severity {
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+/// A gap or risk in the record, for the DPO.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub severity: Severity,
+    /// Stable identifier of the rule, e.g. `TRANSFER_WITHOUT_MECHANISM`.
+    pub code: String,
+    /// `RECIPIENT`, `DATA_FLOW`, `PROCESSING_ACTIVITY` or `DATA_CATEGORY`.
+    pub entity_type: String,
+    /// The key (or a readable reference) of the entity concerned.
+    pub entity: String,
+    /// One sentence a DPO understands.
+    pub message: String,
+}
+
+/// The column layout of an export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Layout {
+    /// The fields of Art. 30, in the article's order.
+    Article30,
+    /// The UK ICO's record of processing template.
+    Ico,
+    /// The CNIL's "registre des activités de traitement" template.
+    Cnil,
+}
+
+/// The terms of the jurisdiction the record is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Terminology {
+    /// GDPR: data subject, controller, processor.
+    Gdpr,
+    /// Singapore PDPA 2012: individual, organisation, data intermediary.
+    SingaporePdpa,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Format {
+    Csv,
+    Xlsx,
+    Json,
+    Markdown,
+}
