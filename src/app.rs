@@ -5,10 +5,12 @@ use crate::config::ServerSettings;
 use crate::graphql::{self, SubregSchema, loaders};
 use crate::metrics::Metrics;
 use crate::registry::{Actor, Registry};
-use async_graphql::http::GraphiQLSource;
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql::parser::types::OperationType;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -126,6 +128,42 @@ fn reject(state: &AppState, status: StatusCode, media: &'static str, message: &s
         .into_response()
 }
 
+/// Subscriptions over WebSocket, with the `graphql-transport-ws` protocol or the legacy
+/// `graphql-ws` one, whichever the client asks for first.
+fn websocket(
+    state: AppState,
+    protocol: Option<GraphQLProtocol>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let Some(protocol) = protocol else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "ask for the graphql-transport-ws (or legacy graphql-ws) WebSocket subprotocol",
+        )
+            .into_response();
+    };
+    let schema = state.inner.schema.clone();
+    let registry = state.inner.registry.clone();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        // Subscribers mostly sit idle: keep their buffers small (they grow when needed).
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| async move {
+            let mut data = async_graphql::Data::default();
+            // Events stream for a long time: the loader must not serve them stale values.
+            let loader = loaders::request_loader(registry);
+            loader.enable_all_cache(false);
+            data.insert(loader);
+            data.insert(Actor("anonymous".into()));
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .with_data(data)
+                .serve()
+                .await;
+        })
+}
+
 /// The GET parameters of a GraphQL request.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -140,12 +178,18 @@ async fn graphql_get(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    protocol: Result<GraphQLProtocol, StatusCode>,
 ) -> Response {
+    if let Ok(upgrade) = upgrade {
+        return websocket(state, protocol.ok(), upgrade);
+    }
     let raw = raw.unwrap_or_default();
     if raw.is_empty() && wants_html(&headers) && state.inner.settings.graphiql {
         return Html(
             GraphiQLSource::build()
                 .endpoint("/graphql")
+                .subscription_endpoint("/graphql")
                 .title("Subreg")
                 .finish(),
         )

@@ -70,6 +70,32 @@ pub struct ServeArgs {
     /// Do not load the example registry into an empty database.
     #[arg(long, env = "SUBREG_NO_SEED")]
     pub no_seed: bool,
+    /// Days between announcing a new subprocessor and its earliest effective date.
+    #[arg(long, env = "SUBREG_NOTICE_PERIOD_DAYS", default_value_t = 30)]
+    pub notice_period_days: u32,
+    /// Seconds between checks for announced recipients whose notice period ended.
+    #[arg(long, env = "SUBREG_ACTIVATION_INTERVAL_SECS", default_value_t = 60)]
+    pub activation_interval_secs: u64,
+    /// Seconds between checks of the change log's head, beside PostgreSQL notifications (a
+    /// safety net, and how processes sharing one SQLite file see each other's changes).
+    #[arg(long, env = "SUBREG_CHANGE_POLL_INTERVAL_SECS", default_value_t = 5)]
+    pub change_poll_interval_secs: u64,
+}
+
+/// What runs beside the HTTP server.
+#[derive(Debug, Clone)]
+pub struct BackgroundSettings {
+    pub activation_interval: Duration,
+    pub change_poll_interval: Duration,
+}
+
+impl Default for BackgroundSettings {
+    fn default() -> Self {
+        Self {
+            activation_interval: Duration::from_secs(60),
+            change_poll_interval: Duration::from_secs(5),
+        }
+    }
 }
 
 /// What the HTTP server needs to know.
@@ -93,6 +119,19 @@ impl Default for ServerSettings {
 }
 
 impl ServeArgs {
+    pub fn registry_settings(&self) -> crate::registry::RegistrySettings {
+        crate::registry::RegistrySettings {
+            notice_period: chrono::Duration::days(i64::from(self.notice_period_days)),
+        }
+    }
+
+    pub fn background(&self) -> BackgroundSettings {
+        BackgroundSettings {
+            activation_interval: Duration::from_secs(self.activation_interval_secs.max(1)),
+            change_poll_interval: Duration::from_secs(self.change_poll_interval_secs.max(1)),
+        }
+    }
+
     pub fn settings(&self) -> ServerSettings {
         ServerSettings {
             limits: Limits {

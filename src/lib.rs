@@ -5,6 +5,7 @@
 //! [`registry`], which validates, is the only writer, and reads and writes the `entity` models.
 
 pub mod app;
+pub mod changes;
 pub mod config;
 pub mod db;
 pub mod graphql;

@@ -2,7 +2,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use subreg::config::{Cli, Command};
 use subreg::metrics::Metrics;
-use subreg::server::{Server, open_registry, shutdown_signal};
+use subreg::server::{RegistryOptions, Server, open_registry, shutdown_signal, start_background};
 use subreg::{db, graphql, seed};
 use tracing_subscriber::EnvFilter;
 
@@ -16,12 +16,14 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => {
             let metrics = Metrics::new();
-            let registry = open_registry(
-                &args.database.database_url,
-                Some(metrics.clone()),
-                !args.no_seed,
-            )
-            .await?;
+            let options = RegistryOptions {
+                settings: args.registry_settings(),
+                load_example: !args.no_seed,
+                ..RegistryOptions::default()
+            };
+            let url = &args.database.database_url;
+            let registry = open_registry(url, Some(metrics.clone()), options).await?;
+            let _background = start_background(&registry, url, &args.background()).await?;
             let server = Server::bind(args.listen, registry, metrics, args.settings()).await?;
             tracing::info!(address = %server.local_addr()?, "serving GraphQL at /graphql");
             server.run(shutdown_signal()).await?;
@@ -34,7 +36,11 @@ async fn main() -> anyhow::Result<()> {
             println!("migrated");
         }
         Command::Seed(args) => {
-            let registry = open_registry(&args.database_url, None, false).await?;
+            let options = RegistryOptions {
+                load_example: false,
+                ..RegistryOptions::default()
+            };
+            let registry = open_registry(&args.database_url, None, options).await?;
             let file = seed::parse(seed::EXAMPLE_REGISTRY)?;
             let summary = seed::load(&registry, &file).await?;
             println!(

@@ -2,20 +2,42 @@
 //! bind, serve until told to stop.
 
 use crate::app::{AppState, router};
-use crate::config::{ServerSettings, redact_url};
+use crate::changes;
+use crate::config::{BackgroundSettings, ServerSettings, redact_url};
 use crate::metrics::Metrics;
-use crate::registry::Registry;
+use crate::registry::{Clock, Registry, RegistrySettings, SystemClock};
 use crate::{db, seed};
 use anyhow::Context as _;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// How to open the registry.
+#[derive(Clone, Debug)]
+pub struct RegistryOptions {
+    pub settings: RegistrySettings,
+    pub clock: Arc<dyn Clock>,
+    /// Load the example registry into an empty database.
+    pub load_example: bool,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        Self {
+            settings: RegistrySettings::default(),
+            clock: Arc::new(SystemClock),
+            load_example: true,
+        }
+    }
+}
 
 /// A database opened, migrated and (unless told otherwise) seeded.
 pub async fn open_registry(
     url: &str,
     metrics: Option<Metrics>,
-    load_example: bool,
+    options: RegistryOptions,
 ) -> anyhow::Result<Registry> {
     let db = db::connect(url, metrics)
         .await
@@ -23,8 +45,8 @@ pub async fn open_registry(
     db::migrate(&db)
         .await
         .context("cannot migrate the database")?;
-    let registry = Registry::new(db);
-    if load_example && seed::is_empty(&registry).await? {
+    let registry = Registry::with(db, options.clock, options.settings);
+    if options.load_example && seed::is_empty(&registry).await? {
         let file = seed::parse(seed::EXAMPLE_REGISTRY)?;
         match seed::load(&registry, &file).await {
             Ok(summary) => tracing::info!(?summary, "loaded the example registry"),
@@ -36,6 +58,64 @@ pub async fn open_registry(
         }
     }
     Ok(registry)
+}
+
+/// What runs beside the HTTP server: change-feed wake-ups and the activation of announced
+/// recipients. Stopped when dropped.
+pub struct Background(Vec<JoinHandle<()>>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// Activates the announced recipients that are due (idempotently, so also on start-up), then
+/// starts the background tasks.
+pub async fn start_background(
+    registry: &Registry,
+    database_url: &str,
+    settings: &BackgroundSettings,
+) -> anyhow::Result<Background> {
+    let activated = registry.activate_due().await?;
+    if !activated.is_empty() {
+        tracing::info!(
+            count = activated.len(),
+            "activated recipients whose notice period ended"
+        );
+    }
+    let mut tasks = Vec::new();
+    if database_url.starts_with("postgres") {
+        tasks.push(changes::listener::spawn_listener(
+            registry.clone(),
+            database_url.to_owned(),
+        ));
+    }
+    tasks.push(changes::listener::spawn_poller(
+        registry.clone(),
+        settings.change_poll_interval,
+    ));
+    let activator = registry.clone();
+    let interval = settings.activation_interval;
+    tasks.push(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        loop {
+            ticker.tick().await;
+            match activator.activate_due().await {
+                Ok(activated) if !activated.is_empty() => {
+                    tracing::info!(
+                        count = activated.len(),
+                        "activated recipients whose notice period ended"
+                    );
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "cannot activate announced recipients"),
+            }
+        }
+    }));
+    Ok(Background(tasks))
 }
 
 /// A bound, ready server.

@@ -136,3 +136,17 @@ pub enum AdequacyScope {
     /// Only organisations certified under a framework (US: EU-US Data Privacy Framework).
     CertifiedOrganisations,
 }
+
+/// Where a customer's objection stands.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::ObjectionStatus")]
+pub enum ObjectionStatus {
+    /// Received; not yet looked at.
+    Received,
+    /// Being reviewed with the customer.
+    UnderReview,
+    /// Accommodated: the customer's data will not go to the subprocessor, or it was withdrawn.
+    Accommodated,
+    /// Rejected, with the reasons given to the customer.
+    Rejected,
+}

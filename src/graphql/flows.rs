@@ -4,7 +4,7 @@ use super::Limits;
 use super::enums::{
     LegalBasis, OrganizationRole, RecipientKind, RecipientRole, RecipientStatus, TransferMechanism,
 };
-use super::error::{ApiResult, bad_input};
+use super::error::ApiResult;
 use super::loaders::{
     ActivityId, FlowCategories, FlowCountries, FlowSubjects, FlowTransfers, RecipientId,
     RequestLoader,
@@ -92,13 +92,13 @@ impl DataFlowFilter {
 #[derive(SimpleObject)]
 pub struct PageInfo {
     /// Whether more items follow this page.
-    has_next_page: bool,
+    pub has_next_page: bool,
     /// Whether items precede this page.
-    has_previous_page: bool,
+    pub has_previous_page: bool,
     /// Cursor of the first item of the page.
-    start_cursor: Option<String>,
+    pub start_cursor: Option<String>,
     /// Cursor of the last item; pass it as `after` for the next page.
-    end_cursor: Option<String>,
+    pub end_cursor: Option<String>,
 }
 
 /// An item of a page, with its cursor.
@@ -255,18 +255,7 @@ impl FlowQuery {
         first: Option<i32>,
         #[graphql(desc = "Return the flows after this cursor.")] after: Option<String>,
     ) -> async_graphql::Result<DataFlowConnection> {
-        let limits = ctx.data::<Limits>()?;
-        let first = match first {
-            None => limits.default_page_size,
-            Some(n) if n < 0 => return Err(bad_input("first", "must not be negative")),
-            Some(n) if n as u64 > limits.max_page_size => {
-                return Err(bad_input(
-                    "first",
-                    format!("must be at most {}", limits.max_page_size),
-                ));
-            }
-            Some(n) => n as u64,
-        };
+        let first = ctx.data::<Limits>()?.page_size(first)?;
         let after = after
             .as_deref()
             .map(|c| parse_cursor("after", c))

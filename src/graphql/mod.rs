@@ -1,6 +1,7 @@
 //! The GraphQL schema: one root object per area, merged. Resolvers translate GraphQL to registry
 //! calls and hold no SQL and no business rules.
 
+mod changes;
 pub mod enums;
 pub mod error;
 mod flows;
@@ -10,17 +11,22 @@ mod query;
 pub mod relay;
 pub mod types;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use error::bad_input;
 
 /// The root query.
 #[derive(MergedObject, Default)]
-pub struct Query(query::RegistryQuery, flows::FlowQuery);
+pub struct Query(query::RegistryQuery, flows::FlowQuery, changes::ChangeQuery);
 
 /// The root mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(mutation::RegistryMutation);
+pub struct Mutation(mutation::RegistryMutation, changes::ChangeMutation);
 
-pub type SubregSchema = Schema<Query, Mutation, EmptySubscription>;
+/// The root subscription.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(changes::ChangeSubscription);
+
+pub type SubregSchema = Schema<Query, Mutation, Subscription>;
 
 /// Bounds on what one request may ask for.
 #[derive(Clone, Debug)]
@@ -49,12 +55,31 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The page size a connection serves for the client's `first`.
+    pub fn page_size(&self, first: Option<i32>) -> async_graphql::Result<u64> {
+        match first {
+            None => Ok(self.default_page_size),
+            Some(n) if n < 0 => Err(bad_input("first", "must not be negative")),
+            Some(n) if n as u64 > self.max_page_size => Err(bad_input(
+                "first",
+                format!("must be at most {}", self.max_page_size),
+            )),
+            Some(n) => Ok(n as u64),
+        }
+    }
+}
+
 /// The schema with its limits, before any per-server data: builds without a database.
-pub fn schema_builder(limits: &Limits) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .data(limits.clone());
+pub fn schema_builder(limits: &Limits) -> SchemaBuilder<Query, Mutation, Subscription> {
+    let builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .data(limits.clone());
     if limits.introspection {
         builder
     } else {

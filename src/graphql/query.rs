@@ -2,6 +2,7 @@
 
 use super::enums::{RecipientKind, RecipientStatus};
 use super::error::{ApiResult, bad_input};
+use super::loaders::{RecipientIsSubprocessor, RecipientLocations, RequestLoader};
 use super::relay::{expect_id, parse_global_id};
 use super::types::{
     AdequacyDecision, DataCategory, DataSubjectCategory, Node, Organization, ProcessingActivity,
@@ -10,7 +11,7 @@ use super::types::{
 use crate::reference;
 use crate::registry::{RecipientFilter, Registry};
 use async_graphql::{Context, ID, InputObject, Object};
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 /// Which recipients to list.
 #[derive(InputObject, Default)]
@@ -103,14 +104,42 @@ impl RegistryQuery {
 
     /// The public subprocessor list a customer sees: public recipients, announced or active,
     /// that act as processor in processing the organization performs for its customers.
-    async fn subprocessors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Recipient>> {
-        Ok(registry(ctx)?
-            .subprocessors()
+    ///
+    /// With `asOf`, the list as it stood at that instant, rebuilt from the change log (which
+    /// starts when the registry was created): each recipient's details and processing locations
+    /// are those of that instant; its nested data flows are today's.
+    async fn subprocessors(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Vec<Recipient>> {
+        let registry = registry(ctx)?;
+        let Some(at) = as_of else {
+            return Ok(registry
+                .subprocessors()
+                .await
+                .api()?
+                .into_iter()
+                .map(Recipient)
+                .collect());
+        };
+        let past = crate::changes::as_of::subprocessors(registry.db(), at)
             .await
-            .api()?
-            .into_iter()
-            .map(Recipient)
-            .collect())
+            .api()?;
+        let loader = ctx.data::<RequestLoader>()?;
+        loader
+            .feed_many(
+                past.iter()
+                    .map(|(r, locations)| (RecipientLocations(r.id), locations.clone())),
+            )
+            .await;
+        loader
+            .feed_many(
+                past.iter()
+                    .map(|(r, _)| (RecipientIsSubprocessor(r.id), true)),
+            )
+            .await;
+        Ok(past.into_iter().map(|(r, _)| Recipient(r)).collect())
     }
 
     /// Every processing activity, by name.

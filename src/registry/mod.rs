@@ -16,10 +16,11 @@ mod recipients;
 mod taxonomy;
 pub mod validate;
 
+pub use changelog::CHANNEL as CHANGE_CHANNEL;
 pub use error::{RegistryError, Result};
 pub use flows::{FlowFilter, FlowPage, FlowSelection};
 pub use notice::ObjectionFilter;
-pub use recipients::RecipientFilter;
+pub use recipients::{RecipientFilter, RecipientSnapshot};
 
 use chrono::{DateTime, Utc};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -128,6 +129,8 @@ impl Registry {
         }
     }
 
+    /// The registry's connection (the pool, or a batch's transaction), for readers such as
+    /// the change feed.
     pub(crate) fn db(&self) -> &Conn {
         &self.conn
     }

@@ -15,7 +15,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// Which recipients to list; empty lists do not filter.
@@ -27,31 +28,102 @@ pub struct RecipientFilter {
     pub subprocessors_only: bool,
 }
 
-/// The recipient as the change log records it.
+/// A recipient as the change log records it: the state after each change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecipientSnapshot {
+    pub key: String,
+    pub legal_name: String,
+    pub kind: RecipientKind,
+    pub default_role: RecipientRole,
+    pub description: Option<String>,
+    pub country: String,
+    pub processing_locations: Vec<String>,
+    pub transfer_mechanism: Option<TransferMechanism>,
+    pub scc_module: Option<i16>,
+    pub derogation: Option<entity::Derogation>,
+    pub derogation_safeguards: Option<String>,
+    pub tia_date: Option<chrono::NaiveDate>,
+    pub dpa_reference: Option<String>,
+    pub certifications: Vec<String>,
+    pub dpf_certified: bool,
+    pub website: Option<String>,
+    pub privacy_notice_url: Option<String>,
+    pub status: RecipientStatus,
+    pub public: bool,
+    #[serde(default)]
+    pub announced_at: Option<chrono::DateTime<Utc>>,
+    #[serde(default)]
+    pub effective_at: Option<chrono::DateTime<Utc>>,
+    pub assumptions: Vec<String>,
+    pub sources: Vec<String>,
+}
+
 pub(crate) fn snapshot(r: &recipient::Model, locations: &[String]) -> Value {
-    json!({
-        "key": r.key,
-        "legalName": r.legal_name,
-        "kind": r.kind,
-        "defaultRole": r.default_role,
-        "description": r.description,
-        "country": r.country,
-        "processingLocations": locations,
-        "transferMechanism": r.transfer_mechanism,
-        "sccModule": r.scc_module,
-        "derogation": r.derogation,
-        "derogationSafeguards": r.derogation_safeguards,
-        "tiaDate": r.tia_date,
-        "dpaReference": r.dpa_reference,
-        "certifications": r.certifications.0,
-        "dpfCertified": r.dpf_certified,
-        "website": r.website,
-        "privacyNoticeUrl": r.privacy_notice_url,
-        "status": r.status,
-        "public": r.public,
-        "assumptions": r.assumptions.0,
-        "sources": r.sources.0,
-    })
+    let snapshot = RecipientSnapshot {
+        key: r.key.clone(),
+        legal_name: r.legal_name.clone(),
+        kind: r.kind,
+        default_role: r.default_role,
+        description: r.description.clone(),
+        country: r.country.clone(),
+        processing_locations: locations.to_vec(),
+        transfer_mechanism: r.transfer_mechanism,
+        scc_module: r.scc_module,
+        derogation: r.derogation,
+        derogation_safeguards: r.derogation_safeguards.clone(),
+        tia_date: r.tia_date,
+        dpa_reference: r.dpa_reference.clone(),
+        certifications: r.certifications.0.clone(),
+        dpf_certified: r.dpf_certified,
+        website: r.website.clone(),
+        privacy_notice_url: r.privacy_notice_url.clone(),
+        status: r.status,
+        public: r.public,
+        announced_at: r.announced_at,
+        effective_at: r.effective_at,
+        assumptions: r.assumptions.0.clone(),
+        sources: r.sources.0.clone(),
+    };
+    serde_json::to_value(snapshot).unwrap_or(Value::Null)
+}
+
+impl RecipientSnapshot {
+    /// The stored row this snapshot describes (`id` and timestamps from the log).
+    pub fn into_model(
+        self,
+        id: i32,
+        created_at: chrono::DateTime<Utc>,
+        updated_at: chrono::DateTime<Utc>,
+    ) -> recipient::Model {
+        recipient::Model {
+            id,
+            key: self.key,
+            legal_name: self.legal_name,
+            kind: self.kind,
+            default_role: self.default_role,
+            description: self.description,
+            country: self.country,
+            dpa_reference: self.dpa_reference,
+            certifications: TextList(self.certifications),
+            dpf_certified: self.dpf_certified,
+            website: self.website,
+            privacy_notice_url: self.privacy_notice_url,
+            status: self.status,
+            announced_at: self.announced_at,
+            effective_at: self.effective_at,
+            public: self.public,
+            transfer_mechanism: self.transfer_mechanism,
+            scc_module: self.scc_module,
+            derogation: self.derogation,
+            derogation_safeguards: self.derogation_safeguards,
+            tia_date: self.tia_date,
+            assumptions: TextList(self.assumptions),
+            sources: TextList(self.sources),
+            created_at,
+            updated_at,
+        }
+    }
 }
 
 /// The recipient ids that act as processor in a processing activity where the organization is

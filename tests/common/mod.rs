@@ -6,10 +6,12 @@
 
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use subreg::config::ServerSettings;
+use subreg::config::{BackgroundSettings, ServerSettings};
 use subreg::metrics::Metrics;
-use subreg::server::{Server, open_registry};
+use subreg::registry::{Clock, ManualClock, Registry};
+use subreg::server::{Background, RegistryOptions, Server, open_registry, start_background};
 use tokio::sync::oneshot;
 
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
@@ -17,8 +19,25 @@ static DATABASES: AtomicUsize = AtomicUsize::new(0);
 pub struct TestServer {
     pub url: String,
     pub client: reqwest::Client,
+    /// The server's registry, for what a test drives directly (the scheduler's work).
+    pub registry: Registry,
+    /// The server's clock, when the test controls it.
+    pub clock: Option<Arc<ManualClock>>,
+    pub database_url: String,
+    _background: Background,
     _tempdir: Option<tempfile::TempDir>,
     _stop: oneshot::Sender<()>,
+}
+
+/// How a test server is set up.
+#[derive(Default)]
+pub struct Setup {
+    pub settings: ServerSettings,
+    pub registry: RegistryOptions,
+    /// Run on a clock the test moves.
+    pub manual_clock: bool,
+    /// Use this database instead of a fresh one (a second replica, a restart).
+    pub database: Option<String>,
 }
 
 /// A fresh database URL for one test.
@@ -57,14 +76,46 @@ impl TestServer {
     }
 
     pub async fn start_with(settings: ServerSettings) -> Self {
-        let (database_url, tempdir) = fresh_database().await;
+        Self::setup(Setup {
+            settings,
+            ..Setup::default()
+        })
+        .await
+    }
+
+    pub async fn setup(setup: Setup) -> Self {
+        let (database_url, tempdir) = match setup.database {
+            Some(url) => (url, None),
+            None => fresh_database().await,
+        };
+        let mut options = setup.registry;
+        let clock = setup.manual_clock.then(|| {
+            let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+            options.clock = clock.clone() as Arc<dyn Clock>;
+            clock
+        });
         let metrics = Metrics::new();
-        let registry = open_registry(&database_url, Some(metrics.clone()), true)
+        let registry = open_registry(&database_url, Some(metrics.clone()), options)
             .await
             .expect("open the registry");
-        let server = Server::bind("127.0.0.1:0".parse().unwrap(), registry, metrics, settings)
-            .await
-            .expect("bind");
+        let background = start_background(
+            &registry,
+            &database_url,
+            &BackgroundSettings {
+                change_poll_interval: std::time::Duration::from_millis(500),
+                ..BackgroundSettings::default()
+            },
+        )
+        .await
+        .expect("background tasks");
+        let server = Server::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            registry.clone(),
+            metrics,
+            setup.settings,
+        )
+        .await
+        .expect("bind");
         let url = format!("http://{}", server.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(server.run(async {
@@ -73,6 +124,10 @@ impl TestServer {
         Self {
             url,
             client: reqwest::Client::new(),
+            registry,
+            clock,
+            database_url,
+            _background: background,
             _tempdir: tempdir,
             _stop: stop,
         }

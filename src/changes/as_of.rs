@@ -1,0 +1,124 @@
+//! The registry as it stood at a past instant, rebuilt from the change log: the latest event of
+//! each entity up to that instant holds its state then. The database does the grouping, so the
+//! memory used is proportional to the answer, not to the length of the log.
+
+use crate::registry::{RecipientSnapshot, Result};
+use chrono::{DateTime, Utc};
+use entity::{ChangeKind, RecipientRole, change_event, recipient};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+fn deleted(kind: ChangeKind) -> bool {
+    matches!(
+        kind,
+        ChangeKind::RecipientDeleted | ChangeKind::FlowDeleted | ChangeKind::ActivityDeleted
+    )
+}
+
+/// The latest event up to `at` of every entity of the given types that still existed then.
+pub async fn latest_events(
+    conn: &impl ConnectionTrait,
+    at: DateTime<Utc>,
+    entity_types: &[&str],
+) -> Result<Vec<change_event::Model>> {
+    let latest = Query::select()
+        .expr(change_event::Column::Seq.max())
+        .from(change_event::Entity)
+        .and_where(change_event::Column::OccurredAt.lte(at))
+        .and_where(change_event::Column::EntityType.is_in(entity_types.iter().copied()))
+        .group_by_col(change_event::Column::EntityType)
+        .group_by_col(change_event::Column::EntityId)
+        .to_owned();
+    Ok(change_event::Entity::find()
+        .filter(change_event::Column::Seq.in_subquery(latest))
+        .order_by_asc(change_event::Column::Seq)
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter(|e| !deleted(e.kind))
+        .collect())
+}
+
+/// When each recipient first appeared in the log.
+async fn first_seen(
+    conn: &impl ConnectionTrait,
+    ids: &[i32],
+) -> Result<HashMap<i32, DateTime<Utc>>> {
+    let rows = change_event::Entity::find()
+        .filter(change_event::Column::EntityType.eq("RECIPIENT"))
+        .filter(change_event::Column::EntityId.is_in(ids.iter().copied()))
+        .filter(change_event::Column::Kind.eq(ChangeKind::RecipientCreated))
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|e| (e.entity_id, e.occurred_at))
+        .collect())
+}
+
+/// The public subprocessor list as it stood at `at`: public recipients, announced or active,
+/// acting as processor in a flow of an activity the organization performed as processor.
+/// Each with its processing locations at that instant.
+pub async fn subprocessors(
+    conn: &impl ConnectionTrait,
+    at: DateTime<Utc>,
+) -> Result<Vec<(recipient::Model, Vec<String>)>> {
+    let events =
+        latest_events(conn, at, &["RECIPIENT", "DATA_FLOW", "PROCESSING_ACTIVITY"]).await?;
+    let mut recipients: HashMap<i32, (RecipientSnapshot, DateTime<Utc>)> = HashMap::new();
+    let mut processor_activities = HashSet::new();
+    let mut flows = Vec::new();
+    for event in events {
+        match event.entity_type.as_str() {
+            "RECIPIENT" => {
+                if let Ok(snapshot) = serde_json::from_value::<RecipientSnapshot>(event.snapshot) {
+                    recipients.insert(event.entity_id, (snapshot, event.occurred_at));
+                }
+            }
+            "PROCESSING_ACTIVITY" => {
+                if event.snapshot["organizationRole"] == Value::from("PROCESSOR") {
+                    processor_activities.insert(event.entity_id);
+                }
+            }
+            _ => flows.push(event),
+        }
+    }
+    let mut subprocessors = HashSet::new();
+    for flow in flows {
+        let (Some(recipient_id), Some(activity_id)) = (flow.recipient_id, flow.activity_id) else {
+            continue;
+        };
+        let Some((recipient, _)) = recipients.get(&recipient_id) else {
+            continue;
+        };
+        let role = serde_json::from_value::<Option<RecipientRole>>(flow.snapshot["role"].clone())
+            .ok()
+            .flatten()
+            .unwrap_or(recipient.default_role);
+        if role == RecipientRole::Processor && processor_activities.contains(&activity_id) {
+            subprocessors.insert(recipient_id);
+        }
+    }
+    let ids: Vec<i32> = subprocessors.into_iter().collect();
+    let created = first_seen(conn, &ids).await?;
+    let mut list: Vec<(recipient::Model, Vec<String>)> = ids
+        .into_iter()
+        .filter_map(|id| {
+            let (snapshot, updated_at) = recipients.remove(&id)?;
+            let listed = snapshot.public
+                && matches!(
+                    snapshot.status,
+                    entity::RecipientStatus::Announced | entity::RecipientStatus::Active
+                );
+            listed.then(|| {
+                let created_at = created.get(&id).copied().unwrap_or(updated_at);
+                let locations = snapshot.processing_locations.clone();
+                (snapshot.into_model(id, created_at, updated_at), locations)
+            })
+        })
+        .collect();
+    list.sort_by(|(a, _), (b, _)| a.legal_name.cmp(&b.legal_name).then(a.id.cmp(&b.id)));
+    Ok(list)
+}
