@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use entity::{ChangeKind, RecipientRole, change_event, recipient};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
-use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 fn deleted(kind: ChangeKind) -> bool {
@@ -78,7 +77,7 @@ pub async fn subprocessors(
                 }
             }
             "PROCESSING_ACTIVITY" => {
-                if event.snapshot["organizationRole"] == Value::from("PROCESSOR") {
+                if event.snapshot["organizationRole"] == "PROCESSOR" {
                     processor_activities.insert(event.entity_id);
                 }
             }

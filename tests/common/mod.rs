@@ -4,6 +4,8 @@
 //! PostgreSQL.
 #![allow(dead_code)]
 
+pub mod ws;
+
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -34,8 +36,8 @@ pub struct TestServer {
 pub struct Setup {
     pub settings: ServerSettings,
     pub registry: RegistryOptions,
-    /// Run on a clock the test moves.
-    pub manual_clock: bool,
+    /// Run on a clock the test moves, starting at this instant.
+    pub manual_clock: Option<chrono::DateTime<chrono::Utc>>,
     /// Use this database instead of a fresh one (a second replica, a restart).
     pub database: Option<String>,
 }
@@ -89,8 +91,8 @@ impl TestServer {
             None => fresh_database().await,
         };
         let mut options = setup.registry;
-        let clock = setup.manual_clock.then(|| {
-            let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let clock = setup.manual_clock.map(|start| {
+            let clock = Arc::new(ManualClock::new(start));
             options.clock = clock.clone() as Arc<dyn Clock>;
             clock
         });
@@ -209,5 +211,115 @@ impl TestServer {
             .as_str()
             .expect("activity")
             .to_owned()
+    }
+}
+
+impl TestServer {
+    /// Every event of the change feed, from its history query.
+    pub async fn history(&self, filter: Value) -> Vec<Value> {
+        let mut events = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let data = self
+                .data(
+                    r#"query($after: String, $filter: ChangeFilterInput) {
+                        subprocessorChanges(after: $after, first: 500, filter: $filter) {
+                          pageInfo { hasNextPage endCursor }
+                          nodes { cursor sequence kind recipientId products }
+                        } }"#,
+                    json!({ "after": after, "filter": filter }),
+                )
+                .await;
+            let page = &data["subprocessorChanges"];
+            events.extend(page["nodes"].as_array().unwrap().iter().cloned());
+            if page["pageInfo"]["hasNextPage"] != true {
+                return events;
+            }
+            after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+        }
+    }
+
+    /// Renames a recipient, one change-log event.
+    pub async fn rename(&self, recipient_id: &str, name: &str) {
+        self.data(
+            r#"mutation($id: ID!, $name: String) { updateRecipient(id: $id, input: { legalName: $name }) { id } }"#,
+            json!({ "id": recipient_id, "name": name }),
+        )
+        .await;
+    }
+}
+
+/// A `subreg serve` process, killed when dropped.
+pub struct Replica {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Replica {
+    /// Starts the real binary on `database_url` and waits until it is ready.
+    pub async fn start(database_url: &str, change_poll_interval_secs: u64) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_subreg"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", database_url])
+            .args([
+                "--change-poll-interval-secs",
+                &change_poll_interval_secs.to_string(),
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start subreg serve");
+        let replica = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            let ready = client.get(format!("{}/readyz", replica.url)).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return replica;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the replica did not become ready");
+    }
+}
+
+/// Renames a recipient through the server at `url` (for tasks that do not own the server).
+pub async fn rename_at(url: &str, recipient_id: &str, name: &str) {
+    let response: Value = reqwest::Client::new()
+        .post(format!("{url}/graphql"))
+        .json(&json!({
+            "query": r#"mutation($id: ID!, $name: String) { updateRecipient(id: $id, input: { legalName: $name }) { id } }"#,
+            "variables": { "id": recipient_id, "name": name },
+        }))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(response.get("errors").is_none(), "{response}");
+}
+
+/// An instant as the API writes it.
+pub trait Rfc3339 {
+    fn now_rfc3339(&self) -> String;
+}
+
+impl Rfc3339 for ManualClock {
+    fn now_rfc3339(&self) -> String {
+        self.now().to_rfc3339()
     }
 }

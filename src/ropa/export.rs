@@ -1,1 +1,0 @@
-//! Exports of the record (written by the exporters' author; placeholder module declaration).

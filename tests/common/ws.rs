@@ -1,0 +1,140 @@
+//! A WebSocket GraphQL client speaking `graphql-transport-ws` or the legacy `graphql-ws`.
+#![allow(dead_code)]
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+pub const TRANSPORT_WS: &str = "graphql-transport-ws";
+pub const LEGACY_WS: &str = "graphql-ws";
+
+pub const CHANGES: &str = r#"subscription($after: String, $filter: ChangeFilterInput) {
+  subprocessorChanges(after: $after, filter: $filter) {
+    cursor sequence kind recipientId products objectionDeadline effectiveAt processingLocations
+  }
+}"#;
+
+pub struct WsClient {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    protocol: &'static str,
+}
+
+impl WsClient {
+    /// Connects to `http_url` (the server's base URL) and completes `connection_init`.
+    pub async fn connect(http_url: &str, protocol: &'static str, init: Value) -> Self {
+        let url = format!("{}/graphql", http_url.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().expect("request");
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+        let (socket, response) = connect_async(request).await.expect("WebSocket handshake");
+        assert_eq!(
+            response.headers()["sec-websocket-protocol"],
+            protocol,
+            "the server speaks the protocol asked for"
+        );
+        let mut client = Self { socket, protocol };
+        client
+            .send(json!({ "type": "connection_init", "payload": init }))
+            .await;
+        loop {
+            let message = client.receive(Duration::from_secs(10)).await.expect("ack");
+            match message["type"].as_str() {
+                Some("connection_ack") => break,
+                Some("ka") | Some("ping") => continue,
+                _ => panic!("expected connection_ack, got {message}"),
+            }
+        }
+        client
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    /// The next protocol message, answering pings; `None` on timeout or close.
+    async fn receive(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            let frame = tokio::time::timeout(wait, self.socket.next())
+                .await
+                .ok()??;
+            match frame.ok()? {
+                Message::Text(text) => {
+                    let message: Value = serde_json::from_str(&text).expect("JSON message");
+                    if message["type"] == "ping" {
+                        self.send(json!({ "type": "pong" })).await;
+                        continue;
+                    }
+                    return Some(message);
+                }
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        let kind = if self.protocol == TRANSPORT_WS {
+            "subscribe"
+        } else {
+            "start"
+        };
+        self.send(json!({
+            "id": id, "type": kind, "payload": { "query": query, "variables": variables }
+        }))
+        .await;
+    }
+
+    /// The next result of subscription `id`: `Ok(data)`, or `Err(message)` for an error or a
+    /// completion; `None` on timeout.
+    pub async fn next(&mut self, wait: Duration) -> Option<Result<Value, Value>> {
+        loop {
+            let message = self.receive(wait).await?;
+            match message["type"].as_str() {
+                Some("next") | Some("data") => {
+                    let payload = &message["payload"];
+                    if payload.get("errors").is_some() {
+                        return Some(Err(message));
+                    }
+                    return Some(Ok(payload["data"].clone()));
+                }
+                Some("ka") => continue,
+                _ => return Some(Err(message)),
+            }
+        }
+    }
+
+    /// The next `n` change events of the `subprocessorChanges` subscription.
+    pub async fn changes(&mut self, n: usize, wait: Duration) -> Vec<Value> {
+        let mut events = Vec::with_capacity(n);
+        while events.len() < n {
+            match self.next(wait).await {
+                Some(Ok(data)) => events.push(data["subprocessorChanges"].clone()),
+                Some(Err(message)) => panic!("subscription failed: {message}"),
+                None => panic!("timed out after {} of {n} events", events.len()),
+            }
+        }
+        events
+    }
+
+    /// Waits for the server to send nothing for `quiet`; returns anything it did send.
+    pub async fn drain(&mut self, quiet: Duration) -> Vec<Value> {
+        let mut events = Vec::new();
+        while let Some(Ok(data)) = self.next(quiet).await {
+            events.push(data["subprocessorChanges"].clone());
+        }
+        events
+    }
+
+    /// Drops the connection without a goodbye, as a network cut would.
+    pub fn cut(self) {
+        drop(self.socket);
+    }
+}
