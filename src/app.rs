@@ -1,6 +1,7 @@
 //! The HTTP surface: `/graphql` (GraphQL over HTTP, GraphiQL for browsers), `/healthz`,
 //! `/readyz` and `/metrics`.
 
+use crate::changes::Tail;
 use crate::config::ServerSettings;
 use crate::graphql::{self, SubregSchema, loaders};
 use crate::metrics::Metrics;
@@ -17,6 +18,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use std::sync::Arc;
+use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -29,25 +31,40 @@ pub struct AppState {
 }
 
 struct Inner {
+    /// Follows the change log for this process's subscribers.
+    tail_task: JoinHandle<()>,
     schema: SubregSchema,
     registry: Registry,
     metrics: Metrics,
     settings: ServerSettings,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.tail_task.abort();
+    }
+}
+
 impl AppState {
-    pub fn new(registry: Registry, metrics: Metrics, settings: ServerSettings) -> Self {
+    pub async fn new(
+        registry: Registry,
+        metrics: Metrics,
+        settings: ServerSettings,
+    ) -> crate::registry::Result<Self> {
+        let (tail, tail_task) = Tail::start(registry.clone()).await?;
         let schema = graphql::schema_builder(&settings.limits)
             .data(registry.clone())
+            .data(tail)
             .finish();
-        Self {
+        Ok(Self {
             inner: Arc::new(Inner {
+                tail_task,
                 schema,
                 registry,
                 metrics,
                 settings,
             }),
-        }
+        })
     }
 }
 

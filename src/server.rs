@@ -136,7 +136,7 @@ impl Server {
             .with_context(|| format!("cannot listen on {addr}"))?;
         Ok(Self {
             listener,
-            state: AppState::new(registry, metrics, settings),
+            state: AppState::new(registry, metrics, settings).await?,
         })
     }
 

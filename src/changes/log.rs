@@ -56,6 +56,19 @@ impl ChangeFilter {
         }
     }
 
+    /// Whether `event` passes the filter: the same test as the query, in memory.
+    pub fn matches(&self, event: &ChangeEvent) -> bool {
+        let e = &event.event;
+        FEED_ENTITIES.contains(&e.entity_type.as_str())
+            && (self.kinds.is_empty() || self.kinds.contains(&e.kind))
+            && (self.recipient_kinds.is_empty()
+                || e.recipient_kind
+                    .is_some_and(|k| self.recipient_kinds.contains(&k)))
+            && (!self.public_only || e.public)
+            && (self.products.is_empty()
+                || event.products.iter().any(|p| self.products.contains(p)))
+    }
+
     fn apply(&self, after: i64) -> sea_orm::Select<change_event::Entity> {
         let mut query = change_event::Entity::find()
             .filter(change_event::Column::Seq.gt(after))

@@ -8,5 +8,7 @@ pub mod as_of;
 pub mod listener;
 pub mod log;
 pub mod stream;
+pub mod tail;
 
 pub use log::{ChangeEvent, ChangeFilter};
+pub use tail::Tail;

@@ -2,65 +2,85 @@
 //! in order.
 
 use super::log::{ChangeEvent, ChangeFilter, read_after};
+use super::tail::{FromWindow, Tail};
 use crate::registry::Registry;
 use futures_util::Stream;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Events read from the log at a time.
+/// Events read from the log at a time by a subscriber that fell behind the in-memory window.
 const PAGE: u64 = 200;
 
 struct State {
     registry: Registry,
+    tail: Arc<Tail>,
     filter: ChangeFilter,
-    cursor: i64,
-    buffered: VecDeque<ChangeEvent>,
-    committed: tokio::sync::watch::Receiver<i64>,
+    /// Every matching event up to here has been buffered or delivered.
+    position: i64,
+    buffered: VecDeque<Arc<ChangeEvent>>,
+    head: tokio::sync::watch::Receiver<i64>,
     backoff: Duration,
 }
 
 /// Every event matching `filter` after sequence number `after`: first those already in the log,
-/// then new ones as they commit. The stream reads the log itself after each wake-up, so it never
-/// skips an event however far behind it falls, and a slow consumer holds back nobody else.
-/// It ends when the registry shuts down.
+/// then new ones as they commit. A subscriber takes recent events from the shared in-memory tail
+/// and reads the log itself when it is further behind, so it never skips an event however far
+/// it falls behind, and a slow consumer holds back nobody else. It ends when the tail stops.
 pub fn follow(
     registry: Registry,
+    tail: Arc<Tail>,
     after: i64,
     filter: ChangeFilter,
-) -> impl Stream<Item = ChangeEvent> + Send + 'static {
-    let committed = registry.committed();
+) -> impl Stream<Item = Arc<ChangeEvent>> + Send + 'static {
+    let head = tail.watch();
     let state = State {
         registry,
+        tail,
         filter,
-        cursor: after,
+        position: after,
         buffered: VecDeque::new(),
-        committed,
+        head,
         backoff: Duration::from_millis(100),
     };
     futures_util::stream::unfold(state, |mut state| async move {
         loop {
             if let Some(next) = state.buffered.pop_front() {
-                state.cursor = next.event.seq;
                 return Some((next, state));
             }
-            // Mark the current notification as seen *before* reading, so a commit that lands
-            // during the read wakes the wait below instead of being missed.
-            state.committed.borrow_and_update();
-            match read_after(state.registry.db(), state.cursor, PAGE, &state.filter).await {
-                Ok(events) if !events.is_empty() => {
-                    state.backoff = Duration::from_millis(100);
-                    state.buffered.extend(events);
-                }
-                Ok(_) => {
-                    if state.committed.changed().await.is_err() {
-                        return None;
+            // Mark the current head as seen *before* looking, so an event that lands meanwhile
+            // wakes the wait below instead of being missed.
+            state.head.borrow_and_update();
+            match state.tail.after(state.position, &state.filter) {
+                FromWindow::Events(events, up_to) => {
+                    state.position = up_to;
+                    if events.is_empty() {
+                        if state.head.changed().await.is_err() {
+                            return None;
+                        }
+                    } else {
+                        state.buffered.extend(events);
                     }
                 }
-                Err(err) => {
-                    // The database is away: the cursor holds our place, so retry quietly.
-                    tracing::warn!(error = %err, cursor = state.cursor, "cannot read the change log; retrying");
-                    tokio::time::sleep(state.backoff).await;
-                    state.backoff = (state.backoff * 2).min(Duration::from_secs(5));
+                FromWindow::Behind { floor } => {
+                    let read = read_after(state.registry.db(), state.position, PAGE, &state.filter);
+                    match read.await {
+                        Ok(events) => {
+                            state.backoff = Duration::from_millis(100);
+                            match events.last() {
+                                Some(last) => state.position = last.event.seq,
+                                // Nothing matches between here and the window: skip to it.
+                                None => state.position = floor,
+                            }
+                            state.buffered.extend(events.into_iter().map(Arc::new));
+                        }
+                        Err(err) => {
+                            // The database is away: the position holds our place, so retry.
+                            tracing::warn!(error = %err, position = state.position, "cannot read the change log; retrying");
+                            tokio::time::sleep(state.backoff).await;
+                            state.backoff = (state.backoff * 2).min(Duration::from_secs(5));
+                        }
+                    }
                 }
             }
         }

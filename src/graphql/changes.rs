@@ -8,7 +8,7 @@ use super::flows::PageInfo;
 use super::loaders::{RecipientId, RequestLoader};
 use super::relay::{expect_id, global_id};
 use super::types::Recipient;
-use crate::changes::{self, ChangeEvent, ChangeFilter};
+use crate::changes::{self, ChangeEvent, ChangeFilter, Tail};
 use crate::registry::{Actor, ObjectionFilter, Registry};
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject, Subscription};
 use base64::Engine;
@@ -16,6 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use entity::objection;
 use futures_util::Stream;
+use std::sync::Arc;
 
 /// What a change-log event records.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,7 +109,7 @@ pub struct FieldChange {
 }
 
 /// A change to a recipient or a data flow, from the append-only change log.
-pub struct SubprocessorChange(ChangeEvent);
+pub struct SubprocessorChange(Arc<ChangeEvent>);
 
 #[Object]
 impl SubprocessorChange {
@@ -239,7 +240,7 @@ impl SubprocessorChange {
 }
 
 /// An item of the change history, with its cursor.
-pub struct SubprocessorChangeEdge(ChangeEvent);
+pub struct SubprocessorChangeEdge(Arc<ChangeEvent>);
 
 #[Object]
 impl SubprocessorChangeEdge {
@@ -256,7 +257,7 @@ impl SubprocessorChangeEdge {
 
 /// A page of the change history, oldest first.
 pub struct SubprocessorChangeConnection {
-    events: Vec<ChangeEvent>,
+    events: Vec<Arc<ChangeEvent>>,
     has_next_page: bool,
     after: Option<i64>,
     filter: ChangeFilter,
@@ -409,7 +410,7 @@ impl ChangeQuery {
         let has_next_page = events.len() as u64 > first;
         events.truncate(first as usize);
         Ok(SubprocessorChangeConnection {
-            events,
+            events: events.into_iter().map(Arc::new).collect(),
             has_next_page,
             after,
             filter,
@@ -523,9 +524,10 @@ impl ChangeSubscription {
         let after = after.as_deref().map(parse_event_cursor).transpose()?;
         let filter = filter.unwrap_or_default().into_filter();
         let registry = ctx.data::<Registry>()?.clone();
+        let tail = ctx.data::<Arc<Tail>>()?.clone();
         filter.validate(&registry).await.api()?;
         Ok(futures_util::StreamExt::map(
-            changes::stream::follow(registry, after.unwrap_or(0), filter),
+            changes::stream::follow(registry, tail, after.unwrap_or(0), filter),
             SubprocessorChange,
         ))
     }

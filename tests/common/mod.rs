@@ -40,6 +40,8 @@ pub struct Setup {
     pub manual_clock: Option<chrono::DateTime<chrono::Utc>>,
     /// Use this database instead of a fresh one (a second replica, a restart).
     pub database: Option<String>,
+    /// Background intervals; by default the log's head is checked every 500 ms.
+    pub background: Option<BackgroundSettings>,
 }
 
 /// A fresh database URL for one test.
@@ -103,10 +105,10 @@ impl TestServer {
         let background = start_background(
             &registry,
             &database_url,
-            &BackgroundSettings {
+            &setup.background.unwrap_or(BackgroundSettings {
                 change_poll_interval: std::time::Duration::from_millis(500),
                 ..BackgroundSettings::default()
-            },
+            }),
         )
         .await
         .expect("background tasks");
