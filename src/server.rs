@@ -100,7 +100,8 @@ pub async fn start_background(
     let activator = registry.clone();
     let interval = settings.activation_interval;
     tasks.push(tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
+        // Start-up already activated what was due.
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         loop {
             ticker.tick().await;
             match activator.activate_due().await {

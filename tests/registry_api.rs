@@ -251,10 +251,16 @@ async fn a_page_of_flows_costs_the_same_statements_whatever_its_size() {
     } } } }"#;
     let mut costs = Vec::new();
     for first in [5, 100] {
-        let before = server.statements().await;
-        let data = server.data(page, json!({ "first": first })).await;
-        assert_eq!(nodes(&data["dataFlows"]).len(), first);
-        costs.push(server.statements().await - before);
+        // Work outside the request (a replica's catch-up read) only adds statements, so the
+        // least of a few runs is the request's own cost.
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            let before = server.statements().await;
+            let data = server.data(page, json!({ "first": first })).await;
+            assert_eq!(nodes(&data["dataFlows"]).len(), first);
+            runs.push(server.statements().await - before);
+        }
+        costs.push(runs.into_iter().min().unwrap());
     }
     assert_eq!(costs[0], costs[1], "statements for 5 and for 100 flows");
     assert!(costs[1] <= 10, "a page costs {} statements", costs[1]);

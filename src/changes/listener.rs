@@ -60,7 +60,7 @@ async fn catch_up(registry: &Registry) {
 pub fn spawn_poller(registry: Registry, interval: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut known = 0;
-        let mut ticker = tokio::time::interval(interval);
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         loop {
             ticker.tick().await;
             match latest_seq(registry.db()).await {

@@ -1,0 +1,322 @@
+//! Benchmark: N idle WebSocket subscribers on one server, one committed change, and the time
+//! from its commit to its delivery to every subscriber; plus the server's memory per idle
+//! subscriber. The server runs as its own process (the release binary), so its memory is
+//! measured apart from the clients'.
+//!
+//! ```sh
+//! cargo build --release
+//! ulimit -n 65536
+//! cargo run --release --example subscribers -- --subscribers 10000
+//! ```
+
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{Mutex, Semaphore};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+#[derive(Parser)]
+struct Args {
+    /// Concurrent subscribers.
+    #[arg(long, default_value_t = 1000)]
+    subscribers: usize,
+    /// The server binary.
+    #[arg(long, default_value = "target/release/subreg")]
+    server: PathBuf,
+    /// Connections opened at once while subscribing.
+    #[arg(long, default_value_t = 200)]
+    connect_concurrency: usize,
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Resident memory of the server process, in KiB.
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+}
+
+async fn start_server(binary: &PathBuf) -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let database = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
+    let child = Command::new(binary)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &database,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {}: {e} (run `cargo build --release` first)",
+                binary.display()
+            )
+        });
+    let server = Server {
+        child,
+        url: format!("127.0.0.1:{port}"),
+        _dir: dir,
+    };
+    let client = reqwest::Client::new();
+    for _ in 0..600 {
+        if client
+            .get(format!("http://{}/readyz", server.url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server did not become ready");
+}
+
+async fn graphql(url: &str, query: &str, variables: Value) -> Value {
+    let response: Value = reqwest::Client::new()
+        .post(format!("http://{url}/graphql"))
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(response.get("errors").is_none(), "{response}");
+    response["data"].clone()
+}
+
+/// The last event of the log: its cursor and commit time.
+async fn last_event(url: &str) -> (String, chrono::DateTime<chrono::Utc>) {
+    let mut after: Option<String> = None;
+    let mut last = None;
+    loop {
+        let data = graphql(
+            url,
+            "query($after: String) { subprocessorChanges(after: $after, first: 500) { pageInfo { hasNextPage endCursor } nodes { cursor occurredAt } } }",
+            json!({ "after": after }),
+        )
+        .await;
+        let page = &data["subprocessorChanges"];
+        if let Some(node) = page["nodes"].as_array().and_then(|n| n.last()) {
+            last = Some((
+                node["cursor"].as_str().unwrap().to_owned(),
+                node["occurredAt"].as_str().unwrap().parse().unwrap(),
+            ));
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            return last.expect("the log has events");
+        }
+        after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+}
+
+/// Opens a subscriber and returns once it is subscribed; its task records when the first event
+/// arrives.
+async fn subscribe(url: &str, after: &str, arrivals: Arc<Mutex<Vec<SystemTime>>>) {
+    let mut request = format!("ws://{url}/graphql").into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+        .await
+        .expect("connect");
+    socket
+        .send(Message::Text(
+            json!({ "type": "connection_init" }).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    loop {
+        let Some(Ok(Message::Text(text))) = socket.next().await else {
+            panic!("no connection_ack");
+        };
+        if text.contains("connection_ack") {
+            break;
+        }
+    }
+    let subscribe = json!({
+        "id": "1", "type": "subscribe",
+        "payload": {
+            "query": "subscription($after: String) { subprocessorChanges(after: $after) { cursor kind occurredAt } }",
+            "variables": { "after": after },
+        }
+    });
+    socket
+        .send(Message::Text(subscribe.to_string().into()))
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = socket.next().await {
+            if let Message::Text(text) = message
+                && text.contains("\"next\"")
+            {
+                arrivals.lock().await.push(SystemTime::now());
+            }
+        }
+    });
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let server = start_server(&args.server).await;
+    let stripe = graphql(
+        &server.url,
+        r#"{ recipient(key: "stripe") { id } }"#,
+        json!({}),
+    )
+    .await;
+    let stripe = stripe["recipient"]["id"].as_str().unwrap().to_owned();
+    let rename = |name: String| {
+        let (url, id) = (server.url.clone(), stripe.clone());
+        async move {
+            graphql(
+                &url,
+                "mutation($id: ID!, $name: String) { updateRecipient(id: $id, input: { legalName: $name }) { id } }",
+                json!({ "id": id, "name": name }),
+            )
+            .await;
+        }
+    };
+
+    // Warm the server's code paths with one subscriber and one change.
+    let warm = Arc::new(Mutex::new(Vec::new()));
+    let (head, _) = last_event(&server.url).await;
+    subscribe(&server.url, &head, warm.clone()).await;
+    rename("warm-up".into()).await;
+    while warm.lock().await.is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (head, _) = last_event(&server.url).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_before = server.rss_kib();
+
+    let arrivals = Arc::new(Mutex::new(Vec::with_capacity(args.subscribers)));
+    let gate = Arc::new(Semaphore::new(args.connect_concurrency));
+    let started = Instant::now();
+    let mut opening = Vec::with_capacity(args.subscribers);
+    for _ in 0..args.subscribers {
+        let (url, head, arrivals, gate) = (
+            server.url.clone(),
+            head.clone(),
+            arrivals.clone(),
+            gate.clone(),
+        );
+        opening.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.unwrap();
+            subscribe(&url, &head, arrivals).await;
+        }));
+    }
+    for task in opening {
+        task.await.expect("a subscriber connected");
+    }
+    let connect_time = started.elapsed();
+    // Let the server settle: every subscription has replayed nothing and is waiting.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_after = server.rss_kib();
+
+    let requested = SystemTime::now();
+    rename("benchmark change".into()).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while arrivals.lock().await.len() < args.subscribers && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (_, committed) = last_event(&server.url).await;
+    let committed: SystemTime = committed.into();
+    let arrivals = arrivals.lock().await.clone();
+    let mut from_commit: Vec<f64> = arrivals
+        .iter()
+        .map(|t| {
+            t.duration_since(committed)
+                .unwrap_or_default()
+                .as_secs_f64()
+                * 1000.0
+        })
+        .collect();
+    from_commit.sort_by(f64::total_cmp);
+    let mut from_request: Vec<f64> = arrivals
+        .iter()
+        .map(|t| {
+            t.duration_since(requested)
+                .unwrap_or_default()
+                .as_secs_f64()
+                * 1000.0
+        })
+        .collect();
+    from_request.sort_by(f64::total_cmp);
+
+    let per_subscriber = (rss_after.saturating_sub(rss_before)) as f64 / args.subscribers as f64;
+    println!("subscribers:                 {}", args.subscribers);
+    println!("delivered:                   {}", arrivals.len());
+    println!(
+        "connect + subscribe, all:    {:.1} s",
+        connect_time.as_secs_f64()
+    );
+    println!("server RSS idle, before:     {} KiB", rss_before);
+    println!("server RSS idle, after:      {} KiB", rss_after);
+    println!("memory per idle subscriber:  {per_subscriber:.1} KiB");
+    if !from_commit.is_empty() {
+        println!(
+            "commit -> delivery (ms):     p50 {:.1}  p99 {:.1}  max {:.1}",
+            percentile(&from_commit, 50.0),
+            percentile(&from_commit, 99.0),
+            from_commit.last().unwrap()
+        );
+        println!(
+            "request -> delivery (ms):    p50 {:.1}  p99 {:.1}  max {:.1}",
+            percentile(&from_request, 50.0),
+            percentile(&from_request, 99.0),
+            from_request.last().unwrap()
+        );
+    }
+    assert_eq!(
+        arrivals.len(),
+        args.subscribers,
+        "every subscriber got the change"
+    );
+}
