@@ -23,6 +23,37 @@ pub enum Command {
     Seed(DatabaseArgs),
     /// Print the GraphQL schema (SDL) the server serves.
     ExportSchema,
+    /// Export the record of processing activities (GDPR Art. 30).
+    Ropa(RopaArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RopaArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// controller (Art. 30(1)), processor (Art. 30(2)) or both.
+    #[arg(long, default_value = "both")]
+    pub perspective: crate::ropa::model::Perspectives,
+    /// csv, xlsx, json or markdown.
+    #[arg(long, default_value = "xlsx")]
+    pub format: crate::ropa::model::Format,
+    /// The record as it stood at this date (end of day, UTC) or RFC 3339 instant; today when
+    /// absent.
+    #[arg(long, value_parser = crate::ropa::model::parse_as_of)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// article30, ico or cnil: the column layout.
+    #[arg(long, default_value = "article30")]
+    pub layout: crate::ropa::model::Layout,
+    /// gdpr, or singapore-pdpa for the PDPA 2012 terms (individual, organisation, data
+    /// intermediary).
+    #[arg(long, default_value = "gdpr")]
+    pub terminology: crate::ropa::model::Terminology,
+    /// Transfer impact assessments older than this many days are reported as findings.
+    #[arg(long, default_value_t = 365)]
+    pub tia_max_age_days: u32,
+    /// Where to write the record; standard output when absent.
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -70,6 +101,9 @@ pub struct ServeArgs {
     /// Do not load the example registry into an empty database.
     #[arg(long, env = "SUBREG_NO_SEED")]
     pub no_seed: bool,
+    /// Transfer impact assessments older than this many days are reported as findings.
+    #[arg(long, env = "SUBREG_TIA_MAX_AGE_DAYS", default_value_t = 365)]
+    pub tia_max_age_days: u32,
     /// Days between announcing a new subprocessor and its earliest effective date.
     #[arg(long, env = "SUBREG_NOTICE_PERIOD_DAYS", default_value_t = 30)]
     pub notice_period_days: u32,
@@ -102,6 +136,7 @@ impl Default for BackgroundSettings {
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub limits: Limits,
+    pub findings: crate::ropa::FindingOptions,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub graphiql: bool,
@@ -111,6 +146,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         Self {
             limits: Limits::default(),
+            findings: crate::ropa::FindingOptions::default(),
             max_body_bytes: 256 * 1024,
             request_timeout: Duration::from_secs(30),
             graphiql: true,
@@ -134,6 +170,9 @@ impl ServeArgs {
 
     pub fn settings(&self) -> ServerSettings {
         ServerSettings {
+            findings: crate::ropa::FindingOptions {
+                tia_max_age_days: i64::from(self.tia_max_age_days),
+            },
             limits: Limits {
                 default_page_size: self.default_page_size.min(self.max_page_size),
                 max_page_size: self.max_page_size,

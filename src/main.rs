@@ -49,6 +49,29 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::ExportSchema => print!("{}", graphql::sdl()),
+        Command::Ropa(args) => {
+            let options = RegistryOptions {
+                load_example: false,
+                ..RegistryOptions::default()
+            };
+            let registry = open_registry(&args.database.database_url, None, options).await?;
+            let findings = subreg::ropa::FindingOptions {
+                tia_max_age_days: i64::from(args.tia_max_age_days),
+            };
+            let records =
+                subreg::ropa::build(&registry, args.perspective.list(), args.as_of, &findings)
+                    .await?;
+            let options = subreg::ropa::export::ExportOptions {
+                layout: args.layout,
+                terminology: args.terminology,
+            };
+            let bytes = subreg::ropa::export::export(&records, args.format, &options)?;
+            match args.output {
+                Some(path) => std::fs::write(&path, bytes)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
+            }
+        }
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use chrono::{Duration as Days, Utc};
+use chrono::{Duration as Days, SubsecRound, Utc};
 use common::ws::{CHANGES, LEGACY_WS, TRANSPORT_WS, WsClient};
 use common::{Replica, Rfc3339, Setup, TestServer, rename_at};
 use serde_json::{Value, json};
@@ -213,7 +213,7 @@ async fn propose_subprocessor(server: &TestServer) -> String {
 
 #[tokio::test]
 async fn a_new_subprocessor_is_announced_objected_to_and_activated_after_its_notice_period() {
-    let now = Utc::now();
+    let now = Utc::now().trunc_subsecs(0);
     let server = TestServer::setup(Setup {
         manual_clock: Some(now),
         ..Setup::default()
@@ -336,7 +336,7 @@ async fn a_new_subprocessor_is_announced_objected_to_and_activated_after_its_not
 
 #[tokio::test]
 async fn announced_recipients_that_fell_due_while_the_server_was_down_activate_on_start_up() {
-    let now = Utc::now();
+    let now = Utc::now().trunc_subsecs(0);
     let first = TestServer::setup(Setup {
         manual_clock: Some(now),
         ..Setup::default()
@@ -370,7 +370,7 @@ async fn announced_recipients_that_fell_due_while_the_server_was_down_activate_o
 
 #[tokio::test]
 async fn the_subprocessor_list_as_it_stood_at_a_past_instant() {
-    let start = Utc::now();
+    let start = Utc::now().trunc_subsecs(0);
     let server = TestServer::setup(Setup {
         manual_clock: Some(start),
         ..Setup::default()

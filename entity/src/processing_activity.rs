@@ -14,6 +14,9 @@ pub struct Model {
     pub name: String,
     pub description: Option<String>,
     pub organization_role: OrganizationRole,
+    /// Art. 30(2)(a): the controllers, by category, on whose behalf the organization processes.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub controllers: TextList,
     #[sea_orm(column_type = "JsonBinary")]
     pub purposes: TextList,
     pub legal_basis: Option<LegalBasis>,

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_registry;
 mod m20261123_000002_notice_period;
+mod m20261123_000003_activity_controllers;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_registry::Migration),
             Box::new(m20261123_000002_notice_period::Migration),
+            Box::new(m20261123_000003_activity_controllers::Migration),
         ]
     }
 }

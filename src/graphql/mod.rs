@@ -9,6 +9,7 @@ pub mod loaders;
 mod mutation;
 mod query;
 pub mod relay;
+mod ropa;
 pub mod types;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
@@ -16,7 +17,12 @@ use error::bad_input;
 
 /// The root query.
 #[derive(MergedObject, Default)]
-pub struct Query(query::RegistryQuery, flows::FlowQuery, changes::ChangeQuery);
+pub struct Query(
+    query::RegistryQuery,
+    flows::FlowQuery,
+    changes::ChangeQuery,
+    ropa::RopaQuery,
+);
 
 /// The root mutation.
 #[derive(MergedObject, Default)]

@@ -177,6 +177,9 @@ pub struct CreateProcessingActivityInput {
     name: String,
     description: Option<String>,
     organization_role: OrganizationRole,
+    /// For processing on customers' behalf: the controllers, by category (Art. 30(2)(a)).
+    #[graphql(default)]
+    controllers: Vec<String>,
     purposes: Vec<String>,
     legal_basis: Option<LegalBasis>,
     data_subjects: Vec<String>,
@@ -203,6 +206,7 @@ pub struct UpdateProcessingActivityInput {
     name: Option<String>,
     description: MaybeUndefined<String>,
     organization_role: Option<OrganizationRole>,
+    controllers: Option<Vec<String>>,
     purposes: Option<Vec<String>>,
     legal_basis: MaybeUndefined<LegalBasis>,
     data_subjects: Option<Vec<String>>,
@@ -452,6 +456,7 @@ impl RegistryMutation {
             name: input.name,
             description: input.description,
             organization_role: input.organization_role.into(),
+            controllers: input.controllers,
             purposes: input.purposes,
             legal_basis: input.legal_basis.map(Into::into),
             data_subjects: input.data_subjects,
@@ -486,6 +491,7 @@ impl RegistryMutation {
             name: input.name,
             description: patch(input.description),
             organization_role: input.organization_role.map(Into::into),
+            controllers: input.controllers,
             purposes: input.purposes,
             legal_basis: patch(input.legal_basis),
             data_subjects: input.data_subjects,

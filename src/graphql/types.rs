@@ -600,6 +600,11 @@ impl ProcessingActivity {
         self.0.organization_role.into()
     }
 
+    /// For processing on customers' behalf: the controllers, by category (Art. 30(2)(a)).
+    async fn controllers(&self) -> &[String] {
+        &self.0.controllers.0
+    }
+
     /// The purposes of the processing (Art. 30(1)(b)).
     async fn purposes(&self) -> &[String] {
         &self.0.purposes.0

@@ -7,15 +7,16 @@ use super::taxonomy::{resolve_categories, resolve_products, resolve_subjects};
 use super::{Actor, Registry, linked, validate};
 use chrono::Utc;
 use entity::{
-    ChangeKind, TextList, activity_data_category, activity_data_subject, activity_product,
-    data_category, data_flow, data_subject_category, flow_data_category, flow_data_subject,
-    processing_activity, product,
+    ChangeKind, LegalBasis, OrganizationRole, TextList, activity_data_category,
+    activity_data_subject, activity_product, data_category, data_flow, data_subject_category,
+    flow_data_category, flow_data_subject, processing_activity, product,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// The taxonomy terms an activity links to, by key.
@@ -25,24 +26,50 @@ struct Links {
     products: Vec<String>,
 }
 
+/// A processing activity as the change log records it: the state after each change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivitySnapshot {
+    pub key: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub organization_role: OrganizationRole,
+    /// Art. 30(2)(a): the controllers (by category) on whose behalf the organization acts.
+    #[serde(default)]
+    pub controllers: Vec<String>,
+    pub purposes: Vec<String>,
+    pub legal_basis: Option<LegalBasis>,
+    pub data_subjects: Vec<String>,
+    pub data_categories: Vec<String>,
+    pub products: Vec<String>,
+    pub retention_period: Option<String>,
+    pub retention_reason: Option<String>,
+    pub security_measures: Vec<String>,
+    pub special_category_condition: Option<String>,
+    pub assumptions: Vec<String>,
+    pub sources: Vec<String>,
+}
+
 fn snapshot(a: &processing_activity::Model, links: &Links) -> Value {
-    json!({
-        "key": a.key,
-        "name": a.name,
-        "description": a.description,
-        "organizationRole": a.organization_role,
-        "purposes": a.purposes.0,
-        "legalBasis": a.legal_basis,
-        "dataSubjects": links.subjects,
-        "dataCategories": links.categories,
-        "products": links.products,
-        "retentionPeriod": a.retention_period,
-        "retentionReason": a.retention_reason,
-        "securityMeasures": a.security_measures.0,
-        "specialCategoryCondition": a.special_category_condition,
-        "assumptions": a.assumptions.0,
-        "sources": a.sources.0,
-    })
+    let snapshot = ActivitySnapshot {
+        key: a.key.clone(),
+        name: a.name.clone(),
+        description: a.description.clone(),
+        organization_role: a.organization_role,
+        controllers: a.controllers.0.clone(),
+        purposes: a.purposes.0.clone(),
+        legal_basis: a.legal_basis,
+        data_subjects: links.subjects.clone(),
+        data_categories: links.categories.clone(),
+        products: links.products.clone(),
+        retention_period: a.retention_period.clone(),
+        retention_reason: a.retention_reason.clone(),
+        security_measures: a.security_measures.0.clone(),
+        special_category_condition: a.special_category_condition.clone(),
+        assumptions: a.assumptions.0.clone(),
+        sources: a.sources.0.clone(),
+    };
+    serde_json::to_value(snapshot).unwrap_or(Value::Null)
 }
 
 async fn links_of(conn: &impl ConnectionTrait, id: i32) -> Result<Links> {
@@ -141,6 +168,10 @@ async fn store(
         name: Set(name),
         description: Set(validate::text("description", input.description.as_deref())?),
         organization_role: Set(input.organization_role),
+        controllers: Set(TextList(validate::texts(
+            "controllers",
+            &input.controllers,
+        )?)),
         purposes: Set(TextList(purposes)),
         legal_basis: Set(input.legal_basis),
         retention_period: Set(retention_period),
@@ -397,6 +428,9 @@ impl Registry {
             organization_role: patch
                 .organization_role
                 .unwrap_or(existing.organization_role),
+            controllers: patch
+                .controllers
+                .unwrap_or_else(|| existing.controllers.0.clone()),
             purposes: patch
                 .purposes
                 .unwrap_or_else(|| existing.purposes.0.clone()),

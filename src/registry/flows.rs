@@ -20,7 +20,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// Which data flows to list. Empty lists and `None` do not filter; values within one list are
@@ -95,32 +96,67 @@ fn effective_role_in(roles: &[RecipientRole]) -> Condition {
         ))
 }
 
+/// A data flow as the change log records it: the state after each change. References are by
+/// key; the event row carries the ids.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowSnapshot {
+    pub activity: String,
+    pub recipient: String,
+    pub via: Option<String>,
+    /// The flow's own role, when it overrides the recipient's default.
+    pub role: Option<RecipientRole>,
+    pub purpose: Option<String>,
+    pub data_categories: Vec<String>,
+    pub data_subjects: Vec<String>,
+    pub countries: Vec<String>,
+    pub transfers: Vec<TransferSnapshot>,
+    pub assumptions: Vec<String>,
+    pub sources: Vec<String>,
+}
+
+/// A transfer of a flow, in its snapshot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransferSnapshot {
+    pub country: String,
+    pub mechanism: TransferMechanism,
+    pub scc_module: Option<i16>,
+    pub derogation: Option<entity::Derogation>,
+    pub safeguards: Option<String>,
+    pub tia_date: Option<chrono::NaiveDate>,
+}
+
 pub(crate) fn snapshot(
     f: &data_flow::Model,
     keys: &FlowKeys,
     countries: &[String],
     transfers: &[transfer::Model],
 ) -> Value {
-    json!({
-        "activity": keys.activity,
-        "recipient": keys.recipient,
-        "via": keys.via,
-        "role": f.role,
-        "purpose": f.purpose,
-        "dataCategories": keys.categories,
-        "dataSubjects": keys.subjects,
-        "countries": countries,
-        "transfers": transfers.iter().map(|t| json!({
-            "country": t.country,
-            "mechanism": t.mechanism,
-            "sccModule": t.scc_module,
-            "derogation": t.derogation,
-            "safeguards": t.safeguards,
-            "tiaDate": t.tia_date,
-        })).collect::<Vec<_>>(),
-        "assumptions": f.assumptions.0,
-        "sources": f.sources.0,
-    })
+    let snapshot = FlowSnapshot {
+        activity: keys.activity.clone(),
+        recipient: keys.recipient.clone(),
+        via: keys.via.clone(),
+        role: f.role,
+        purpose: f.purpose.clone(),
+        data_categories: keys.categories.clone(),
+        data_subjects: keys.subjects.clone(),
+        countries: countries.to_vec(),
+        transfers: transfers
+            .iter()
+            .map(|t| TransferSnapshot {
+                country: t.country.clone(),
+                mechanism: t.mechanism,
+                scc_module: t.scc_module,
+                derogation: t.derogation,
+                safeguards: t.safeguards.clone(),
+                tia_date: t.tia_date,
+            })
+            .collect(),
+        assumptions: f.assumptions.0.clone(),
+        sources: f.sources.0.clone(),
+    };
+    serde_json::to_value(snapshot).unwrap_or(Value::Null)
 }
 
 /// The keys a flow snapshot names its references by.

@@ -76,6 +76,8 @@ pub struct ActivityInput {
     pub name: String,
     pub description: Option<String>,
     pub organization_role: OrganizationRole,
+    /// For processing on others' behalf, the controllers (by category) it is done for.
+    pub controllers: Vec<String>,
     pub purposes: Vec<String>,
     pub legal_basis: Option<LegalBasis>,
     pub data_subjects: Vec<String>,
@@ -96,6 +98,7 @@ pub struct ActivityPatch {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub organization_role: Option<OrganizationRole>,
+    pub controllers: Option<Vec<String>>,
     pub purposes: Option<Vec<String>>,
     pub legal_basis: Option<Option<LegalBasis>>,
     pub data_subjects: Option<Vec<String>>,

@@ -16,9 +16,10 @@ mod recipients;
 mod taxonomy;
 pub mod validate;
 
+pub use activities::ActivitySnapshot;
 pub use changelog::CHANNEL as CHANGE_CHANNEL;
 pub use error::{RegistryError, Result};
-pub use flows::{FlowFilter, FlowPage, FlowSelection};
+pub use flows::{FlowFilter, FlowPage, FlowSelection, FlowSnapshot, TransferSnapshot};
 pub use notice::ObjectionFilter;
 pub use recipients::{RecipientFilter, RecipientSnapshot};
 

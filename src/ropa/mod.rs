@@ -1,4 +1,9 @@
 //! The record of processing activities (GDPR Art. 30): its model and its exports.
 
+pub mod build;
 pub mod export;
+pub mod findings;
 pub mod model;
+
+pub use build::build;
+pub use findings::FindingOptions;

@@ -171,3 +171,93 @@ pub enum Format {
     Json,
     Markdown,
 }
+
+/// Parses a format, layout, terminology or perspective choice written in lowercase, with `-` or
+/// `_` between words (as on a command line or in a URL).
+fn normalized(text: &str) -> String {
+    text.trim().to_ascii_lowercase().replace('_', "-")
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match normalized(text).as_str() {
+            "csv" => Ok(Self::Csv),
+            "xlsx" => Ok(Self::Xlsx),
+            "json" => Ok(Self::Json),
+            "markdown" | "md" => Ok(Self::Markdown),
+            other => Err(format!(
+                "unknown format `{other}`: use csv, xlsx, json or markdown"
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for Layout {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match normalized(text).as_str() {
+            "article30" | "article-30" | "art30" => Ok(Self::Article30),
+            "ico" => Ok(Self::Ico),
+            "cnil" => Ok(Self::Cnil),
+            other => Err(format!(
+                "unknown layout `{other}`: use article30, ico or cnil"
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for Terminology {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match normalized(text).as_str() {
+            "gdpr" => Ok(Self::Gdpr),
+            "singapore-pdpa" | "pdpa" | "singapore" => Ok(Self::SingaporePdpa),
+            other => Err(format!(
+                "unknown terminology `{other}`: use gdpr or singapore-pdpa"
+            )),
+        }
+    }
+}
+
+/// Which records to produce: one perspective or both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Perspectives(&'static [Perspective]);
+
+impl Perspectives {
+    pub fn list(self) -> &'static [Perspective] {
+        self.0
+    }
+}
+
+impl std::str::FromStr for Perspectives {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match normalized(text).as_str() {
+            "controller" => Ok(Self(&[Perspective::Controller])),
+            "processor" => Ok(Self(&[Perspective::Processor])),
+            "both" => Ok(Self(&[Perspective::Controller, Perspective::Processor])),
+            other => Err(format!(
+                "unknown perspective `{other}`: use controller, processor or both"
+            )),
+        }
+    }
+}
+
+/// Parses the instant a record is asked for: an RFC 3339 date-time, or a date, meaning the
+/// end of that day (UTC), so that "as of 2023-01-01" includes that day's changes.
+pub fn parse_as_of(text: &str) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 999))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| format!("`{text}` is neither a date (2023-01-01) nor an RFC 3339 date-time"))
+}

@@ -138,6 +138,9 @@ pub struct ActivityEntry {
     pub description: Option<String>,
     /// CONTROLLER (the organization's own processing) or PROCESSOR (on customers' behalf).
     pub organization_role: String,
+    /// For PROCESSOR activities: the controllers, by category, on whose behalf (Art. 30(2)(a)).
+    #[serde(default)]
+    pub controllers: Vec<String>,
     pub purposes: Vec<String>,
     /// CONSENT, CONTRACT, LEGAL_OBLIGATION, VITAL_INTERESTS, PUBLIC_TASK or LEGITIMATE_INTERESTS.
     pub legal_basis: String,

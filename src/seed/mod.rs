@@ -199,6 +199,7 @@ async fn load_into(registry: &Registry, file: &RegistryFile) -> Result<SeedSumma
             name: a.name.clone(),
             description: a.description.clone(),
             organization_role: enum_value(&ctx, "organization role", &a.organization_role)?,
+            controllers: a.controllers.clone(),
             purposes: a.purposes.clone(),
             legal_basis: Some(enum_value(&ctx, "legal basis", &a.legal_basis)?),
             data_subjects: a.data_subjects.clone(),

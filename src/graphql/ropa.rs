@@ -1,0 +1,394 @@
+//! The record of processing activities (GDPR Art. 30) and its compliance findings.
+
+use super::error::{ApiResult, bad_input};
+use crate::registry::Registry;
+use crate::ropa::{self, FindingOptions, model};
+use async_graphql::{Context, Enum, Object};
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// Which record.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::ropa::model::Perspective")]
+pub enum Perspective {
+    /// The organization's own processing (Art. 30(1)).
+    Controller,
+    /// Processing on customers' behalf (Art. 30(2)).
+    Processor,
+}
+
+/// How serious a finding is.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::ropa::model::Severity")]
+pub enum Severity {
+    /// Likely a breach of the GDPR as recorded: act on it.
+    High,
+    /// A gap the record should not have.
+    Medium,
+    /// Worth a look.
+    Low,
+    /// For information.
+    Info,
+}
+
+/// The record of processing activities as it stood at an instant.
+pub struct RecordOfProcessingActivities(model::Record);
+
+#[Object]
+impl RecordOfProcessingActivities {
+    /// Controller record (Art. 30(1)) or processor record (Art. 30(2)).
+    async fn perspective(&self) -> Perspective {
+        self.0.perspective.into()
+    }
+
+    /// The instant the record describes.
+    async fn as_of(&self) -> DateTime<Utc> {
+        self.0.as_of
+    }
+
+    /// When the record was produced.
+    async fn generated_at(&self) -> DateTime<Utc> {
+        self.0.generated_at
+    }
+
+    /// Art. 30(1)(a) / 30(2)(a): the organization, its DPO and representative.
+    async fn organization(&self) -> RecordOrganization<'_> {
+        RecordOrganization(&self.0.organization)
+    }
+
+    /// Art. 30(2)(a): the controllers, by category, on whose behalf the organization acts
+    /// (processor record only).
+    async fn controllers(&self) -> &[String] {
+        &self.0.controllers
+    }
+
+    /// The processing activities of this record.
+    async fn activities(&self) -> Vec<RecordActivity<'_>> {
+        self.0.activities.iter().map(RecordActivity).collect()
+    }
+
+    /// The gaps and risks this record reveals, most severe first.
+    async fn findings(&self) -> Vec<ComplianceFinding> {
+        self.0
+            .findings
+            .iter()
+            .cloned()
+            .map(ComplianceFinding)
+            .collect()
+    }
+}
+
+/// The organization, as the record names it.
+pub struct RecordOrganization<'a>(&'a model::OrganizationSection);
+
+#[Object]
+impl RecordOrganization<'_> {
+    /// Legal name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Postal address.
+    async fn address(&self) -> &str {
+        &self.0.address
+    }
+
+    /// Country of establishment (ISO 3166-1 alpha-2).
+    async fn country(&self) -> &str {
+        &self.0.country
+    }
+
+    /// The data protection officer.
+    async fn dpo_name(&self) -> &str {
+        &self.0.dpo_name
+    }
+
+    /// How to reach the data protection officer.
+    async fn dpo_email(&self) -> &str {
+        &self.0.dpo_email
+    }
+
+    /// The data protection officer's postal address.
+    async fn dpo_address(&self) -> Option<&str> {
+        self.0.dpo_address.as_deref()
+    }
+
+    /// The representative in the Union (Art. 27), where designated.
+    async fn representative(&self) -> Option<&str> {
+        self.0.representative.as_deref()
+    }
+}
+
+/// One processing activity in the record.
+pub struct RecordActivity<'a>(&'a model::ActivityEntry);
+
+#[Object]
+impl RecordActivity<'_> {
+    /// The activity's key.
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+
+    /// The activity's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// What the activity is.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// Art. 30(1)(b): the purposes of the processing.
+    async fn purposes(&self) -> &[String] {
+        &self.0.purposes
+    }
+
+    /// The lawful basis (Art. 6(1)), as the `LegalBasis` enum's name.
+    async fn legal_basis(&self) -> Option<&str> {
+        self.0.legal_basis.as_deref()
+    }
+
+    /// Art. 30(1)(c): the categories of data subjects.
+    async fn data_subjects(&self) -> &[String] {
+        &self.0.data_subjects
+    }
+
+    /// Art. 30(1)(c): the categories of personal data (keys and names).
+    async fn data_categories(&self) -> Vec<RecordCategory<'_>> {
+        self.0.data_categories.iter().map(RecordCategory).collect()
+    }
+
+    /// The Art. 9(2) condition where special categories are processed.
+    async fn special_category_condition(&self) -> Option<&str> {
+        self.0.special_category_condition.as_deref()
+    }
+
+    /// Art. 30(1)(d): the categories of recipients (`RecipientKind` names).
+    async fn recipient_categories(&self) -> &[String] {
+        &self.0.recipient_categories
+    }
+
+    /// The named recipients and their roles.
+    async fn recipients(&self) -> Vec<RecordRecipient<'_>> {
+        self.0.recipients.iter().map(RecordRecipient).collect()
+    }
+
+    /// Art. 30(1)(e) / 30(2)(c): transfers to third countries and their safeguards.
+    async fn transfers(&self) -> Vec<RecordTransfer<'_>> {
+        self.0.transfers.iter().map(RecordTransfer).collect()
+    }
+
+    /// Art. 30(1)(f): the time limit for erasure, as an ISO 8601 duration.
+    async fn retention_period(&self) -> Option<&str> {
+        self.0.retention_period.as_deref()
+    }
+
+    /// Why the data is kept that long.
+    async fn retention_reason(&self) -> Option<&str> {
+        self.0.retention_reason.as_deref()
+    }
+
+    /// Art. 30(1)(g) / 30(2)(d): the technical and organisational security measures.
+    async fn security_measures(&self) -> &[String] {
+        &self.0.security_measures
+    }
+
+    /// The products the activity serves.
+    async fn products(&self) -> &[String] {
+        &self.0.products
+    }
+}
+
+/// A category of personal data in the record.
+pub struct RecordCategory<'a>(&'a model::CategoryEntry);
+
+#[Object]
+impl RecordCategory<'_> {
+    /// The category's key.
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+
+    /// The category's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// A special category (Art. 9(1)).
+    async fn special_category(&self) -> bool {
+        self.0.special_category
+    }
+}
+
+/// A named recipient in the record.
+pub struct RecordRecipient<'a>(&'a model::RecipientEntry);
+
+#[Object]
+impl RecordRecipient<'_> {
+    /// The recipient's legal name.
+    async fn legal_name(&self) -> &str {
+        &self.0.legal_name
+    }
+
+    /// Its kind (`RecipientKind` name).
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+
+    /// Its role for this activity's data (`RecipientRole` name).
+    async fn role(&self) -> &str {
+        &self.0.role
+    }
+
+    /// Its country of establishment.
+    async fn country(&self) -> &str {
+        &self.0.country
+    }
+
+    /// A subprocessor for this activity.
+    async fn subprocessor(&self) -> bool {
+        self.0.subprocessor
+    }
+}
+
+/// A transfer to a third country in the record.
+pub struct RecordTransfer<'a>(&'a model::TransferEntry);
+
+#[Object]
+impl RecordTransfer<'_> {
+    /// The recipient's legal name.
+    async fn recipient(&self) -> &str {
+        &self.0.recipient
+    }
+
+    /// The destination country (ISO 3166-1 alpha-2).
+    async fn country(&self) -> &str {
+        &self.0.country
+    }
+
+    /// The destination country's name.
+    async fn country_name(&self) -> &str {
+        &self.0.country_name
+    }
+
+    /// The documented safeguard (`TransferMechanism` name).
+    async fn mechanism(&self) -> &str {
+        &self.0.mechanism
+    }
+
+    /// For standard contractual clauses, the module (1-4).
+    async fn scc_module(&self) -> Option<i16> {
+        self.0.scc_module
+    }
+
+    /// For an Art. 49 transfer, the derogation (`Derogation` name).
+    async fn derogation(&self) -> Option<&str> {
+        self.0.derogation.as_deref()
+    }
+
+    /// The documented safeguards (Art. 30(1)(e), compelling legitimate interests).
+    async fn safeguards(&self) -> Option<&str> {
+        self.0.safeguards.as_deref()
+    }
+
+    /// When the transfer impact assessment was made.
+    async fn tia_date(&self) -> Option<NaiveDate> {
+        self.0.tia_date
+    }
+}
+
+/// A gap or risk in the record.
+pub struct ComplianceFinding(model::Finding);
+
+#[Object]
+impl ComplianceFinding {
+    /// How serious it is.
+    async fn severity(&self) -> Severity {
+        self.0.severity.into()
+    }
+
+    /// The rule's stable identifier, e.g. `TRANSFER_WITHOUT_MECHANISM`.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    /// `RECIPIENT`, `DATA_FLOW` or `PROCESSING_ACTIVITY`.
+    async fn entity_type(&self) -> &str {
+        &self.0.entity_type
+    }
+
+    /// The entity concerned: a key, or `activity -> recipient` for a data flow.
+    async fn entity(&self) -> &str {
+        &self.0.entity
+    }
+
+    /// What is wrong, in a sentence.
+    async fn message(&self) -> &str {
+        &self.0.message
+    }
+}
+
+#[derive(Default)]
+pub struct RopaQuery;
+
+#[Object]
+impl RopaQuery {
+    /// The record of processing activities (GDPR Art. 30): as a controller for the
+    /// organization's own processing, or as a processor for what it does on customers' behalf;
+    /// today's, or as the registry stood at `asOf` (rebuilt from the change log). The same
+    /// record downloads as CSV, XLSX, JSON or Markdown from `/ropa`.
+    async fn record_of_processing_activities(
+        &self,
+        ctx: &Context<'_>,
+        perspective: Perspective,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<RecordOfProcessingActivities> {
+        let registry = ctx.data::<Registry>()?;
+        check_as_of(registry, as_of)?;
+        let options = ctx.data::<FindingOptions>()?;
+        let mut records = ropa::build(registry, &[perspective.into()], as_of, options)
+            .await
+            .api()?;
+        records
+            .pop()
+            .map(RecordOfProcessingActivities)
+            .ok_or_else(|| "no record was produced".into())
+    }
+
+    /// The gaps and risks in both records, today or at `asOf`, most severe first.
+    async fn compliance_findings(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Vec<ComplianceFinding>> {
+        let registry = ctx.data::<Registry>()?;
+        check_as_of(registry, as_of)?;
+        let options = ctx.data::<FindingOptions>()?;
+        let records = ropa::build(
+            registry,
+            &[
+                model::Perspective::Controller,
+                model::Perspective::Processor,
+            ],
+            as_of,
+            options,
+        )
+        .await
+        .api()?;
+        let mut findings: Vec<model::Finding> =
+            records.into_iter().flat_map(|r| r.findings).collect();
+        findings.sort_by(|a, b| {
+            (a.severity, &a.code, &a.entity).cmp(&(b.severity, &b.code, &b.entity))
+        });
+        findings
+            .dedup_by(|a, b| a.code == b.code && a.entity == b.entity && a.message == b.message);
+        Ok(findings.into_iter().map(ComplianceFinding).collect())
+    }
+}
+
+fn check_as_of(registry: &Registry, as_of: Option<DateTime<Utc>>) -> async_graphql::Result<()> {
+    match as_of {
+        Some(at) if at > registry.now() => Err(bad_input("asOf", "must not be in the future")),
+        _ => Ok(()),
+    }
+}
