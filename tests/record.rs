@@ -1,0 +1,492 @@
+//! The DPO produces the record of processing activities (GDPR Art. 30) for a supervisory
+//! authority, for today or as it stood on a past date, with the gaps it reveals.
+
+mod common;
+
+use calamine::{Data, Reader, Xlsx};
+use chrono::{Duration as Days, SubsecRound, Utc};
+use common::{Setup, TestServer};
+use serde_json::{Value, json};
+use std::io::Cursor;
+
+const RECORD: &str = r#"query($p: Perspective!, $at: DateTime) {
+  recordOfProcessingActivities(perspective: $p, asOf: $at) {
+    perspective asOf controllers
+    organization { name address country dpoName dpoEmail }
+    activities {
+      key name purposes legalBasis dataSubjects
+      dataCategories { key name specialCategory }
+      recipientCategories
+      recipients { legalName kind role country subprocessor }
+      transfers { recipient country mechanism sccModule derogation safeguards tiaDate }
+      retentionPeriod retentionReason securityMeasures
+    }
+    findings { severity code entity message }
+  }
+}"#;
+
+const ACTIVITIES: &str = r#"{ processingActivities {
+  key organizationRole purposes legalBasis retention { period }
+  dataSubjects { key } dataCategories { key } securityMeasures
+  dataFlows { recipient { legalName } transfers { country { code } } }
+} }"#;
+
+fn non_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::String(s) => !s.trim().is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        _ => true,
+    }
+}
+
+#[tokio::test]
+async fn the_record_holds_every_art30_field_the_registry_holds() {
+    let server = TestServer::start().await;
+    let registry = server.data(ACTIVITIES, json!({})).await;
+    for (perspective, role) in [("CONTROLLER", "CONTROLLER"), ("PROCESSOR", "PROCESSOR")] {
+        let data = server.data(RECORD, json!({ "p": perspective })).await;
+        let record = &data["recordOfProcessingActivities"];
+        // Art. 30(1)(a) / 30(2)(a): the organization and its DPO.
+        for field in ["name", "address", "country", "dpoName", "dpoEmail"] {
+            assert!(
+                non_empty(&record["organization"][field]),
+                "{perspective}: organization.{field}"
+            );
+        }
+        if perspective == "PROCESSOR" {
+            assert!(
+                non_empty(&record["controllers"]),
+                "Art. 30(2)(a): the controllers"
+            );
+        }
+        let expected: Vec<&Value> = registry["processingActivities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["organizationRole"] == role)
+            .collect();
+        let activities = record["activities"].as_array().unwrap();
+        assert_eq!(
+            activities.len(),
+            expected.len(),
+            "{perspective}: every activity"
+        );
+        for source in expected {
+            let entry = activities
+                .iter()
+                .find(|a| a["key"] == source["key"])
+                .unwrap_or_else(|| panic!("{} is in the record", source["key"]));
+            let key = &source["key"];
+            // (field in the record, whether the registry holds it)
+            let held = [
+                ("purposes", non_empty(&source["purposes"])),
+                ("legalBasis", non_empty(&source["legalBasis"])),
+                ("dataSubjects", non_empty(&source["dataSubjects"])),
+                ("dataCategories", non_empty(&source["dataCategories"])),
+                ("recipientCategories", non_empty(&source["dataFlows"])),
+                ("recipients", non_empty(&source["dataFlows"])),
+                (
+                    "transfers",
+                    source["dataFlows"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|f| non_empty(&f["transfers"])),
+                ),
+                ("retentionPeriod", non_empty(&source["retention"])),
+                ("securityMeasures", non_empty(&source["securityMeasures"])),
+            ];
+            for (field, holds) in held {
+                if holds {
+                    assert!(non_empty(&entry[field]), "{perspective} {key}: {field}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_record_as_it_stood_on_a_past_date() {
+    let start = Utc::now().trunc_subsecs(0);
+    let server = TestServer::setup(Setup {
+        manual_clock: Some(start),
+        ..Setup::default()
+    })
+    .await;
+    let clock = server.clock.clone().unwrap();
+    clock.advance(Days::days(10));
+    let before = (start + Days::days(5)).to_rfc3339();
+
+    // The DPO's edits: Stripe renamed, a retention period shortened, a flow removed.
+    let stripe = server.recipient_id("stripe").await;
+    server
+        .rename(&stripe, "Stripe Technology Europe, Limited")
+        .await;
+    let sms = server.activity_id("sms_delivery").await;
+    server
+        .data(
+            r#"mutation($id: ID!) { updateProcessingActivity(id: $id, input: { retentionPeriod: "P3M" }) { key } }"#,
+            json!({ "id": sms }),
+        )
+        .await;
+    let flows = server
+        .data(
+            r#"query($id: ID!) { dataFlows(filter: { activities: [$id], recipientKinds: [TELECOM_OPERATOR], countries: ["BR"] }) { nodes { id } } }"#,
+            json!({ "id": sms }),
+        )
+        .await;
+    // The Brazilian carriers: a conduit for content and a controller of their own traffic data.
+    let removed = flows["dataFlows"]["nodes"].as_array().unwrap();
+    assert_eq!(removed.len(), 2);
+    for flow in removed {
+        server
+            .data(
+                "mutation($id: ID!) { deleteDataFlow(id: $id) }",
+                json!({ "id": flow["id"] }),
+            )
+            .await;
+    }
+
+    let record = |data: &Value| data["recordOfProcessingActivities"].clone();
+    let activity = |record: &Value, key: &str| {
+        record["activities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == key)
+            .cloned()
+            .unwrap()
+    };
+    let names = |activity: &Value| -> Vec<String> {
+        activity["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["legalName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let brazil = |activity: &Value| {
+        activity["transfers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["country"] == "BR")
+    };
+
+    let now = record(&server.data(RECORD, json!({ "p": "PROCESSOR" })).await);
+    let then = record(
+        &server
+            .data(RECORD, json!({ "p": "PROCESSOR", "at": before }))
+            .await,
+    );
+    let (sms_now, sms_then) = (
+        activity(&now, "sms_delivery"),
+        activity(&then, "sms_delivery"),
+    );
+    assert_eq!(sms_now["retentionPeriod"], "P3M");
+    assert_eq!(sms_then["retentionPeriod"], "P6M");
+    assert!(
+        brazil(&sms_then) && !brazil(&sms_now),
+        "the removed flows are only in the old record"
+    );
+
+    let controller_now = record(&server.data(RECORD, json!({ "p": "CONTROLLER" })).await);
+    let controller_then = record(
+        &server
+            .data(RECORD, json!({ "p": "CONTROLLER", "at": before }))
+            .await,
+    );
+    let billing_now = names(&activity(&controller_now, "billing_payments"));
+    let billing_then = names(&activity(&controller_then, "billing_payments"));
+    assert!(
+        billing_now
+            .iter()
+            .any(|n| n == "Stripe Technology Europe, Limited")
+    );
+    assert!(
+        billing_then
+            .iter()
+            .any(|n| n.starts_with("Stripe Payments Europe"))
+    );
+
+    // A date in the future is refused.
+    let (code, _) = server
+        .error(
+            RECORD,
+            json!({ "p": "CONTROLLER", "at": (clock_now(&server) + Days::days(1)).to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(code, "BAD_USER_INPUT");
+}
+
+fn clock_now(server: &TestServer) -> chrono::DateTime<Utc> {
+    server.registry.now()
+}
+
+async fn download(server: &TestServer, query: &str) -> (reqwest::StatusCode, String, Vec<u8>) {
+    let response = server
+        .client
+        .get(format!("{}/ropa?{query}", server.url))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (
+        status,
+        content_type,
+        response.bytes().await.unwrap().to_vec(),
+    )
+}
+
+fn cell_text(data: &Data) -> String {
+    match data {
+        Data::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn the_record_downloads_in_four_formats() {
+    let server = TestServer::start().await;
+    for (format, mime) in [
+        ("csv", "text/csv"),
+        ("json", "application/json"),
+        ("markdown", "text/markdown"),
+        (
+            "xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    ] {
+        let (status, content_type, body) =
+            download(&server, &format!("perspective=both&format={format}")).await;
+        assert_eq!(status, 200, "{format}");
+        assert!(content_type.starts_with(mime), "{format}: {content_type}");
+        assert!(body.len() > 1000, "{format}");
+    }
+    let (_, _, json) = download(&server, "perspective=controller&format=json").await;
+    let json: Value = serde_json::from_slice(&json).unwrap();
+    assert!(json.to_string().contains("Stripe"));
+
+    // XLSX, read back with a real reader: a sheet per perspective, a header row, dates as dates.
+    let (_, _, xlsx) = download(&server, "perspective=both&format=xlsx&asOf=2026-01-01").await;
+    let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(xlsx)).expect("a workbook");
+    let sheets = workbook.sheet_names().to_vec();
+    assert!(
+        sheets.iter().any(|s| s.starts_with("Controller record")),
+        "{sheets:?}"
+    );
+    assert!(
+        sheets.iter().any(|s| s.starts_with("Processor record")),
+        "{sheets:?}"
+    );
+    let sheet = workbook.worksheet_range(&sheets[0]).unwrap();
+    let cells: Vec<String> = sheet.rows().flatten().map(cell_text).collect();
+    assert!(
+        cells
+            .iter()
+            .any(|c| c.contains("Purposes of the processing (Art. 30(1)(b))"))
+    );
+    assert!(
+        sheet
+            .rows()
+            .flatten()
+            .any(|c| matches!(c, Data::DateTime(_))),
+        "the as-of date is a date cell"
+    );
+
+    // Bad parameters get a clear 400.
+    let (status, _, body) = download(&server, "format=pdf").await;
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("unknown format"));
+    let (status, _, _) = download(&server, "asOf=yesterday").await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn regulators_layouts_and_singapore_terms() {
+    let server = TestServer::start().await;
+    let (_, _, ico) = download(&server, "perspective=controller&format=csv&layout=ico").await;
+    let ico = String::from_utf8_lossy(&ico);
+    assert!(ico.contains("Business function"));
+    assert!(ico.contains("Categories of individuals"));
+    let (_, _, cnil) = download(&server, "perspective=controller&format=csv&layout=cnil").await;
+    let cnil = String::from_utf8_lossy(&cnil);
+    assert!(cnil.contains("Finalité(s) du traitement"));
+    let (_, _, sg) = download(
+        &server,
+        "perspective=processor&format=markdown&terminology=singapore-pdpa",
+    )
+    .await;
+    let sg = String::from_utf8_lossy(&sg);
+    assert!(
+        sg.contains("individuals") || sg.contains("Individuals"),
+        "{}",
+        &sg[..400]
+    );
+    assert!(sg.contains("Data intermediary") || sg.contains("data intermediary"));
+    assert!(!sg.contains("Processor record"));
+}
+
+#[tokio::test]
+async fn exported_cells_are_safe_to_open_in_a_spreadsheet() {
+    let server = TestServer::start().await;
+    let stripe = server.recipient_id("stripe").await;
+    let evil = r#"=HYPERLINK("http://evil.example","click")"#;
+    server.rename(&stripe, evil).await;
+
+    let (_, _, csv) = download(&server, "perspective=controller&format=csv").await;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(csv.as_slice());
+    let mut found = false;
+    for record in reader.records() {
+        for cell in record.unwrap().iter() {
+            let cell = cell.trim_start_matches('\u{feff}');
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "unsafe cell: {cell}"
+            );
+            found |= cell.contains("HYPERLINK");
+        }
+    }
+    assert!(found, "the recipient is in the export");
+
+    let (_, _, xlsx) = download(&server, "perspective=controller&format=xlsx").await;
+    let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(xlsx)).unwrap();
+    for name in workbook.sheet_names().to_vec() {
+        let formulas = workbook.worksheet_formula(&name).unwrap();
+        assert!(
+            formulas.rows().flatten().all(|f| f.is_empty()),
+            "no formula in {name}"
+        );
+        let range = workbook.worksheet_range(&name).unwrap();
+        for cell in range.rows().flatten() {
+            if let Data::String(text) = cell {
+                assert!(
+                    !text.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "unsafe cell: {text}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn findings_tell_the_dpo_what_to_fix() {
+    let server = TestServer::start().await;
+    // An adequacy transfer to a country without a decision, to a processor with no DPA.
+    let activity = server.activity_id("sms_delivery").await;
+    let acme = server
+        .data(
+            r#"mutation { createRecipient(input: { key: "acme_in", legalName: "Acme India Pvt Ltd",
+                kind: SERVICE_PROVIDER, defaultRole: PROCESSOR, country: "IN", status: PROPOSED }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let acme = acme["createRecipient"]["id"].as_str().unwrap().to_owned();
+    server
+        .data(
+            r#"mutation($a: ID!, $r: ID!) { createDataFlow(input: { activityId: $a, recipientId: $r,
+                dataCategories: ["content.message"], dataSubjects: ["end_users"], countries: ["IN"],
+                transfers: [{ country: "IN", safeguard: { mechanism: ADEQUACY_DECISION } }] }) { id } }"#,
+            json!({ "a": activity, "r": acme }),
+        )
+        .await;
+    let data = server
+        .data(
+            "{ complianceFindings { severity code entityType entity message } }",
+            json!({}),
+        )
+        .await;
+    let findings = data["complianceFindings"].as_array().unwrap();
+    let has = |code: &str, entity: &str| {
+        findings
+            .iter()
+            .any(|f| f["code"] == code && f["entity"].as_str().unwrap().contains(entity))
+    };
+    assert!(has("ADEQUACY_WITHOUT_DECISION", "acme_in"), "{findings:#?}");
+    assert!(has("PROCESSOR_WITHOUT_DPA", "acme_in"));
+    let adequacy = findings
+        .iter()
+        .find(|f| f["code"] == "ADEQUACY_WITHOUT_DECISION")
+        .unwrap();
+    assert_eq!(adequacy["severity"], "HIGH");
+    assert!(adequacy["message"].as_str().unwrap().contains("India"));
+    // Severity order: most severe first.
+    let order = |s: &Value| {
+        ["HIGH", "MEDIUM", "LOW", "INFO"]
+            .iter()
+            .position(|x| s == x)
+            .unwrap()
+    };
+    assert!(
+        findings
+            .windows(2)
+            .all(|w| order(&w[0]["severity"]) <= order(&w[1]["severity"]))
+    );
+}
+
+#[test]
+fn the_cli_exports_a_past_record_to_a_file() {
+    // Seeds a database of its own with the real binary, then exports from it.
+    let dir = tempfile::tempdir().unwrap();
+    let url = match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => return cli_on_postgres(dir.path()),
+        _ => format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display()),
+    };
+    run_cli(&url, dir.path());
+}
+
+fn cli_on_postgres(dir: &std::path::Path) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (url, _) = runtime.block_on(common::fresh_database());
+    run_cli(&url, dir);
+}
+
+fn run_cli(url: &str, dir: &std::path::Path) {
+    let bin = env!("CARGO_BIN_EXE_subreg");
+    let seed = std::process::Command::new(bin)
+        .args(["seed", "--database-url", url])
+        .output()
+        .unwrap();
+    assert!(
+        seed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seed.stderr)
+    );
+    let out = dir.join("record.xlsx");
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    let export = std::process::Command::new(bin)
+        .args([
+            "ropa",
+            "--database-url",
+            url,
+            "--perspective",
+            "controller",
+            "--format",
+            "xlsx",
+        ])
+        .args(["--as-of", &today, "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let workbook: Xlsx<_> = calamine::open_workbook(&out).unwrap();
+    assert!(workbook.sheet_names()[0].starts_with("Controller record"));
+    let bad = std::process::Command::new(bin)
+        .args(["ropa", "--database-url", url, "--format", "pdf"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown format"));
+}
