@@ -20,7 +20,7 @@ pub enum Command {
     /// Apply the database migrations.
     Migrate(DatabaseArgs),
     /// Load the example registry into an empty database.
-    Seed(DatabaseArgs),
+    Seed(SeedArgs),
     /// Print the GraphQL schema (SDL) the server serves.
     ExportSchema,
     /// Export the record of processing activities (GDPR Art. 30).
@@ -65,6 +65,16 @@ pub struct DatabaseArgs {
         default_value = "sqlite://subreg.db?mode=rwc"
     )]
     pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Also add this many synthetic data flows (with their activities and recipients), for
+    /// benchmarks.
+    #[arg(long)]
+    pub synthetic: Option<usize>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -40,13 +40,21 @@ async fn main() -> anyhow::Result<()> {
                 load_example: false,
                 ..RegistryOptions::default()
             };
-            let registry = open_registry(&args.database_url, None, options).await?;
-            let file = seed::parse(seed::EXAMPLE_REGISTRY)?;
-            let summary = seed::load(&registry, &file).await?;
-            println!(
-                "loaded {} recipients, {} processing activities and {} data flows",
-                summary.recipients, summary.activities, summary.data_flows
-            );
+            let registry = open_registry(&args.database.database_url, None, options).await?;
+            if seed::is_empty(&registry).await? {
+                let file = seed::parse(seed::EXAMPLE_REGISTRY)?;
+                let summary = seed::load(&registry, &file).await?;
+                println!(
+                    "loaded {} recipients, {} processing activities and {} data flows",
+                    summary.recipients, summary.activities, summary.data_flows
+                );
+            } else if args.synthetic.is_none() {
+                anyhow::bail!("the database already holds a registry");
+            }
+            if let Some(flows) = args.synthetic {
+                let written = seed::synthetic::generate(&registry, flows).await?;
+                println!("added {written} synthetic data flows");
+            }
         }
         Command::ExportSchema => print!("{}", graphql::sdl()),
         Command::Ropa(args) => {

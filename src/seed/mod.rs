@@ -3,6 +3,7 @@
 //! its history starts in the change log like any other change.
 
 pub mod format;
+pub mod synthetic;
 
 use crate::registry::inputs::{
     ActivityInput, DataCategoryInput, FlowInput, OrganizationInput, RecipientInput, Safeguard,

@@ -1,0 +1,159 @@
+//! A synthetic registry of any size on top of the example one, for benchmarks: realistic
+//! shapes (activities with dozens of flows, recipients across the EEA and third countries,
+//! transfers under every mechanism) written through the registry layer like any other change.
+
+use crate::registry::inputs::{ActivityInput, FlowInput, RecipientInput, Safeguard, TransferInput};
+use crate::registry::{Actor, Registry, RegistryError};
+use entity::{
+    Derogation, LegalBasis, OrganizationRole, RecipientKind, RecipientRole, RecipientStatus,
+    TransferMechanism,
+};
+
+/// Flows per synthetic processing activity.
+const FLOWS_PER_ACTIVITY: usize = 40;
+/// Flows per synthetic recipient.
+const FLOWS_PER_RECIPIENT: usize = 100;
+
+const CATEGORIES: [&str; 6] = [
+    "contact.phone_number",
+    "contact.email",
+    "telecom.traffic",
+    "content.message",
+    "online.ip_address",
+    "location.network",
+];
+const COUNTRIES: [&str; 8] = ["NL", "DE", "IE", "US", "IN", "BR", "GB", "SG"];
+const KINDS: [RecipientKind; 4] = [
+    RecipientKind::ServiceProvider,
+    RecipientKind::HostingProvider,
+    RecipientKind::TelecomOperator,
+    RecipientKind::AnalyticsProvider,
+];
+
+fn safeguard(country: &str, i: usize) -> Option<Safeguard> {
+    let mechanism = match country {
+        "NL" | "DE" | "IE" => return None,
+        "GB" => TransferMechanism::AdequacyDecision,
+        _ if i % 5 == 0 => TransferMechanism::Derogation,
+        _ => TransferMechanism::StandardContractualClauses,
+    };
+    Some(Safeguard {
+        mechanism,
+        scc_module: (mechanism == TransferMechanism::StandardContractualClauses).then_some(2),
+        derogation: (mechanism == TransferMechanism::Derogation)
+            .then_some(Derogation::ContractInDataSubjectInterest),
+        safeguards: None,
+        tia_date: chrono::NaiveDate::from_ymd_opt(2024, 1 + (i % 12) as u32, 1),
+    })
+}
+
+/// Adds `flows` synthetic data flows (and the activities and recipients they need) in one
+/// transaction. Returns how many flows were written.
+pub async fn generate(registry: &Registry, flows: usize) -> Result<usize, RegistryError> {
+    let batch = registry.batch().await?;
+    let registry = batch.registry();
+    let actor = Actor("synthetic".into());
+    let reason = Some("synthetic registry for benchmarks");
+
+    let recipients = flows.div_ceil(FLOWS_PER_RECIPIENT).max(1);
+    let mut recipient_ids = Vec::with_capacity(recipients);
+    for r in 0..recipients {
+        let country = COUNTRIES[r % COUNTRIES.len()];
+        let created = registry
+            .create_recipient(
+                RecipientInput {
+                    key: format!("synthetic_recipient_{r}"),
+                    legal_name: format!("Synthetic Recipient {r} Ltd"),
+                    kind: KINDS[r % KINDS.len()],
+                    default_role: RecipientRole::Processor,
+                    description: None,
+                    country: country.to_owned(),
+                    processing_locations: vec![country.to_owned()],
+                    transfer: safeguard(country, r),
+                    dpa_reference: (r % 7 != 0).then(|| format!("DPA-SYN-{r}")),
+                    certifications: vec!["ISO/IEC 27001:2013".into()],
+                    dpf_certified: false,
+                    website: None,
+                    privacy_notice_url: None,
+                    status: RecipientStatus::Active,
+                    public: r % 2 == 0,
+                    assumptions: vec![],
+                    sources: vec!["synthetic".into()],
+                },
+                &actor,
+                reason,
+            )
+            .await?;
+        recipient_ids.push((created.id, country));
+    }
+
+    let activities = flows.div_ceil(FLOWS_PER_ACTIVITY).max(1);
+    let mut written = 0;
+    for a in 0..activities {
+        let activity = registry
+            .create_activity(
+                ActivityInput {
+                    key: format!("synthetic_activity_{a}"),
+                    name: format!("Synthetic activity {a}"),
+                    description: None,
+                    organization_role: if a % 2 == 0 {
+                        OrganizationRole::Processor
+                    } else {
+                        OrganizationRole::Controller
+                    },
+                    controllers: vec!["Synthetic customers".into()],
+                    purposes: vec![format!("Synthetic purpose {a}")],
+                    legal_basis: Some(LegalBasis::Contract),
+                    data_subjects: vec!["end_users".into()],
+                    data_categories: CATEGORIES.iter().map(|c| (*c).to_owned()).collect(),
+                    products: vec!["sms".into()],
+                    retention_period: Some("P6M".into()),
+                    retention_reason: Some("synthetic".into()),
+                    security_measures: vec!["Encryption in transit".into()],
+                    special_category_condition: None,
+                    assumptions: vec![],
+                    sources: vec![],
+                },
+                &actor,
+                reason,
+            )
+            .await?;
+        for f in 0..FLOWS_PER_ACTIVITY.min(flows - written) {
+            let (recipient_id, country) =
+                recipient_ids[(a * FLOWS_PER_ACTIVITY + f) % recipient_ids.len()];
+            let transfers = safeguard(country, f)
+                .map(|s| {
+                    vec![TransferInput {
+                        country: country.to_owned(),
+                        safeguard: s,
+                    }]
+                })
+                .unwrap_or_default();
+            registry
+                .create_flow(
+                    FlowInput {
+                        activity_id: activity.id,
+                        recipient_id,
+                        via_recipient_id: None,
+                        role: None,
+                        purpose: None,
+                        data_categories: vec![
+                            CATEGORIES[f % CATEGORIES.len()].to_owned(),
+                            CATEGORIES[(f + 1) % CATEGORIES.len()].to_owned(),
+                        ],
+                        data_subjects: vec!["end_users".into()],
+                        countries: vec![country.to_owned()],
+                        transfers,
+                        assumptions: vec![],
+                        sources: vec![],
+                    },
+                    &actor,
+                    reason,
+                )
+                .await?;
+            written += 1;
+        }
+    }
+    batch.commit().await?;
+    Ok(written)
+}
