@@ -34,7 +34,7 @@ fn safeguard(country: &str, i: usize) -> Option<Safeguard> {
     let mechanism = match country {
         "NL" | "DE" | "IE" => return None,
         "GB" => TransferMechanism::AdequacyDecision,
-        _ if i % 5 == 0 => TransferMechanism::Derogation,
+        _ if i.is_multiple_of(5) => TransferMechanism::Derogation,
         _ => TransferMechanism::StandardContractualClauses,
     };
     Some(Safeguard {
@@ -70,13 +70,13 @@ pub async fn generate(registry: &Registry, flows: usize) -> Result<usize, Regist
                     country: country.to_owned(),
                     processing_locations: vec![country.to_owned()],
                     transfer: safeguard(country, r),
-                    dpa_reference: (r % 7 != 0).then(|| format!("DPA-SYN-{r}")),
+                    dpa_reference: (!r.is_multiple_of(7)).then(|| format!("DPA-SYN-{r}")),
                     certifications: vec!["ISO/IEC 27001:2013".into()],
                     dpf_certified: false,
                     website: None,
                     privacy_notice_url: None,
                     status: RecipientStatus::Active,
-                    public: r % 2 == 0,
+                    public: r.is_multiple_of(2),
                     assumptions: vec![],
                     sources: vec!["synthetic".into()],
                 },
@@ -96,7 +96,7 @@ pub async fn generate(registry: &Registry, flows: usize) -> Result<usize, Regist
                     key: format!("synthetic_activity_{a}"),
                     name: format!("Synthetic activity {a}"),
                     description: None,
-                    organization_role: if a % 2 == 0 {
+                    organization_role: if a.is_multiple_of(2) {
                         OrganizationRole::Processor
                     } else {
                         OrganizationRole::Controller
