@@ -266,7 +266,7 @@ fn websocket(
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         // Subscribers mostly sit idle: keep their buffers small (they grow when needed).
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_message_size(64 * 1024)
         .on_upgrade(move |socket| async move {
