@@ -2,11 +2,16 @@
 //! each entity up to that instant holds its state then. The database does the grouping, so the
 //! memory used is proportional to the answer, not to the length of the log.
 
-use crate::registry::{RecipientSnapshot, Result};
+use crate::registry::{RecipientSnapshot, RegistryError, Result};
 use chrono::{DateTime, Utc};
 use entity::{ChangeKind, RecipientRole, change_event, recipient};
+use futures_util::TryStreamExt;
+use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+};
 use std::collections::{HashMap, HashSet};
 
 fn deleted(kind: ChangeKind) -> bool {
@@ -38,6 +43,87 @@ pub async fn latest_events(
         .into_iter()
         .filter(|e| !deleted(e.kind))
         .collect())
+}
+
+/// The latest state of one entity, as its event row holds it.
+#[derive(Debug, FromQueryResult)]
+pub struct LatestState {
+    pub entity_type: String,
+    pub entity_id: i32,
+    pub recipient_id: Option<i32>,
+    pub activity_id: Option<i32>,
+    /// The entity's snapshot, as JSON text (parsed by the caller into its own type).
+    pub snapshot: String,
+}
+
+/// Calls `each` with the latest state up to `at` of every entity of the given types that still
+/// existed then, on a blocking thread of its own so that reading the log and handling its rows
+/// overlap. Rows are streamed in batches, so memory follows what `each` keeps, not the log's
+/// length. Returns what `each` built.
+pub async fn for_each_latest<T: Send + 'static>(
+    db: &DatabaseConnection,
+    at: DateTime<Utc>,
+    entity_types: &[&str],
+    state: T,
+    each: impl Fn(&mut T, LatestState) + Send + 'static,
+) -> Result<T> {
+    const BATCH: usize = 2048;
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<LatestState>>(4);
+    let worker = tokio::task::spawn_blocking(move || {
+        let mut state = state;
+        for batch in receiver {
+            for row in batch {
+                each(&mut state, row);
+            }
+        }
+        state
+    });
+    let latest = Query::select()
+        .expr(change_event::Column::Seq.max())
+        .from(change_event::Entity)
+        .and_where(change_event::Column::OccurredAt.lte(at))
+        .and_where(change_event::Column::EntityType.is_in(entity_types.iter().copied()))
+        .group_by_col(change_event::Column::EntityType)
+        .group_by_col(change_event::Column::EntityId)
+        .to_owned();
+    // JSON travels as text: PostgreSQL casts its jsonb, SQLite stores text already.
+    let snapshot = match db.get_database_backend() {
+        DatabaseBackend::Postgres => Expr::cust("\"snapshot\"::text"),
+        _ => Expr::col(change_event::Column::Snapshot).into(),
+    };
+    let mut rows = change_event::Entity::find()
+        .select_only()
+        .column(change_event::Column::EntityType)
+        .column(change_event::Column::EntityId)
+        .column(change_event::Column::RecipientId)
+        .column(change_event::Column::ActivityId)
+        .column_as(snapshot, "snapshot")
+        .filter(change_event::Column::Seq.in_subquery(latest))
+        .filter(change_event::Column::Kind.is_not_in([
+            ChangeKind::RecipientDeleted,
+            ChangeKind::FlowDeleted,
+            ChangeKind::ActivityDeleted,
+        ]))
+        .into_model::<LatestState>()
+        .stream(db)
+        .await?;
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some(row) = rows.try_next().await? {
+        batch.push(row);
+        if batch.len() == BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if sender.send(full).is_err() {
+                break;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = sender.send(batch);
+    }
+    drop(sender);
+    worker
+        .await
+        .map_err(|e| RegistryError::Conflict(format!("reading the log stopped: {e}")))
 }
 
 /// When each recipient first appeared in the log.
