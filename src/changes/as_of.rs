@@ -89,7 +89,7 @@ pub async fn for_each_latest<T: Send + 'static>(
     // JSON travels as text: PostgreSQL casts its jsonb, SQLite stores text already.
     let snapshot = match db.get_database_backend() {
         DatabaseBackend::Postgres => Expr::cust("\"snapshot\"::text"),
-        _ => Expr::col(change_event::Column::Snapshot).into(),
+        _ => Expr::col(change_event::Column::Snapshot),
     };
     let mut rows = change_event::Entity::find()
         .select_only()
