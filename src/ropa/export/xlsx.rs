@@ -357,51 +357,24 @@ pub(super) fn write(records: &[Record], ctx: &Ctx) -> Result<Vec<u8>, ExportErro
     // percent larger.
     workbook.set_zip_compression_level(3);
     let mut used = HashSet::new();
-    let record_names: Vec<String> = records
-        .iter()
-        .map(|record| sheet_name(&ctx.labels.sheet_names(record.perspective), &mut used))
-        .collect();
-    let transfers_name = sheet_name(std::slice::from_ref(&ctx.labels.transfers_sheet), &mut used);
-    let findings_name = sheet_name(std::slice::from_ref(&ctx.labels.findings_sheet), &mut used);
 
-    // The sheets are independent: build them side by side, then save them in order.
-    let formats = &formats;
-    let sheets: Vec<Result<Worksheet, ExportError>> = std::thread::scope(|scope| {
-        let mut builders = Vec::new();
-        for (record, name) in records.iter().zip(&record_names) {
-            builders.push(scope.spawn(move || {
-                let mut ws = Worksheet::new();
-                ws.set_name(name)?;
-                record_sheet(&mut ws, record, ctx, formats)?;
-                Ok(ws)
-            }));
-        }
-        builders.push(scope.spawn(move || {
-            let mut ws = Worksheet::new();
-            ws.set_name(&transfers_name)?;
-            transfers_sheet(&mut ws, records, ctx, formats)?;
-            Ok(ws)
-        }));
-        builders.push(scope.spawn(move || {
-            let mut ws = Worksheet::new();
-            ws.set_name(&findings_name)?;
-            findings_sheet(&mut ws, records, ctx, formats)?;
-            Ok(ws)
-        }));
-        builders
-            .into_iter()
-            .map(|builder| {
-                builder.join().unwrap_or_else(|_| {
-                    Err(ExportError::Io(std::io::Error::other(
-                        "a worksheet could not be built",
-                    )))
-                })
-            })
-            .collect()
-    });
-    for sheet in sheets {
-        workbook.push_worksheet(sheet?);
+    for record in records {
+        let name = sheet_name(&ctx.labels.sheet_names(record.perspective), &mut used);
+        let ws = workbook.add_worksheet();
+        ws.set_name(name)?;
+        record_sheet(ws, record, ctx, &formats)?;
     }
+
+    let name = sheet_name(std::slice::from_ref(&ctx.labels.transfers_sheet), &mut used);
+    let ws = workbook.add_worksheet();
+    ws.set_name(name)?;
+    transfers_sheet(ws, records, ctx, &formats)?;
+
+    let name = sheet_name(std::slice::from_ref(&ctx.labels.findings_sheet), &mut used);
+    let ws = workbook.add_worksheet();
+    ws.set_name(name)?;
+    findings_sheet(ws, records, ctx, &formats)?;
+
     Ok(workbook.save_to_buffer()?)
 }
 
