@@ -33,6 +33,7 @@ pub struct AppState {
 
 struct Inner {
     /// Follows the change log for this process's subscribers.
+    tail: Arc<Tail>,
     tail_task: JoinHandle<()>,
     schema: SubregSchema,
     registry: Registry,
@@ -42,6 +43,7 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.tail.close();
         self.tail_task.abort();
     }
 }
@@ -55,11 +57,12 @@ impl AppState {
         let (tail, tail_task) = Tail::start(registry.clone()).await?;
         let schema = graphql::schema_builder(&settings.limits)
             .data(registry.clone())
-            .data(tail)
+            .data(tail.clone())
             .data(settings.findings.clone())
             .finish();
         Ok(Self {
             inner: Arc::new(Inner {
+                tail,
                 tail_task,
                 schema,
                 registry,
@@ -67,6 +70,13 @@ impl AppState {
                 settings,
             }),
         })
+    }
+}
+
+impl AppState {
+    /// Ends every subscription stream of this server (on shutdown).
+    pub fn close_subscriptions(&self) {
+        self.inner.tail.close();
     }
 }
 

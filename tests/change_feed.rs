@@ -222,6 +222,32 @@ async fn a_new_subprocessor_is_announced_objected_to_and_activated_after_its_not
     let clock = server.clock.clone().unwrap();
     let acme = propose_subprocessor(&server).await;
 
+    // Creating a public recipient as active, or turning an active internal one public, would
+    // skip the notice period.
+    let (code, _) = server
+        .error(
+            r#"mutation { createRecipient(input: { key: "sneaky", legalName: "Sneaky Ltd", kind: SERVICE_PROVIDER,
+                defaultRole: PROCESSOR, country: "NL", status: ACTIVE, public: true }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, "BAD_USER_INPUT");
+    let internal = server
+        .data(
+            r#"mutation { createRecipient(input: { key: "quiet", legalName: "Quiet Ltd", kind: SERVICE_PROVIDER,
+                defaultRole: PROCESSOR, country: "NL", status: ACTIVE, public: false }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let (code, response) = server
+        .error(
+            r#"mutation($id: ID!) { updateRecipient(id: $id, input: { public: true }) { id } }"#,
+            json!({ "id": internal["createRecipient"]["id"] }),
+        )
+        .await;
+    assert_eq!(code, "BAD_USER_INPUT");
+    assert_eq!(response["errors"][0]["extensions"]["field"], "public");
+
     // Activating a public recipient directly would skip the notice period.
     let (code, _) = server
         .error(

@@ -27,7 +27,7 @@ fn recipient(key: &str) -> Value {
         "processingLocations": ["US"],
         "transferSafeguard": { "mechanism": "STANDARD_CONTRACTUAL_CLAUSES", "sccModule": 3, "tiaDate": "2025-01-15" },
         "status": "ACTIVE",
-        "public": true,
+        "public": false,
     })
 }
 
@@ -81,15 +81,14 @@ async fn an_editor_adds_a_recipient_and_a_flow_then_removes_them() {
     let flow_id = flow["createDataFlow"]["id"].as_str().unwrap().to_owned();
     assert_eq!(flow["createDataFlow"]["role"], "PROCESSOR");
 
-    // Processor in a processor activity: Acme is now a subprocessor, on the public list.
-    let subs = server.data("{ subprocessors { key } }", json!({})).await;
-    assert!(
-        subs["subprocessors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["key"] == "acme")
-    );
+    // Processor in a processor activity: Acme is now a subprocessor (an internal one).
+    let acme = server
+        .data(
+            r#"{ recipient(key: "acme") { isSubprocessor } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(acme["recipient"]["isSubprocessor"], true);
 
     let updated = server
         .data(

@@ -68,10 +68,10 @@ pub async fn for_each_latest<T: Send + 'static>(
     each: impl Fn(&mut T, LatestState) + Send + 'static,
 ) -> Result<T> {
     const BATCH: usize = 2048;
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<LatestState>>(4);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<LatestState>>(4);
     let worker = tokio::task::spawn_blocking(move || {
         let mut state = state;
-        for batch in receiver {
+        while let Some(batch) = receiver.blocking_recv() {
             for row in batch {
                 each(&mut state, row);
             }
@@ -112,18 +112,20 @@ pub async fn for_each_latest<T: Send + 'static>(
         batch.push(row);
         if batch.len() == BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-            if sender.send(full).is_err() {
+            if sender.send(full).await.is_err() {
                 break;
             }
         }
     }
     if !batch.is_empty() {
-        let _ = sender.send(batch);
+        let _ = sender.send(batch).await;
     }
     drop(sender);
-    worker
-        .await
-        .map_err(|e| RegistryError::Conflict(format!("reading the log stopped: {e}")))
+    worker.await.map_err(|e| {
+        RegistryError::Database(sea_orm::DbErr::Custom(format!(
+            "reading the log stopped: {e}"
+        )))
+    })
 }
 
 /// When each recipient first appeared in the log.

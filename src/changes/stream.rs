@@ -26,7 +26,7 @@ struct State {
 /// Every event matching `filter` after sequence number `after`: first those already in the log,
 /// then new ones as they commit. A subscriber takes recent events from the shared in-memory tail
 /// and reads the log itself when it is further behind, so it never skips an event however far
-/// it falls behind, and a slow consumer holds back nobody else. It ends when the tail stops.
+/// it falls behind, and a slow consumer holds back nobody else. It ends when the tail is closed.
 pub fn follow(
     registry: Registry,
     tail: Arc<Tail>,
@@ -55,7 +55,10 @@ pub fn follow(
                 FromWindow::Events(events, up_to) => {
                     state.position = up_to;
                     if events.is_empty() {
-                        if state.head.changed().await.is_err() {
+                        if state.tail.is_closed() || state.head.changed().await.is_err() {
+                            return None;
+                        }
+                        if state.tail.is_closed() {
                             return None;
                         }
                     } else {

@@ -39,6 +39,7 @@ pub enum FromWindow {
 pub struct Tail {
     window: RwLock<Window>,
     head: watch::Sender<i64>,
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl Tail {
@@ -52,6 +53,7 @@ impl Tail {
                 events: VecDeque::new(),
             }),
             head: watch::Sender::new(head),
+            closed: std::sync::atomic::AtomicBool::new(false),
         });
         let follower = tail.clone();
         let task = tokio::spawn(async move { follower.follow(registry).await });
@@ -124,6 +126,17 @@ impl Tail {
             .cloned()
             .collect();
         FromWindow::Events(events, window.head.max(position))
+    }
+
+    /// Stops every stream that follows this tail (the server is shutting down): each ends after
+    /// the events it has already taken.
+    pub fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.head.send_modify(|_| ());
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Changes whenever the window's head moves.

@@ -272,6 +272,12 @@ fn check_transition(
     now: chrono::DateTime<Utc>,
 ) -> Result<()> {
     use RecipientStatus::*;
+    if public && !existing.public && matches!(to, Active | Announced) {
+        return Err(RegistryError::invalid(
+            "public",
+            "an active or announced recipient cannot join the public list directly: set it back to PROPOSED and announce it, so customers get their notice period",
+        ));
+    }
     let refusal = match (existing.status, to) {
         (from, to) if from == to => None,
         (_, Announced) => Some(
@@ -418,8 +424,35 @@ impl Registry {
         Ok(out)
     }
 
-    /// Adds a recipient.
+    /// Adds a recipient. A new public recipient starts as proposed and reaches customers through
+    /// `announce_recipient` and its notice period; an internal one may start active.
     pub async fn create_recipient(
+        &self,
+        input: RecipientInput,
+        actor: &Actor,
+        reason: Option<&str>,
+    ) -> Result<recipient::Model> {
+        match (input.status, input.public) {
+            (RecipientStatus::Announced, _) => {
+                return Err(RegistryError::invalid(
+                    "status",
+                    "create the recipient as PROPOSED, then announce it with announceRecipient",
+                ));
+            }
+            (RecipientStatus::Active, true) => {
+                return Err(RegistryError::invalid(
+                    "status",
+                    "a new public recipient is announced to customers before it becomes active: create it as PROPOSED",
+                ));
+            }
+            _ => {}
+        }
+        self.import_recipient(input, actor, reason).await
+    }
+
+    /// Records a recipient as it already is, in any status: for importing an existing registry
+    /// (such as the example one), where the notice period has long run its course.
+    pub async fn import_recipient(
         &self,
         input: RecipientInput,
         actor: &Actor,

@@ -234,7 +234,9 @@ fn activity_entry(
             });
         }
     }
-    transfers.sort_by(|x, y| (&x.recipient, &x.country).cmp(&(&y.recipient, &y.country)));
+    transfers.sort_by(|x, y| {
+        (&x.recipient, &x.country, &x.mechanism).cmp(&(&y.recipient, &y.country, &y.mechanism))
+    });
     transfers.dedup_by(|x, y| {
         x.recipient == y.recipient && x.country == y.country && x.mechanism == y.mechanism
     });

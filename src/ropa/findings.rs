@@ -278,7 +278,10 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
             ));
         }
     }
-    out.sort_by(|a, b| (a.severity, &a.code, &a.entity).cmp(&(b.severity, &b.code, &b.entity)));
+    out.sort_by(|a, b| {
+        (a.severity, &a.code, &a.entity, &a.message)
+            .cmp(&(b.severity, &b.code, &b.entity, &b.message))
+    });
     out.dedup_by(|a, b| a.code == b.code && a.entity == b.entity && a.message == b.message);
     out
 }

@@ -187,7 +187,7 @@ async fn load_into(registry: &Registry, file: &RegistryFile) -> Result<SeedSumma
             assumptions: r.assumptions.clone(),
             sources: r.sources.clone(),
         };
-        let created = in_context(&ctx, registry.create_recipient(input, &actor, reason).await)?;
+        let created = in_context(&ctx, registry.import_recipient(input, &actor, reason).await)?;
         recipients.insert(r.key.as_str(), created.id);
         summary.recipients += 1;
     }

@@ -60,7 +60,7 @@ pub async fn generate(registry: &Registry, flows: usize) -> Result<usize, Regist
     for r in 0..recipients {
         let country = COUNTRIES[r % COUNTRIES.len()];
         let created = registry
-            .create_recipient(
+            .import_recipient(
                 RecipientInput {
                     key: format!("synthetic_recipient_{r}"),
                     legal_name: format!("Synthetic Recipient {r} Ltd"),
