@@ -9,8 +9,17 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(name = "subreg", version, about)]
 pub struct Cli {
+    /// Log format: `text` for people, `json` for log collectors (one object per line).
+    #[arg(long, global = true, env = "SUBREG_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -25,6 +34,45 @@ pub enum Command {
     ExportSchema,
     /// Export the record of processing activities (GDPR Art. 30).
     Ropa(RopaArgs),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key; its secret is printed once and stored only as a hash.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Who or what will hold the key; changes made with it are recorded under this name.
+        #[arg(long)]
+        name: String,
+        /// viewer (reads everything), editor (also changes the registry) or admin (also
+        /// manages keys).
+        #[arg(long, value_parser = parse_role)]
+        role: entity::Role,
+    },
+    /// List every key (never the secrets).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a key for good, by the number `list` shows.
+    Revoke {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        id: i32,
+    },
+}
+
+fn parse_role(text: &str) -> Result<entity::Role, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "viewer" => Ok(entity::Role::Viewer),
+        "editor" => Ok(entity::Role::Editor),
+        "admin" => Ok(entity::Role::Admin),
+        _ => Err("one of viewer, editor, admin".into()),
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -93,9 +141,49 @@ pub struct ServeArgs {
     /// Deepest selection nesting a query may have.
     #[arg(long, env = "SUBREG_MAX_DEPTH", default_value_t = 12)]
     pub max_depth: usize,
-    /// Most fields a query may select.
+    /// Most fields a query may select, fragments expanded.
     #[arg(long, env = "SUBREG_MAX_COMPLEXITY", default_value_t = 1000)]
     pub max_complexity: usize,
+    /// Most aliased fields in one document.
+    #[arg(long, env = "SUBREG_MAX_ALIASES", default_value_t = 15)]
+    pub max_aliases: usize,
+    /// Most lexical tokens in one document.
+    #[arg(long, env = "SUBREG_MAX_TOKENS", default_value_t = 1000)]
+    pub max_tokens: usize,
+    /// Most directives in one document.
+    #[arg(long, env = "SUBREG_MAX_DIRECTIVES", default_value_t = 50)]
+    pub max_directives: usize,
+    /// Most operations in one batched HTTP request (a JSON array); 1 turns batching off.
+    #[arg(long, env = "SUBREG_MAX_BATCH_SIZE", default_value_t = 5)]
+    pub max_batch_size: usize,
+    /// Most subscriptions one WebSocket connection may hold open.
+    #[arg(
+        long,
+        env = "SUBREG_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 20
+    )]
+    pub max_subscriptions_per_connection: usize,
+    /// Most WebSocket connections open at once per API key (per client address without a key).
+    #[arg(long, env = "SUBREG_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 50)]
+    pub max_connections_per_client: usize,
+    /// Requests a minute one API key may make (bursts of a sixth of it); 0 for no limit.
+    #[arg(long, env = "SUBREG_KEY_REQUESTS_PER_MINUTE", default_value_t = 600)]
+    pub key_requests_per_minute: u32,
+    /// Requests a minute one client address may make (bursts of a sixth of it); 0 for no
+    /// limit. The address is the TCP peer's, or the left-most `X-Forwarded-For` entry with
+    /// `--trust-forwarded-for`.
+    #[arg(
+        long,
+        env = "SUBREG_ADDRESS_REQUESTS_PER_MINUTE",
+        default_value_t = 1200
+    )]
+    pub address_requests_per_minute: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    #[arg(long, env = "SUBREG_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+    /// Seconds to wait, on SIGTERM, for requests in flight and for subscriptions to complete.
+    #[arg(long, env = "SUBREG_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
     /// Largest request body, in bytes.
     #[arg(long, env = "SUBREG_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
@@ -150,6 +238,14 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub graphiql: bool,
+    pub max_batch_size: usize,
+    pub max_connections_per_client: usize,
+    /// Requests a minute per API key; 0 for no limit.
+    pub key_requests_per_minute: u32,
+    /// Requests a minute per client address; 0 for no limit.
+    pub address_requests_per_minute: u32,
+    pub trust_forwarded_for: bool,
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerSettings {
@@ -160,6 +256,12 @@ impl Default for ServerSettings {
             max_body_bytes: 256 * 1024,
             request_timeout: Duration::from_secs(30),
             graphiql: true,
+            max_batch_size: 5,
+            max_connections_per_client: 50,
+            key_requests_per_minute: 600,
+            address_requests_per_minute: 1200,
+            trust_forwarded_for: false,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -188,11 +290,21 @@ impl ServeArgs {
                 max_page_size: self.max_page_size,
                 max_depth: self.max_depth,
                 max_complexity: self.max_complexity,
+                max_aliases: self.max_aliases,
+                max_tokens: self.max_tokens,
+                max_directives: self.max_directives,
+                max_subscriptions_per_connection: self.max_subscriptions_per_connection,
                 introspection: self.introspection,
             },
             max_body_bytes: self.max_body_bytes,
             request_timeout: Duration::from_secs(self.request_timeout_secs),
             graphiql: self.graphiql,
+            max_batch_size: self.max_batch_size.max(1),
+            max_connections_per_client: self.max_connections_per_client,
+            key_requests_per_minute: self.key_requests_per_minute,
+            address_requests_per_minute: self.address_requests_per_minute,
+            trust_forwarded_for: self.trust_forwarded_for,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
         }
     }
 }

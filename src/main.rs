@@ -1,6 +1,6 @@
 use anyhow::Context as _;
 use clap::Parser;
-use subreg::config::{Cli, Command};
+use subreg::config::{ApiKeyCommand, Cli, Command, LogFormat};
 use subreg::metrics::Metrics;
 use subreg::server::{RegistryOptions, Server, open_registry, shutdown_signal, start_background};
 use subreg::{db, graphql, seed};
@@ -8,12 +8,21 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .init();
-    match Cli::parse().command {
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+    }
+    match cli.command {
         Command::Serve(args) => {
             let metrics = Metrics::new();
             let options = RegistryOptions {
@@ -24,9 +33,11 @@ async fn main() -> anyhow::Result<()> {
             let url = &args.database.database_url;
             let registry = open_registry(url, Some(metrics.clone()), options).await?;
             let _background = start_background(&registry, url, &args.background()).await?;
-            let server = Server::bind(args.listen, registry, metrics, args.settings()).await?;
+            let settings = args.settings();
+            let grace = settings.shutdown_grace;
+            let server = Server::bind(args.listen, registry, metrics, settings).await?;
             tracing::info!(address = %server.local_addr()?, "serving GraphQL at /graphql");
-            server.run(shutdown_signal()).await?;
+            server.run(shutdown_signal(), grace).await?;
         }
         Command::Migrate(args) => {
             let db = db::connect(&args.database_url, None).await?;
@@ -57,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::ExportSchema => print!("{}", graphql::sdl()),
+        Command::Apikey(command) => api_keys(command).await?,
         Command::Ropa(args) => {
             let options = RegistryOptions {
                 load_example: false,
@@ -79,6 +91,59 @@ async fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("cannot write {}", path.display()))?,
                 None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
             }
+        }
+    }
+    Ok(())
+}
+
+/// `subreg apikey ...`: key management from the command line, for the first admin key and for
+/// operators.
+async fn api_keys(command: ApiKeyCommand) -> anyhow::Result<()> {
+    let open = |url: String| async move {
+        let options = RegistryOptions {
+            load_example: false,
+            ..RegistryOptions::default()
+        };
+        open_registry(&url, None, options).await
+    };
+    // Changes from the command line are attributed to the operating-system user.
+    let actor = subreg::registry::Actor(format!(
+        "command line ({})",
+        std::env::var("USER").unwrap_or_else(|_| "unknown user".into())
+    ));
+    match command {
+        ApiKeyCommand::Create {
+            database,
+            name,
+            role,
+        } => {
+            let registry = open(database.database_url).await?;
+            let created = registry.create_api_key(&name, role, &actor).await?;
+            eprintln!(
+                "created API key {} for {:?} with the {:?} role; its secret, shown only now:",
+                created.key.id, created.key.name, created.key.role
+            );
+            println!("{}", created.secret);
+        }
+        ApiKeyCommand::List { database } => {
+            let registry = open(database.database_url).await?;
+            println!("id\trole\tprefix\tname\tcreated\trevoked");
+            for key in registry.api_keys().await? {
+                println!(
+                    "{}\t{:?}\t{}…\t{}\t{}\t{}",
+                    key.id,
+                    key.role,
+                    key.prefix,
+                    key.name,
+                    key.created_at.to_rfc3339(),
+                    key.revoked_at.map(|at| at.to_rfc3339()).unwrap_or_default()
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { database, id } => {
+            let registry = open(database.database_url).await?;
+            let key = registry.revoke_api_key(id, &actor).await?;
+            println!("revoked API key {} ({})", key.id, key.name);
         }
     }
     Ok(())

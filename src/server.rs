@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -97,6 +98,24 @@ pub async fn start_background(
         registry.clone(),
         settings.change_poll_interval,
     ));
+    // Keys revoked by another process end this one's connections too.
+    let keys = registry.clone();
+    let poll = settings.change_poll_interval;
+    tasks.push(tokio::spawn(async move {
+        let mut known = keys.revoked_api_key_count().await.ok();
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + poll, poll);
+        loop {
+            ticker.tick().await;
+            match keys.revoked_api_key_count().await {
+                Ok(count) if Some(count) != known => {
+                    known = Some(count);
+                    keys.notify_revocations();
+                }
+                Ok(_) => {}
+                Err(err) => tracing::debug!(error = %err, "cannot check for revoked API keys"),
+            }
+        }
+    }));
     let activator = registry.clone();
     let interval = settings.activation_interval;
     tasks.push(tokio::spawn(async move {
@@ -145,16 +164,27 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes; then stops accepting connections, lets requests in
+    /// flight finish, completes every open subscription and closes the WebSocket connections
+    /// (waiting at most `grace` for them).
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
+        grace: Duration,
     ) -> std::io::Result<()> {
         let state = self.state.clone();
-        let result = axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await;
-        state.close_subscriptions();
+        let draining = self.state.clone();
+        let result = axum::serve(
+            self.listener,
+            router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            draining.begin_shutdown();
+        })
+        .await;
+        state.begin_shutdown();
+        state.websockets_closed(grace).await;
         result
     }
 }

@@ -41,16 +41,18 @@ async fn a_subscriber_cut_off_mid_burst_resumes_and_gets_every_event_once() {
     let stripe = server.recipient_id("stripe").await;
     let start = head(&server).await;
 
-    let mut client = WsClient::connect(&server.url, TRANSPORT_WS, json!({})).await;
+    let mut client = WsClient::connect(&server.url, TRANSPORT_WS, server.init()).await;
     client
         .subscribe("1", CHANGES, json!({ "after": start }))
         .await;
     let url = server.url.clone();
+    let key = server.admin_key.clone();
     let writer_id = stripe.clone();
     let burst = tokio::spawn(async move {
         for i in 0..40 {
             rename_at(
                 &url,
+                &key,
                 &writer_id,
                 &format!("Stripe Payments Europe, Limited #{i}"),
             )
@@ -65,7 +67,7 @@ async fn a_subscriber_cut_off_mid_burst_resumes_and_gets_every_event_once() {
         .as_str()
         .unwrap()
         .to_owned();
-    let mut client = WsClient::connect(&server.url, TRANSPORT_WS, json!({})).await;
+    let mut client = WsClient::connect(&server.url, TRANSPORT_WS, server.init()).await;
     client
         .subscribe("1", CHANGES, json!({ "after": last }))
         .await;
@@ -94,7 +96,7 @@ async fn a_subscriber_cut_off_mid_burst_resumes_and_gets_every_event_once() {
 async fn concurrent_writers_leave_no_gap_and_no_duplicate() {
     let server = TestServer::start().await;
     let start = head(&server).await;
-    let mut client = WsClient::connect(&server.url, TRANSPORT_WS, json!({})).await;
+    let mut client = WsClient::connect(&server.url, TRANSPORT_WS, server.init()).await;
     client
         .subscribe("1", CHANGES, json!({ "after": start }))
         .await;
@@ -105,9 +107,10 @@ async fn concurrent_writers_leave_no_gap_and_no_duplicate() {
     ] {
         let id = server.recipient_id(key).await;
         let url = server.url.clone();
+        let admin = server.admin_key.clone();
         writers.push(tokio::spawn(async move {
             for i in 0..10 {
-                rename_at(&url, &id, &format!("{key} {i}")).await;
+                rename_at(&url, &admin, &id, &format!("{key} {i}")).await;
             }
         }));
     }
@@ -133,7 +136,7 @@ async fn concurrent_writers_leave_no_gap_and_no_duplicate() {
 async fn the_legacy_graphql_ws_protocol_streams_the_same_events() {
     let server = TestServer::start().await;
     let start = head(&server).await;
-    let mut client = WsClient::connect(&server.url, LEGACY_WS, json!({})).await;
+    let mut client = WsClient::connect(&server.url, LEGACY_WS, server.init()).await;
     client
         .subscribe("1", CHANGES, json!({ "after": start }))
         .await;
@@ -451,15 +454,27 @@ async fn two_server_processes_on_one_database_deliver_each_others_changes() {
     let b = Replica::start(&a.database_url, if postgres { 3600 } else { 1 }).await;
     let start = head(&a).await;
 
-    let mut on_b = WsClient::connect(&b.url, TRANSPORT_WS, json!({})).await;
+    let mut on_b = WsClient::connect(&b.url, TRANSPORT_WS, a.init()).await;
     on_b.subscribe("1", CHANGES, json!({ "after": start }))
         .await;
-    let mut on_a = WsClient::connect(&a.url, TRANSPORT_WS, json!({})).await;
+    let mut on_a = WsClient::connect(&a.url, TRANSPORT_WS, a.init()).await;
     on_a.subscribe("1", CHANGES, json!({ "after": start }))
         .await;
 
-    rename_at(&a.url, &a.recipient_id("stripe").await, "written through A").await;
-    rename_at(&b.url, &a.recipient_id("mollie").await, "written through B").await;
+    rename_at(
+        &a.url,
+        &a.admin_key,
+        &a.recipient_id("stripe").await,
+        "written through A",
+    )
+    .await;
+    rename_at(
+        &b.url,
+        &a.admin_key,
+        &a.recipient_id("mollie").await,
+        "written through B",
+    )
+    .await;
     let seen_on_b = seqs(&on_b.changes(2, WAIT).await);
     let seen_on_a = seqs(&on_a.changes(2, WAIT).await);
     assert_eq!(seen_on_a, seen_on_b);
@@ -472,7 +487,7 @@ async fn a_replica_that_lost_its_wake_up_connection_catches_up() {
     let postgres = a.database_url.starts_with("postgres");
     let b = Replica::start(&a.database_url, if postgres { 3600 } else { 1 }).await;
     let start = head(&a).await;
-    let mut on_b = WsClient::connect(&b.url, TRANSPORT_WS, json!({})).await;
+    let mut on_b = WsClient::connect(&b.url, TRANSPORT_WS, a.init()).await;
     on_b.subscribe("1", CHANGES, json!({ "after": start }))
         .await;
 
@@ -494,7 +509,7 @@ async fn a_replica_that_lost_its_wake_up_connection_catches_up() {
     let names = ["after the cut 1", "after the cut 2", "after the cut 3"];
     let stripe = a.recipient_id("stripe").await;
     for name in names {
-        rename_at(&a.url, &stripe, name).await;
+        rename_at(&a.url, &a.admin_key, &stripe, name).await;
     }
     let events = on_b.changes(3, WAIT).await;
     assert_strictly_increasing(&seqs(&events));
@@ -507,9 +522,9 @@ async fn a_slow_subscriber_holds_back_neither_writers_nor_other_subscribers() {
     let server = TestServer::start().await;
     let start = head(&server).await;
     // Subscribes from the very beginning of the log, then reads nothing for a while.
-    let mut slow = WsClient::connect(&server.url, TRANSPORT_WS, json!({})).await;
+    let mut slow = WsClient::connect(&server.url, TRANSPORT_WS, server.init()).await;
     slow.subscribe("1", CHANGES, json!({})).await;
-    let mut brisk = WsClient::connect(&server.url, TRANSPORT_WS, json!({})).await;
+    let mut brisk = WsClient::connect(&server.url, TRANSPORT_WS, server.init()).await;
     brisk
         .subscribe("1", CHANGES, json!({ "after": start }))
         .await;
@@ -544,7 +559,7 @@ async fn the_graphql_ws_reference_client_resumes_from_its_cursor() {
     let run = |after: String, count: usize| {
         let script = format!("{clients}/subscribe.mjs");
         let url = format!("{}/graphql", server.url.replacen("http", "ws", 1));
-        spawn_node(script, url, after, count)
+        spawn_node(script, url, after, count, server.admin_key.clone())
     };
     // First session: 3 events, then the client disconnects.
     let first = run(start.clone(), 3);
@@ -577,10 +592,11 @@ fn spawn_node(
     url: String,
     after: String,
     count: usize,
+    key: String,
 ) -> tokio::task::JoinHandle<Vec<Value>> {
     tokio::task::spawn_blocking(move || {
         let output = std::process::Command::new("node")
-            .args([script, url, after, count.to_string()])
+            .args([script, url, after, count.to_string(), key])
             .output()
             .expect("run node");
         assert!(

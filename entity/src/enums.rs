@@ -197,3 +197,33 @@ pub enum ObjectionStatus {
     #[sea_orm(string_value = "REJECTED")]
     Rejected,
 }
+
+/// What an API key lets its holder do. Each role includes the ones before it: a caller without a
+/// key sees only the public subprocessor list and its changes.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    /// Reads everything: all recipients and data flows, the record, the findings.
+    #[sea_orm(string_value = "VIEWER")]
+    Viewer,
+    /// Also changes the registry.
+    #[sea_orm(string_value = "EDITOR")]
+    Editor,
+    /// Also creates and revokes API keys.
+    #[sea_orm(string_value = "ADMIN")]
+    Admin,
+}

@@ -6,6 +6,7 @@
 pub mod activity_data_category;
 pub mod activity_data_subject;
 pub mod activity_product;
+pub mod api_key;
 pub mod change_event;
 pub mod change_event_product;
 pub mod data_category;

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_registry;
 mod m20261123_000002_notice_period;
 mod m20261123_000003_activity_controllers;
+mod m20261123_000004_api_keys;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_registry::Migration),
             Box::new(m20261123_000002_notice_period::Migration),
             Box::new(m20261123_000003_activity_controllers::Migration),
+            Box::new(m20261123_000004_api_keys::Migration),
         ]
     }
 }

@@ -140,6 +140,11 @@ impl Tail {
     }
 
     /// Changes whenever the window's head moves.
+    /// The sequence number the tail has read the log up to.
+    pub fn position(&self) -> i64 {
+        *self.head.borrow()
+    }
+
     pub fn watch(&self) -> watch::Receiver<i64> {
         self.head.subscribe()
     }

@@ -2,13 +2,16 @@
 //! subscription that resumes from a cursor, and the notice-period mutations and objections.
 
 use super::Limits;
+use super::auth::{Caller, EDITOR, VIEWER};
 use super::enums::{ObjectionStatus, RecipientKind};
 use super::error::{ApiResult, bad_input};
 use super::flows::PageInfo;
+use super::limits::SubscriptionSlots;
 use super::loaders::{RecipientId, RequestLoader};
 use super::relay::{expect_id, global_id};
 use super::types::Recipient;
-use crate::changes::{self, ChangeEvent, ChangeFilter, Tail};
+use crate::changes::{self, ChangeEvent, ChangeFilter, Tail, visibility};
+use crate::metrics::Metrics;
 use crate::registry::{Actor, ObjectionFilter, Registry};
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject, Subscription};
 use base64::Engine;
@@ -57,12 +60,13 @@ pub struct ChangeFilterInput {
     recipient_kinds: Option<Vec<RecipientKind>>,
     /// Only changes concerning these products (keys), e.g. `sms`.
     products: Option<Vec<String>>,
-    /// Only changes on the public subprocessor feed.
+    /// Only changes on the public subprocessor feed (always so without an API key).
     public_only: Option<bool>,
 }
 
 impl ChangeFilterInput {
-    fn into_filter(self) -> ChangeFilter {
+    /// The filter to apply for `caller`: without a key, the public feed whatever was asked.
+    fn into_filter(self, caller: &Caller) -> ChangeFilter {
         ChangeFilter {
             kinds: self
                 .kinds
@@ -77,7 +81,7 @@ impl ChangeFilterInput {
                 .map(Into::into)
                 .collect(),
             products: self.products.unwrap_or_default(),
-            public_only: self.public_only.unwrap_or(false),
+            public_only: self.public_only.unwrap_or(false) || !caller.sees_internal(),
         }
     }
 }
@@ -134,7 +138,8 @@ impl SubprocessorChange {
         self.0.event.occurred_at
     }
 
-    /// Who made the change.
+    /// Who made the change: the holder of the API key it was made with (VIEWER and up).
+    #[graphql(guard = "VIEWER")]
     async fn actor(&self) -> &str {
         &self.0.event.actor
     }
@@ -144,16 +149,19 @@ impl SubprocessorChange {
         self.0.event.reason.as_deref()
     }
 
-    /// The recipient concerned, as it is now (null once deleted).
+    /// The recipient concerned, as it is now (null once deleted, and, without an API key,
+    /// once it is no longer on the public list).
     async fn recipient(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Recipient>> {
         let Some(id) = self.0.event.recipient_id else {
             return Ok(None);
         };
+        let sees_internal = Caller::of(ctx).sees_internal();
         Ok(ctx
             .data::<RequestLoader>()?
             .load_one(RecipientId(id))
             .await
             .api()?
+            .filter(|r| r.public || sees_internal)
             .map(Recipient))
     }
 
@@ -175,28 +183,51 @@ impl SubprocessorChange {
         self.0.event.recipient_kind.map(Into::into)
     }
 
-    /// The field-level changes.
-    async fn changes(&self) -> Vec<FieldChange> {
-        self.0
-            .event
+    /// The field-level changes. Without an API key, only the fields the public subprocessor
+    /// list shows.
+    async fn changes(&self, ctx: &Context<'_>) -> Vec<FieldChange> {
+        let event = &self.0.event;
+        let internal = Caller::of(ctx).sees_internal();
+        event
             .changes
             .as_object()
             .map(|fields| {
                 fields
                     .iter()
-                    .map(|(field, change)| FieldChange {
-                        field: field.clone(),
-                        before: Json(change["before"].clone()),
-                        after: Json(change["after"].clone()),
+                    .filter(|(field, _)| {
+                        internal || visibility::is_public_field(&event.entity_type, field)
+                    })
+                    .map(|(field, change)| {
+                        let shown = |value: &serde_json::Value| {
+                            if internal {
+                                value.clone()
+                            } else {
+                                visibility::public_value(field, value)
+                            }
+                        };
+                        FieldChange {
+                            field: field.clone(),
+                            before: Json(shown(&change["before"])),
+                            after: Json(shown(&change["after"])),
+                        }
                     })
                     .collect()
             })
             .unwrap_or_default()
     }
 
-    /// The recipient or data flow after the change (before it, for a deletion).
-    async fn snapshot(&self) -> Json<serde_json::Value> {
-        Json(self.0.event.snapshot.clone())
+    /// The recipient or data flow after the change (before it, for a deletion). Without an
+    /// API key, only the fields the public subprocessor list shows.
+    async fn snapshot(&self, ctx: &Context<'_>) -> Json<serde_json::Value> {
+        let event = &self.0.event;
+        if Caller::of(ctx).sees_internal() {
+            Json(event.snapshot.clone())
+        } else {
+            Json(visibility::public_snapshot(
+                &event.entity_type,
+                &event.snapshot,
+            ))
+        }
     }
 
     /// The products the change concerns (keys), as they stood at the change.
@@ -306,7 +337,7 @@ impl SubprocessorChangeConnection {
 /// A customer's objection to an announced subprocessor.
 pub struct Objection(objection::Model);
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl Objection {
     /// Global ID.
     async fn id(&self) -> ID {
@@ -388,7 +419,7 @@ pub struct ChangeQuery;
 #[Object]
 impl ChangeQuery {
     /// The history of changes to recipients and data flows, oldest first: the same events as
-    /// the `subprocessorChanges` subscription.
+    /// the `subprocessorChanges` subscription. Without an API key, the public feed only.
     async fn subprocessor_changes(
         &self,
         ctx: &Context<'_>,
@@ -400,7 +431,7 @@ impl ChangeQuery {
         let limits = ctx.data::<Limits>()?;
         let first = limits.page_size(first)?;
         let after = after.as_deref().map(parse_event_cursor).transpose()?;
-        let filter = filter.unwrap_or_default().into_filter();
+        let filter = filter.unwrap_or_default().into_filter(&Caller::of(ctx));
         let registry = ctx.data::<Registry>()?;
         filter.validate(registry).await.api()?;
         let mut events =
@@ -418,6 +449,7 @@ impl ChangeQuery {
     }
 
     /// Customers' objections to announced subprocessors, newest first.
+    #[graphql(guard = "VIEWER")]
     async fn objections(
         &self,
         ctx: &Context<'_>,
@@ -450,7 +482,7 @@ impl ChangeQuery {
 #[derive(Default)]
 pub struct ChangeMutation;
 
-#[Object]
+#[Object(guard = "EDITOR")]
 impl ChangeMutation {
     /// Announces a proposed recipient to customers. It becomes active at `effectiveAt` (by
     /// default the end of the notice period, which it may not precede); until then customers
@@ -507,6 +539,20 @@ impl ChangeMutation {
     }
 }
 
+/// An open subscription: holds its connection's slot and counts in the metrics until dropped.
+struct OpenSubscription {
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    metrics: Option<Metrics>,
+}
+
+impl Drop for OpenSubscription {
+    fn drop(&mut self) {
+        if let Some(metrics) = &self.metrics {
+            metrics.subscription_closed();
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct ChangeSubscription;
 
@@ -514,7 +560,8 @@ pub struct ChangeSubscription;
 impl ChangeSubscription {
     /// Every change to recipients and data flows after `after` (from the beginning when
     /// absent), then live ones as they commit, in order, each with its cursor. Resubscribe with
-    /// `after:` the last cursor received to miss nothing and receive nothing twice.
+    /// `after:` the last cursor received to miss nothing and receive nothing twice. Without
+    /// an API key, the public feed only.
     async fn subprocessor_changes(
         &self,
         ctx: &Context<'_>,
@@ -522,13 +569,27 @@ impl ChangeSubscription {
         filter: Option<ChangeFilterInput>,
     ) -> async_graphql::Result<impl Stream<Item = SubprocessorChange> + use<>> {
         let after = after.as_deref().map(parse_event_cursor).transpose()?;
-        let filter = filter.unwrap_or_default().into_filter();
+        let filter = filter.unwrap_or_default().into_filter(&Caller::of(ctx));
         let registry = ctx.data::<Registry>()?.clone();
         let tail = ctx.data::<Arc<Tail>>()?.clone();
         filter.validate(&registry).await.api()?;
+        let open = OpenSubscription {
+            _slot: ctx
+                .data_opt::<SubscriptionSlots>()
+                .map(SubscriptionSlots::acquire)
+                .transpose()?,
+            metrics: ctx.data_opt::<Metrics>().cloned(),
+        };
+        if let Some(metrics) = &open.metrics {
+            metrics.subscription_opened();
+        }
         Ok(futures_util::StreamExt::map(
             changes::stream::follow(registry, tail, after.unwrap_or(0), filter),
-            SubprocessorChange,
+            move |event| {
+                // The stream owns the slot: it is given back when the subscription ends.
+                let _ = &open;
+                SubprocessorChange(event)
+            },
         ))
     }
 }

@@ -150,3 +150,16 @@ pub enum ObjectionStatus {
     /// Rejected, with the reasons given to the customer.
     Rejected,
 }
+
+/// What an API key lets its holder do; each role includes the ones before it. Without a key,
+/// a caller sees the public subprocessor list and its changes only.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::Role")]
+pub enum Role {
+    /// Reads everything: all recipients and data flows, the record, the findings.
+    Viewer,
+    /// Also changes the registry.
+    Editor,
+    /// Also creates and revokes API keys.
+    Admin,
+}

@@ -1,6 +1,7 @@
 //! `Query.dataFlows`: the registry's data flows, filtered and paginated as a Relay connection.
 
 use super::Limits;
+use super::auth::VIEWER;
 use super::enums::{
     LegalBasis, OrganizationRole, RecipientKind, RecipientRole, RecipientStatus, TransferMechanism,
 };
@@ -104,7 +105,7 @@ pub struct PageInfo {
 /// An item of a page, with its cursor.
 pub struct DataFlowEdge(entity::data_flow::Model);
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl DataFlowEdge {
     /// Opaque cursor of this item.
     async fn cursor(&self) -> String {
@@ -124,7 +125,7 @@ pub struct DataFlowConnection {
     after: Option<i32>,
 }
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl DataFlowConnection {
     /// The flows of this page with their cursors, in a stable order.
     async fn edges(&self) -> Vec<DataFlowEdge> {
@@ -242,7 +243,7 @@ async fn prime(ctx: &Context<'_>, flows: &[entity::data_flow::Model]) -> async_g
 #[derive(Default)]
 pub struct FlowQuery;
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl FlowQuery {
     /// The data flows to recipients, filtered: "which recipients outside the EEA receive end
     /// users' phone numbers, under which mechanism?" is

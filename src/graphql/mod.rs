@@ -1,10 +1,13 @@
 //! The GraphQL schema: one root object per area, merged. Resolvers translate GraphQL to registry
 //! calls and hold no SQL and no business rules.
 
+pub mod auth;
 mod changes;
 pub mod enums;
 pub mod error;
 mod flows;
+mod keys;
+pub mod limits;
 pub mod loaders;
 mod mutation;
 mod query;
@@ -18,15 +21,21 @@ use error::bad_input;
 /// The root query.
 #[derive(MergedObject, Default)]
 pub struct Query(
+    query::PublicQuery,
     query::RegistryQuery,
     flows::FlowQuery,
     changes::ChangeQuery,
     ropa::RopaQuery,
+    keys::KeyQuery,
 );
 
 /// The root mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(mutation::RegistryMutation, changes::ChangeMutation);
+pub struct Mutation(
+    mutation::RegistryMutation,
+    changes::ChangeMutation,
+    keys::KeyMutation,
+);
 
 /// The root subscription.
 #[derive(MergedSubscription, Default)]
@@ -43,9 +52,17 @@ pub struct Limits {
     pub max_page_size: u64,
     /// Deepest selection nesting.
     pub max_depth: usize,
-    /// Largest number of fields one request may select.
+    /// Largest number of fields one request may select (fragments expanded).
     pub max_complexity: usize,
-    /// Whether clients may introspect the schema.
+    /// Most aliased fields in one document.
+    pub max_aliases: usize,
+    /// Most lexical tokens in one document.
+    pub max_tokens: usize,
+    /// Most directives in one document.
+    pub max_directives: usize,
+    /// Most subscriptions one WebSocket connection may hold open.
+    pub max_subscriptions_per_connection: usize,
+    /// Whether clients may introspect the schema (and get "did you mean" suggestions).
     pub introspection: bool,
 }
 
@@ -56,6 +73,10 @@ impl Default for Limits {
             max_page_size: 500,
             max_depth: 12,
             max_complexity: 1_000,
+            max_aliases: 15,
+            max_tokens: 1_000,
+            max_directives: 50,
+            max_subscriptions_per_connection: 20,
             introspection: true,
         }
     }
@@ -85,11 +106,18 @@ pub fn schema_builder(limits: &Limits) -> SchemaBuilder<Query, Mutation, Subscri
     )
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
+    .limit_directives(limits.max_directives)
+    .extension(limits::DocumentLimits(limits::DocumentBounds {
+        max_tokens: limits.max_tokens,
+        max_aliases: limits.max_aliases,
+        max_fields: limits.max_complexity,
+    }))
     .data(limits.clone());
     if limits.introspection {
         builder
     } else {
-        builder.disable_introspection()
+        // Suggestions ("did you mean ...?") would reveal the schema introspection hides.
+        builder.disable_introspection().disable_suggestions()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Mutations for everything an editor maintains. Each one is validated and written in one
 //! transaction, with its change-log event, by the registry layer.
 
+use super::auth::EDITOR;
 use super::enums::{
     Derogation, LegalBasis, OrganizationRole, RecipientKind, RecipientRole, RecipientStatus,
     TransferMechanism,
@@ -260,7 +261,7 @@ fn context<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<(&'a Registry, &'a
 #[derive(Default)]
 pub struct RegistryMutation;
 
-#[Object]
+#[Object(guard = "EDITOR")]
 impl RegistryMutation {
     /// Adds a recipient.
     async fn create_recipient(

@@ -1,5 +1,6 @@
 //! Queries over recipients, activities, taxonomies and reference data, and `node(id)`.
 
+use super::auth::{Caller, VIEWER};
 use super::enums::{RecipientKind, RecipientStatus};
 use super::error::{ApiResult, bad_input};
 use super::loaders::{RecipientIsSubprocessor, RecipientLocations, RequestLoader};
@@ -45,16 +46,135 @@ fn one_of(id: Option<ID>, key: Option<String>) -> async_graphql::Result<Lookup> 
     }
 }
 
+/// What anyone may read, without a key: the organization, the public subprocessor list, the
+/// products it is organised by, and reference data.
 #[derive(Default)]
-pub struct RegistryQuery;
+pub struct PublicQuery;
 
 #[Object]
-impl RegistryQuery {
+impl PublicQuery {
     /// The organization that keeps the registry.
     async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Organization>> {
         Ok(registry(ctx)?.organization().await.api()?.map(Organization))
     }
 
+    /// The public subprocessor list a customer sees: public recipients, announced or active,
+    /// that act as processor in processing the organization performs for its customers.
+    ///
+    /// With `asOf`, the list as it stood at that instant, rebuilt from the change log (which
+    /// starts when the registry was created): each recipient's details and processing locations
+    /// are those of that instant; its nested data flows are today's.
+    async fn subprocessors(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Vec<Recipient>> {
+        let registry = registry(ctx)?;
+        let Some(at) = as_of else {
+            return Ok(registry
+                .subprocessors()
+                .await
+                .api()?
+                .into_iter()
+                .map(Recipient)
+                .collect());
+        };
+        let past = crate::changes::as_of::subprocessors(registry.db(), at)
+            .await
+            .api()?;
+        let loader = ctx.data::<RequestLoader>()?;
+        loader
+            .feed_many(
+                past.iter()
+                    .map(|(r, locations)| (RecipientLocations(r.id), locations.clone())),
+            )
+            .await;
+        loader
+            .feed_many(
+                past.iter()
+                    .map(|(r, _)| (RecipientIsSubprocessor(r.id), true)),
+            )
+            .await;
+        Ok(past.into_iter().map(|(r, _)| Recipient(r)).collect())
+    }
+
+    /// The products.
+    async fn products(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Product>> {
+        Ok(registry(ctx)?
+            .products()
+            .await
+            .api()?
+            .into_iter()
+            .map(Product)
+            .collect())
+    }
+
+    /// The European Commission's adequacy decisions in force on `asOf` (today when absent).
+    async fn adequacy_decisions(&self, as_of: Option<NaiveDate>) -> Vec<AdequacyDecision> {
+        let on = as_of.unwrap_or_else(|| Utc::now().date_naive());
+        reference::adequacy_decisions()
+            .iter()
+            .filter(|d| reference::adequacy_decision(d.country, on) == Some(*d))
+            .map(AdequacyDecision)
+            .collect()
+    }
+
+    /// Any object by its global ID. Without an API key: public recipients and products only.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let Some((type_name, row)) = parse_global_id(&id) else {
+            return Err(bad_input("id", "not an ID issued by this API"));
+        };
+        let registry = registry(ctx)?;
+        let caller = Caller::of(ctx);
+        // Without a key, only public recipients and products exist: an internal recipient's ID
+        // answers exactly like an unknown one, and other types are refused from the ID alone,
+        // before any lookup.
+        if !caller.sees_internal() && !matches!(type_name.as_str(), "Recipient" | "Product") {
+            caller.require(entity::Role::Viewer)?;
+        }
+        Ok(match type_name.as_str() {
+            "Recipient" => registry
+                .recipient(row)
+                .await
+                .api()?
+                .filter(|m| m.public || caller.sees_internal())
+                .map(|m| Node::Recipient(Recipient(m))),
+            "DataFlow" => registry
+                .flow(row)
+                .await
+                .api()?
+                .map(|m| Node::DataFlow(super::types::DataFlow(m))),
+            "ProcessingActivity" => registry
+                .activity(row)
+                .await
+                .api()?
+                .map(|m| Node::ProcessingActivity(ProcessingActivity(m))),
+            "DataCategory" => registry
+                .data_category(row)
+                .await
+                .api()?
+                .map(|m| Node::DataCategory(DataCategory(m))),
+            "DataSubjectCategory" => registry
+                .data_subject(row)
+                .await
+                .api()?
+                .map(|m| Node::DataSubjectCategory(DataSubjectCategory(m))),
+            "Product" => registry
+                .product(row)
+                .await
+                .api()?
+                .map(|m| Node::Product(Product(m))),
+            _ => return Err(bad_input("id", "not an ID issued by this API")),
+        })
+    }
+}
+
+/// The internal registry: every recipient, activity and taxonomy term (VIEWER and up).
+#[derive(Default)]
+pub struct RegistryQuery;
+
+#[Object(guard = "VIEWER")]
+impl RegistryQuery {
     /// Every recipient, by legal name.
     async fn recipients(
         &self,
@@ -100,46 +220,6 @@ impl RegistryQuery {
             Lookup::Key(key) => registry.recipient_by_key(&key).await,
         };
         Ok(found.api()?.map(Recipient))
-    }
-
-    /// The public subprocessor list a customer sees: public recipients, announced or active,
-    /// that act as processor in processing the organization performs for its customers.
-    ///
-    /// With `asOf`, the list as it stood at that instant, rebuilt from the change log (which
-    /// starts when the registry was created): each recipient's details and processing locations
-    /// are those of that instant; its nested data flows are today's.
-    async fn subprocessors(
-        &self,
-        ctx: &Context<'_>,
-        as_of: Option<DateTime<Utc>>,
-    ) -> async_graphql::Result<Vec<Recipient>> {
-        let registry = registry(ctx)?;
-        let Some(at) = as_of else {
-            return Ok(registry
-                .subprocessors()
-                .await
-                .api()?
-                .into_iter()
-                .map(Recipient)
-                .collect());
-        };
-        let past = crate::changes::as_of::subprocessors(registry.db(), at)
-            .await
-            .api()?;
-        let loader = ctx.data::<RequestLoader>()?;
-        loader
-            .feed_many(
-                past.iter()
-                    .map(|(r, locations)| (RecipientLocations(r.id), locations.clone())),
-            )
-            .await;
-        loader
-            .feed_many(
-                past.iter()
-                    .map(|(r, _)| (RecipientIsSubprocessor(r.id), true)),
-            )
-            .await;
-        Ok(past.into_iter().map(|(r, _)| Recipient(r)).collect())
     }
 
     /// Every processing activity, by name.
@@ -198,67 +278,5 @@ impl RegistryQuery {
             .into_iter()
             .map(DataSubjectCategory)
             .collect())
-    }
-
-    /// The products.
-    async fn products(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Product>> {
-        Ok(registry(ctx)?
-            .products()
-            .await
-            .api()?
-            .into_iter()
-            .map(Product)
-            .collect())
-    }
-
-    /// The European Commission's adequacy decisions in force on `asOf` (today when absent).
-    async fn adequacy_decisions(&self, as_of: Option<NaiveDate>) -> Vec<AdequacyDecision> {
-        let on = as_of.unwrap_or_else(|| Utc::now().date_naive());
-        reference::adequacy_decisions()
-            .iter()
-            .filter(|d| reference::adequacy_decision(d.country, on) == Some(*d))
-            .map(AdequacyDecision)
-            .collect()
-    }
-
-    /// Any object by its global ID.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
-        let Some((type_name, row)) = parse_global_id(&id) else {
-            return Err(bad_input("id", "not an ID issued by this API"));
-        };
-        let registry = registry(ctx)?;
-        Ok(match type_name.as_str() {
-            "Recipient" => registry
-                .recipient(row)
-                .await
-                .api()?
-                .map(|m| Node::Recipient(Recipient(m))),
-            "DataFlow" => registry
-                .flow(row)
-                .await
-                .api()?
-                .map(|m| Node::DataFlow(super::types::DataFlow(m))),
-            "ProcessingActivity" => registry
-                .activity(row)
-                .await
-                .api()?
-                .map(|m| Node::ProcessingActivity(ProcessingActivity(m))),
-            "DataCategory" => registry
-                .data_category(row)
-                .await
-                .api()?
-                .map(|m| Node::DataCategory(DataCategory(m))),
-            "DataSubjectCategory" => registry
-                .data_subject(row)
-                .await
-                .api()?
-                .map(|m| Node::DataSubjectCategory(DataSubjectCategory(m))),
-            "Product" => registry
-                .product(row)
-                .await
-                .api()?
-                .map(|m| Node::Product(Product(m))),
-            _ => return Err(bad_input("id", "not an ID issued by this API")),
-        })
     }
 }

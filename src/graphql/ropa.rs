@@ -1,5 +1,6 @@
 //! The record of processing activities (GDPR Art. 30) and its compliance findings.
 
+use super::auth::VIEWER;
 use super::error::{ApiResult, bad_input};
 use crate::registry::Registry;
 use crate::ropa::{self, FindingOptions, model};
@@ -33,7 +34,7 @@ pub enum Severity {
 /// The record of processing activities as it stood at an instant.
 pub struct RecordOfProcessingActivities(model::Record);
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl RecordOfProcessingActivities {
     /// Controller record (Art. 30(1)) or processor record (Art. 30(2)).
     async fn perspective(&self) -> Perspective {
@@ -80,7 +81,7 @@ impl RecordOfProcessingActivities {
 /// The organization, as the record names it.
 pub struct RecordOrganization<'a>(&'a model::OrganizationSection);
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl RecordOrganization<'_> {
     /// Legal name.
     async fn name(&self) -> &str {
@@ -121,7 +122,7 @@ impl RecordOrganization<'_> {
 /// One processing activity in the record.
 pub struct RecordActivity<'a>(&'a model::ActivityEntry);
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl RecordActivity<'_> {
     /// The activity's key.
     async fn key(&self) -> &str {
@@ -202,7 +203,7 @@ impl RecordActivity<'_> {
 /// A category of personal data in the record.
 pub struct RecordCategory<'a>(&'a model::CategoryEntry);
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl RecordCategory<'_> {
     /// The category's key.
     async fn key(&self) -> &str {
@@ -223,7 +224,7 @@ impl RecordCategory<'_> {
 /// A named recipient in the record.
 pub struct RecordRecipient<'a>(&'a model::RecipientEntry);
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl RecordRecipient<'_> {
     /// The recipient's legal name.
     async fn legal_name(&self) -> &str {
@@ -254,7 +255,7 @@ impl RecordRecipient<'_> {
 /// A transfer to a third country in the record.
 pub struct RecordTransfer<'a>(&'a model::TransferEntry);
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl RecordTransfer<'_> {
     /// The recipient's legal name.
     async fn recipient(&self) -> &str {
@@ -300,7 +301,7 @@ impl RecordTransfer<'_> {
 /// A gap or risk in the record.
 pub struct ComplianceFinding(model::Finding);
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl ComplianceFinding {
     /// How serious it is.
     async fn severity(&self) -> Severity {
@@ -331,7 +332,7 @@ impl ComplianceFinding {
 #[derive(Default)]
 pub struct RopaQuery;
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl RopaQuery {
     /// The record of processing activities (GDPR Art. 30): as a controller for the
     /// organization's own processing, or as a processor for what it does on customers' behalf;

@@ -1,6 +1,7 @@
 //! The API's object types. Each wraps a stored row and resolves its relations through the
 //! request's batched loaders.
 
+use super::auth::VIEWER;
 use super::enums::{
     AdequacyScope, Derogation, LegalBasis, OrganizationRole, RecipientKind, RecipientRole,
     RecipientStatus, TransferMechanism,
@@ -179,11 +180,13 @@ impl TransferSafeguard {
     }
 
     /// The documented safeguards (required for compelling legitimate interests).
+    #[graphql(guard = "VIEWER")]
     async fn safeguards(&self) -> Option<&str> {
         self.safeguards.as_deref()
     }
 
     /// When the transfer impact assessment was made (EDPB Recommendations 01/2020).
+    #[graphql(guard = "VIEWER")]
     async fn tia_date(&self) -> Option<NaiveDate> {
         self.tia_date
     }
@@ -192,7 +195,7 @@ impl TransferSafeguard {
 /// A transfer of one data flow to one destination country outside the EEA.
 pub struct Transfer(pub transfer::Model);
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl Transfer {
     /// The destination country.
     async fn country(&self) -> Option<Country> {
@@ -296,6 +299,7 @@ impl Recipient {
     }
 
     /// Reference of the data processing agreement (Art. 28(3)) or other contract.
+    #[graphql(guard = "VIEWER")]
     async fn dpa_reference(&self) -> Option<&str> {
         self.0.dpa_reference.as_deref()
     }
@@ -341,6 +345,7 @@ impl Recipient {
     }
 
     /// The data flows to this recipient.
+    #[graphql(guard = "VIEWER")]
     async fn data_flows(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DataFlow>> {
         let flows = loader(ctx)?
             .load_one(RecipientFlows(self.0.id))
@@ -354,6 +359,7 @@ impl Recipient {
     }
 
     /// The data flows this recipient forwards to others (its own recipients).
+    #[graphql(guard = "VIEWER")]
     async fn onward_flows(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DataFlow>> {
         let flows = loader(ctx)?
             .load_one(RecipientOnwardFlows(self.0.id))
@@ -367,11 +373,13 @@ impl Recipient {
     }
 
     /// Assumptions recorded where the sources leave a fact open.
+    #[graphql(guard = "VIEWER")]
     async fn assumptions(&self) -> &[String] {
         &self.0.assumptions.0
     }
 
     /// Where the recipient's facts come from.
+    #[graphql(guard = "VIEWER")]
     async fn sources(&self) -> &[String] {
         &self.0.sources.0
     }
@@ -401,7 +409,7 @@ impl DataFlow {
     }
 }
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl DataFlow {
     /// Global ID.
     async fn id(&self) -> ID {
@@ -556,7 +564,7 @@ pub struct Retention {
     reason: Option<String>,
 }
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl Retention {
     /// ISO 8601 duration, e.g. `P6M` for six months.
     async fn period(&self) -> &str {
@@ -573,7 +581,7 @@ impl Retention {
 /// legal basis.
 pub struct ProcessingActivity(pub processing_activity::Model);
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl ProcessingActivity {
     /// Global ID.
     async fn id(&self) -> ID {
@@ -699,7 +707,7 @@ impl ProcessingActivity {
 /// descendants.
 pub struct DataCategory(pub data_category::Model);
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl DataCategory {
     /// Global ID.
     async fn id(&self) -> ID {
@@ -747,7 +755,7 @@ impl DataCategory {
 /// A category of data subjects: customer contacts, end users, website visitors...
 pub struct DataSubjectCategory(pub data_subject_category::Model);
 
-#[Object]
+#[Object(guard = "VIEWER")]
 impl DataSubjectCategory {
     /// Global ID.
     async fn id(&self) -> ID {

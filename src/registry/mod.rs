@@ -11,6 +11,7 @@ mod conn;
 pub mod error;
 mod flows;
 pub mod inputs;
+mod keys;
 mod notice;
 mod recipients;
 mod taxonomy;
@@ -20,6 +21,7 @@ pub use activities::ActivitySnapshot;
 pub use changelog::CHANNEL as CHANGE_CHANNEL;
 pub use error::{RegistryError, Result};
 pub use flows::{FlowFilter, FlowPage, FlowSelection, FlowSnapshot, TransferSnapshot};
+pub use keys::{KEY_PREFIX, NewApiKey, hash_secret};
 pub use notice::ObjectionFilter;
 pub use recipients::{RecipientFilter, RecipientSnapshot};
 
@@ -73,6 +75,8 @@ pub struct Registry {
     writer: Arc<Mutex<()>>,
     /// Held by a batch for its whole life, so its savepoints take no other lock.
     in_batch: bool,
+    /// Bumped whenever an API key may have been revoked; connections then check their key.
+    revocations: Arc<watch::Sender<u64>>,
 }
 
 /// Writes that commit together or not at all: every write through [`Batch::registry`] joins
@@ -127,6 +131,7 @@ impl Registry {
             committed: Arc::new(watch::Sender::new(0)),
             writer: Arc::new(Mutex::new(())),
             in_batch: false,
+            revocations: Arc::new(watch::Sender::new(0)),
         }
     }
 

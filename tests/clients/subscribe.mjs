@@ -1,12 +1,19 @@
 // Subscribes to subprocessorChanges with the graphql-ws reference client, prints COUNT events
 // (one JSON document per line) and disconnects.
-// Usage: node subscribe.mjs ws://127.0.0.1:8080/graphql AFTER_CURSOR COUNT
+// Usage: node subscribe.mjs ws://127.0.0.1:8080/graphql AFTER_CURSOR COUNT [API_KEY]
+// The key, when given, authenticates the connection in connection_init.
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
-const [url, after, countText] = process.argv.slice(2);
+const [url, after, countText, key] = process.argv.slice(2);
 const count = Number(countText);
-const client = createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+const client = createClient({
+  url,
+  webSocketImpl: WebSocket,
+  retryAttempts: 0,
+  lazy: true,
+  connectionParams: key ? { Authorization: `Bearer ${key}` } : undefined,
+});
 let received = 0;
 const timeout = setTimeout(() => {
   console.error(`timed out after ${received} of ${count} events`);

@@ -6,13 +6,14 @@
 
 pub mod ws;
 
+use entity::Role;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use subreg::config::{BackgroundSettings, ServerSettings};
 use subreg::metrics::Metrics;
-use subreg::registry::{Clock, ManualClock, Registry};
+use subreg::registry::{Actor, Clock, ManualClock, Registry};
 use subreg::server::{Background, RegistryOptions, Server, open_registry, start_background};
 use tokio::sync::oneshot;
 
@@ -20,7 +21,12 @@ static DATABASES: AtomicUsize = AtomicUsize::new(0);
 
 pub struct TestServer {
     pub url: String,
+    /// An HTTP client that sends the admin key with every request.
     pub client: reqwest::Client,
+    /// An HTTP client without a key: the public's view.
+    pub anonymous_client: reqwest::Client,
+    /// An API key with the ADMIN role, made for the test.
+    pub admin_key: String,
     /// The server's registry, for what a test drives directly (the scheduler's work).
     pub registry: Registry,
     /// The server's clock, when the test controls it.
@@ -102,6 +108,11 @@ impl TestServer {
         let registry = open_registry(&database_url, Some(metrics.clone()), options)
             .await
             .expect("open the registry");
+        let admin_key = registry
+            .create_api_key("test suite", Role::Admin, &Actor::system())
+            .await
+            .expect("an admin key")
+            .secret;
         let background = start_background(
             &registry,
             &database_url,
@@ -122,12 +133,17 @@ impl TestServer {
         .expect("bind");
         let url = format!("http://{}", server.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
+        tokio::spawn(server.run(
+            async {
+                let _ = stopped.await;
+            },
+            std::time::Duration::from_secs(5),
+        ));
         Self {
             url,
-            client: reqwest::Client::new(),
+            client: client_with_key(Some(&admin_key)),
+            anonymous_client: reqwest::Client::new(),
+            admin_key,
             registry,
             clock,
             database_url,
@@ -137,9 +153,39 @@ impl TestServer {
         }
     }
 
-    /// POSTs a GraphQL request and returns the response document.
+    /// The `connection_init` payload that authenticates a WebSocket with the admin key.
+    pub fn init(&self) -> Value {
+        json!({ "Authorization": format!("Bearer {}", self.admin_key) })
+    }
+
+    /// Makes an API key with `role` through the registry, as `subreg apikey create` does.
+    pub async fn key(&self, role: Role) -> String {
+        self.registry
+            .create_api_key(&format!("{role:?} of the test"), role, &Actor::system())
+            .await
+            .expect("a key")
+            .secret
+    }
+
+    /// POSTs a GraphQL request with the admin key and returns the response document.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
-        self.client
+        self.graphql_as(&self.client, query, variables).await
+    }
+
+    /// POSTs a GraphQL request without a key, as the public does.
+    pub async fn anonymous(&self, query: &str, variables: Value) -> Value {
+        self.graphql_as(&self.anonymous_client, query, variables)
+            .await
+    }
+
+    /// POSTs a GraphQL request with `client`'s credentials.
+    pub async fn graphql_as(
+        &self,
+        client: &reqwest::Client,
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        client
             .post(format!("{}/graphql", self.url))
             .json(&json!({ "query": query, "variables": variables }))
             .send()
@@ -298,9 +344,25 @@ impl Replica {
     }
 }
 
-/// Renames a recipient through the server at `url` (for tasks that do not own the server).
-pub async fn rename_at(url: &str, recipient_id: &str, name: &str) {
-    let response: Value = reqwest::Client::new()
+/// A reqwest client that sends `key` as its bearer token.
+pub fn client_with_key(key: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = key {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {key}").parse().expect("a header value"),
+        );
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
+}
+
+/// Renames a recipient through the server at `url` with `key` (for tasks that do not own the
+/// server).
+pub async fn rename_at(url: &str, key: &str, recipient_id: &str, name: &str) {
+    let response: Value = client_with_key(Some(key))
         .post(format!("{url}/graphql"))
         .json(&json!({
             "query": r#"mutation($id: ID!, $name: String) { updateRecipient(id: $id, input: { legalName: $name }) { id } }"#,

@@ -1,0 +1,184 @@
+//! The HTTP surface: `/graphql` (GraphQL over HTTP, WebSocket subscriptions, GraphiQL for
+//! browsers), `/ropa` (the record as a file), `/healthz`, `/readyz` and `/metrics`.
+
+mod client;
+mod http;
+mod ropa;
+mod ws;
+
+use crate::changes::Tail;
+use crate::config::ServerSettings;
+use crate::graphql::{self, SubregSchema};
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use client::{ConnectionSlots, RateLimits};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Follows the change log for this process's subscribers.
+    tail: Arc<Tail>,
+    tail_task: JoinHandle<()>,
+    housekeeping: JoinHandle<()>,
+    schema: SubregSchema,
+    registry: Registry,
+    metrics: Metrics,
+    settings: ServerSettings,
+    rate_limits: Arc<RateLimits>,
+    connections: Arc<ConnectionSlots>,
+    /// Set when the server starts shutting down: WebSocket connections finish and close.
+    shutting_down: watch::Sender<bool>,
+    /// Open WebSocket connections, awaited on shutdown.
+    open_websockets: watch::Sender<usize>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.tail.close();
+        self.tail_task.abort();
+        self.housekeeping.abort();
+    }
+}
+
+impl AppState {
+    pub async fn new(
+        registry: Registry,
+        metrics: Metrics,
+        settings: ServerSettings,
+    ) -> crate::registry::Result<Self> {
+        let (tail, tail_task) = Tail::start(registry.clone()).await?;
+        let schema = graphql::schema_builder(&settings.limits)
+            .data(registry.clone())
+            .data(tail.clone())
+            .data(settings.findings.clone())
+            .data(metrics.clone())
+            .finish();
+        let rate_limits = Arc::new(RateLimits::new(
+            settings.key_requests_per_minute,
+            settings.address_requests_per_minute,
+        ));
+        let housekeeping = {
+            let rate_limits = rate_limits.clone();
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    ticker.tick().await;
+                    rate_limits.forget_idle();
+                }
+            })
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                tail,
+                tail_task,
+                housekeeping,
+                schema,
+                registry,
+                metrics,
+                connections: ConnectionSlots::new(settings.max_connections_per_client),
+                settings,
+                rate_limits,
+                shutting_down: watch::Sender::new(false),
+                open_websockets: watch::Sender::new(0),
+            }),
+        })
+    }
+
+    /// Starts shutting down: every subscription stream completes (clients receive `complete`)
+    /// and WebSocket connections then close with 1001 "going away".
+    pub fn begin_shutdown(&self) {
+        self.inner.shutting_down.send_replace(true);
+        self.inner.tail.close();
+    }
+
+    /// Waits, at most `grace`, for every WebSocket connection to close.
+    pub async fn websockets_closed(&self, grace: Duration) {
+        let mut open = self.inner.open_websockets.subscribe();
+        let _ = tokio::time::timeout(grace, open.wait_for(|n| *n == 0)).await;
+    }
+}
+
+/// The router, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let settings = &state.inner.settings;
+    Router::new()
+        .route("/graphql", get(http::graphql_get).post(http::graphql_post))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/ropa", get(ropa::download))
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        // GraphQL requests answer their own timeout as a GraphQL error; this one is the net
+        // under everything else.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            settings.request_timeout + Duration::from_secs(5),
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!(
+                    "request",
+                    request_id = %id,
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                )
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if *state.inner.shutting_down.borrow() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    match state.inner.registry.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let inner = &state.inner;
+    // How far this server's change feed is behind the log, as of this scrape.
+    match crate::changes::log::latest_seq(inner.registry.db()).await {
+        Ok(head) => inner
+            .metrics
+            .set_change_log_lag(head - inner.tail.position()),
+        Err(err) => tracing::warn!(error = %err, "cannot read the change log's head"),
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        inner.metrics.render(),
+    )
+        .into_response()
+}

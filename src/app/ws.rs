@@ -1,0 +1,267 @@
+//! Subscriptions over WebSocket, with the `graphql-transport-ws` protocol or the legacy
+//! `graphql-ws` one, whichever the client asks for first.
+//!
+//! The caller authenticates in `connection_init` (`{"Authorization": "Bearer <key>"}` or
+//! `{"apiKey": "<key>"}`) or on the upgrade request itself; without a key the connection sees
+//! the public feed. A connection is closed with 4403 when its key is revoked, with 4408 when
+//! `connection_init` does not come within ten seconds, and with 1001 when the server shuts down,
+//! after every open subscription has been completed.
+
+use super::AppState;
+use super::client::{Client, ConnectionOwner};
+use crate::graphql::auth::Caller;
+use crate::graphql::limits::SubscriptionSlots;
+use crate::graphql::loaders;
+use crate::registry::Registry;
+use async_graphql::http::{WebSocket as Protocol, WebSocketProtocols, WsMessage};
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt, future};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long a client has to send `connection_init`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// On shutdown, how long to wait for more `complete` messages before closing.
+const DRAIN_QUIET: Duration = Duration::from_millis(250);
+
+/// Where a connection's handshake stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Handshake {
+    Pending,
+    /// Done, by the holder of this key (or anonymously).
+    Done(Option<i32>),
+}
+
+pub fn upgrade(
+    state: AppState,
+    client: Client,
+    headers: &HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    // The first subprotocol the client offers that the server speaks.
+    let protocol = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|name| name.trim().parse::<WebSocketProtocols>().ok());
+    let Some(protocol) = protocol else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "ask for the graphql-transport-ws (or legacy graphql-ws) WebSocket subprotocol",
+        )
+            .into_response();
+    };
+    upgrade
+        .protocols([protocol.sec_websocket_protocol()])
+        // Subscribers mostly sit idle: keep their buffers small (they grow when needed).
+        .read_buffer_size(1024)
+        .write_buffer_size(0)
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| serve(state, client, protocol, socket))
+}
+
+/// Counts an open connection until dropped.
+struct OpenConnection(AppState);
+
+impl OpenConnection {
+    fn new(state: &AppState) -> Self {
+        state.inner.open_websockets.send_modify(|n| *n += 1);
+        state.inner.metrics.websocket_opened();
+        Self(state.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.inner.open_websockets.send_modify(|n| *n -= 1);
+        self.0.inner.metrics.websocket_closed();
+    }
+}
+
+/// The API key a `connection_init` payload carries, if any.
+fn key_in_payload(payload: &serde_json::Value) -> Result<Option<String>, &'static str> {
+    let Some(fields) = payload.as_object() else {
+        return Ok(None);
+    };
+    for (name, value) in fields {
+        let Some(value) = value.as_str() else {
+            continue;
+        };
+        if name.eq_ignore_ascii_case("authorization") {
+            return match value.split_once(' ') {
+                Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => {
+                    Ok(Some(key.trim().to_owned()))
+                }
+                _ => Err("send the API key as {\"Authorization\": \"Bearer <key>\"}"),
+            };
+        }
+        if name == "apiKey" {
+            return Ok(Some(value.trim().to_owned()));
+        }
+    }
+    Ok(None)
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+async fn serve(state: AppState, client: Client, protocol: WebSocketProtocols, socket: WebSocket) {
+    let _open = OpenConnection::new(&state);
+    let inner = &state.inner;
+    let (mut sink, stream) = socket.split();
+    let input = stream
+        .take_while(|message| future::ready(message.is_ok()))
+        .filter_map(|message| {
+            future::ready(match message {
+                Ok(Message::Text(text)) => Some(Bytes::from(text)),
+                Ok(Message::Binary(bytes)) => Some(bytes),
+                _ => None,
+            })
+        });
+
+    let (handshake_tx, handshake) = watch::channel(Handshake::Pending);
+    // The close code for a refused handshake (async-graphql closes those with 1002).
+    let refusal: Arc<Mutex<Option<u16>>> = Arc::default();
+    let on_init = {
+        let state = state.clone();
+        let refusal = refusal.clone();
+        let caller = client.caller.clone();
+        let address = client.address;
+        move |payload: serde_json::Value| async move {
+            let refuse = |code: u16, message: String| {
+                *refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(code);
+                async_graphql::Error::new(message)
+            };
+            let caller = match key_in_payload(&payload) {
+                Err(message) => return Err(refuse(4400, message.into())),
+                Ok(None) => caller,
+                Ok(Some(secret)) => match state.inner.registry.authenticate(&secret).await {
+                    Ok(Some(key)) => Caller::from_key(&key),
+                    Ok(None) => {
+                        return Err(refuse(
+                            4403,
+                            "the API key is not valid: it is unknown or was revoked".into(),
+                        ));
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "cannot check an API key");
+                        return Err(refuse(1011, "the API key cannot be checked now".into()));
+                    }
+                },
+            };
+            let owner = match &caller.0 {
+                Some(key) => ConnectionOwner::Key(key.key_id),
+                None => ConnectionOwner::Address(address),
+            };
+            let Some(slot) = state.inner.connections.acquire(owner) else {
+                return Err(refuse(
+                    4429,
+                    format!(
+                        "too many open connections: at most {} per API key (per address without one)",
+                        state.inner.settings.max_connections_per_client
+                    ),
+                ));
+            };
+            let mut data = async_graphql::Data::default();
+            // Events stream for a long time: the loader must not serve them stale values.
+            let loader = loaders::request_loader(state.inner.registry.clone());
+            loader.enable_all_cache(false);
+            data.insert(loader);
+            data.insert(caller.actor());
+            data.insert(SubscriptionSlots::new(
+                state.inner.settings.limits.max_subscriptions_per_connection,
+            ));
+            data.insert(slot);
+            handshake_tx.send_replace(Handshake::Done(caller.0.as_ref().map(|k| k.key_id)));
+            data.insert(caller);
+            Ok(data)
+        }
+    };
+    let mut messages =
+        Protocol::new(inner.schema.clone(), input, protocol).on_connection_init(on_init);
+
+    let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
+    let revoked = key_revoked(inner.registry.clone(), handshake.clone());
+    let mut shutting_down = inner.shutting_down.subscribe();
+    let shutdown = async move {
+        let _ = shutting_down.wait_for(|down| *down).await;
+    };
+    tokio::pin!(init_deadline, revoked, shutdown);
+    loop {
+        tokio::select! {
+            message = messages.next() => match message {
+                Some(WsMessage::Text(text)) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    let code = refusal
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take()
+                        .unwrap_or(code);
+                    let _ = sink.send(close(code, &reason)).await;
+                    break;
+                }
+                None => break,
+            },
+            () = &mut init_deadline, if *handshake.borrow() == Handshake::Pending => {
+                let _ = sink.send(close(4408, "connection initialisation timeout")).await;
+                break;
+            }
+            () = &mut revoked => {
+                let _ = sink.send(close(4403, "the API key was revoked")).await;
+                break;
+            }
+            () = &mut shutdown => {
+                // The change feed is closed: every subscription completes. Pass the
+                // `complete` messages on, then say goodbye.
+                while let Ok(Some(WsMessage::Text(text))) =
+                    tokio::time::timeout(DRAIN_QUIET, messages.next()).await
+                {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = sink.send(close(1001, "the server is shutting down")).await;
+                break;
+            }
+        }
+    }
+}
+
+/// Completes when the key the connection authenticated with is revoked (by this server or
+/// another one); never for an anonymous connection.
+async fn key_revoked(registry: Registry, mut handshake: watch::Receiver<Handshake>) {
+    let mut revocations = registry.revocations();
+    let key = loop {
+        let stage = *handshake.borrow_and_update();
+        match stage {
+            Handshake::Done(Some(key)) => break key,
+            Handshake::Done(None) => future::pending::<()>().await,
+            Handshake::Pending => {}
+        }
+        if handshake.changed().await.is_err() {
+            future::pending::<()>().await;
+        }
+    };
+    loop {
+        // A database error keeps the connection: the next revocation is checked again.
+        if let Ok(false) = registry.api_key_active(key).await {
+            return;
+        }
+        if revocations.changed().await.is_err() {
+            future::pending::<()>().await;
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! What of a change event the public feed shows. A public event concerns a recipient on the
+//! public subprocessor list (or a flow to one); its snapshot and field changes still carry
+//! internal notes (contract references, assessments, assumptions) and, for a flow, the internal
+//! activity and intermediary it names. Callers without a key see only the fields below.
+
+use serde_json::{Map, Value};
+
+/// The recipient fields a customer sees on the subprocessor list.
+const PUBLIC_RECIPIENT_FIELDS: &[&str] = &[
+    "key",
+    "legalName",
+    "kind",
+    "defaultRole",
+    "description",
+    "country",
+    "processingLocations",
+    "transferMechanism",
+    "sccModule",
+    "derogation",
+    "certifications",
+    "dpfCertified",
+    "website",
+    "privacyNoticeUrl",
+    "status",
+    "public",
+    "announcedAt",
+    "effectiveAt",
+];
+
+/// The data-flow fields a customer sees: what goes to the subprocessor, where, under which
+/// mechanism.
+const PUBLIC_FLOW_FIELDS: &[&str] = &[
+    "recipient",
+    "role",
+    "purpose",
+    "dataCategories",
+    "dataSubjects",
+    "countries",
+    "transfers",
+];
+
+/// The fields of a transfer a customer sees.
+const PUBLIC_TRANSFER_FIELDS: &[&str] = &["country", "mechanism", "sccModule", "derogation"];
+
+fn public_fields(entity_type: &str) -> &'static [&'static str] {
+    match entity_type {
+        "RECIPIENT" => PUBLIC_RECIPIENT_FIELDS,
+        "DATA_FLOW" => PUBLIC_FLOW_FIELDS,
+        _ => &[],
+    }
+}
+
+fn keep(object: &Map<String, Value>, fields: &[&str]) -> Map<String, Value> {
+    object
+        .iter()
+        .filter(|(name, _)| fields.contains(&name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
+fn public_transfers(value: &Value) -> Value {
+    match value {
+        Value::Array(transfers) => Value::Array(
+            transfers
+                .iter()
+                .map(|t| match t {
+                    Value::Object(t) => Value::Object(keep(t, PUBLIC_TRANSFER_FIELDS)),
+                    other => other.clone(),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The public part of an entity snapshot.
+pub fn public_snapshot(entity_type: &str, snapshot: &Value) -> Value {
+    let Value::Object(object) = snapshot else {
+        return Value::Null;
+    };
+    let mut kept = keep(object, public_fields(entity_type));
+    if let Some(transfers) = kept.get_mut("transfers") {
+        *transfers = public_transfers(transfers);
+    }
+    Value::Object(kept)
+}
+
+/// Whether a changed field (a key of an event's `changes`) is shown on the public feed.
+pub fn is_public_field(entity_type: &str, field: &str) -> bool {
+    public_fields(entity_type).contains(&field)
+}
+
+/// A changed field's value as the public feed shows it.
+pub fn public_value(field: &str, value: &Value) -> Value {
+    if field == "transfers" {
+        public_transfers(value)
+    } else {
+        value.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn internal_notes_stay_off_the_public_feed() {
+        let recipient = json!({
+            "key": "stripe", "legalName": "Stripe", "dpaReference": "DPA-2021-07",
+            "tiaDate": "2024-01-01", "assumptions": ["x"], "sources": ["y"],
+            "derogationSafeguards": "internal", "processingLocations": ["US"]
+        });
+        let shown = public_snapshot("RECIPIENT", &recipient);
+        assert_eq!(
+            shown,
+            json!({"key": "stripe", "legalName": "Stripe", "processingLocations": ["US"]})
+        );
+    }
+
+    #[test]
+    fn flows_hide_activity_intermediary_and_assessments() {
+        let flow = json!({
+            "activity": "internal-fraud-review", "recipient": "segment", "via": "internal-proxy",
+            "purpose": "analytics", "assumptions": [],
+            "transfers": [{"country": "US", "mechanism": "STANDARD_CONTRACTUAL_CLAUSES",
+                           "sccModule": 3, "safeguards": "note", "tiaDate": "2024-01-01"}]
+        });
+        let shown = public_snapshot("DATA_FLOW", &flow);
+        assert_eq!(
+            shown,
+            json!({"recipient": "segment", "purpose": "analytics",
+                   "transfers": [{"country": "US", "mechanism": "STANDARD_CONTRACTUAL_CLAUSES", "sccModule": 3}]})
+        );
+        assert!(!is_public_field("DATA_FLOW", "via"));
+        assert!(is_public_field("RECIPIENT", "legalName"));
+        assert!(!is_public_field("PROCESSING_ACTIVITY", "name"));
+    }
+}
