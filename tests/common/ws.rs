@@ -133,6 +133,72 @@ impl WsClient {
         events
     }
 
+    /// Connects and sends `connection_init`; the close frame's code and reason when the server
+    /// refuses the handshake.
+    pub async fn try_connect(
+        http_url: &str,
+        protocol: &'static str,
+        init: Value,
+    ) -> Result<Self, (u16, String)> {
+        let url = format!("{}/graphql", http_url.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().expect("request");
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+        let (socket, _) = connect_async(request).await.expect("WebSocket handshake");
+        let mut client = Self { socket, protocol };
+        client
+            .send(json!({ "type": "connection_init", "payload": init }))
+            .await;
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), client.socket.next())
+                .await
+                .expect("an answer to connection_init");
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let message: Value = serde_json::from_str(&text).expect("JSON message");
+                    match message["type"].as_str() {
+                        Some("connection_ack") => return Ok(client),
+                        Some("connection_error") => return Err((1002, message.to_string())),
+                        _ => continue,
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(frame
+                        .map(|f| (u16::from(f.code), f.reason.to_string()))
+                        .unwrap_or((1005, String::new())));
+                }
+                Some(Ok(_)) => continue,
+                _ => return Err((1006, "the connection dropped".into())),
+            }
+        }
+    }
+
+    /// Waits up to `wait` for the server to close the connection: the close code and reason,
+    /// and the protocol messages received before it.
+    pub async fn closed(&mut self, wait: Duration) -> Option<(u16, String, Vec<Value>)> {
+        let mut before = Vec::new();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()?;
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    before.push(serde_json::from_str(&text).expect("JSON message"));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    let (code, reason) = frame
+                        .map(|f| (u16::from(f.code), f.reason.to_string()))
+                        .unwrap_or((1005, String::new()));
+                    return Some((code, reason, before));
+                }
+                Some(Ok(_)) => continue,
+                _ => return Some((1006, "the connection dropped".into(), before)),
+            }
+        }
+    }
+
     /// Drops the connection without a goodbye, as a network cut would.
     pub fn cut(self) {
         drop(self.socket);
