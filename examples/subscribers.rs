@@ -37,6 +37,8 @@ struct Args {
 struct Server {
     child: Child,
     url: String,
+    /// An EDITOR key.
+    key: String,
     _dir: tempfile::TempDir,
 }
 
@@ -70,6 +72,22 @@ async fn start_server(binary: &PathBuf) -> Server {
         "sqlite://{}?mode=rwc",
         dir.path().join("bench.db").display()
     );
+    // An editor's key for the change; customers subscribe without one, to the public feed.
+    let created = Command::new(binary)
+        .args([
+            "apikey",
+            "create",
+            "--role",
+            "editor",
+            "--name",
+            "benchmark",
+        ])
+        .args(["--database-url", &database])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("create an API key");
+    assert!(created.status.success(), "cannot create an API key");
+    let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
     let child = Command::new(binary)
         .args([
             "serve",
@@ -77,6 +95,11 @@ async fn start_server(binary: &PathBuf) -> Server {
             &format!("127.0.0.1:{port}"),
             "--database-url",
             &database,
+            // Every subscriber connects from this one address.
+            "--max-connections-per-client",
+            "1000000",
+            "--address-requests-per-minute",
+            "0",
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -90,6 +113,7 @@ async fn start_server(binary: &PathBuf) -> Server {
     let server = Server {
         child,
         url: format!("127.0.0.1:{port}"),
+        key,
         _dir: dir,
     };
     let client = reqwest::Client::new();
@@ -107,9 +131,10 @@ async fn start_server(binary: &PathBuf) -> Server {
     panic!("the server did not become ready");
 }
 
-async fn graphql(url: &str, query: &str, variables: Value) -> Value {
+async fn graphql(url: &str, key: &str, query: &str, variables: Value) -> Value {
     let response: Value = reqwest::Client::new()
         .post(format!("http://{url}/graphql"))
+        .bearer_auth(key)
         .json(&json!({ "query": query, "variables": variables }))
         .send()
         .await
@@ -122,12 +147,13 @@ async fn graphql(url: &str, query: &str, variables: Value) -> Value {
 }
 
 /// The last event of the log: its cursor and commit time.
-async fn last_event(url: &str) -> (String, chrono::DateTime<chrono::Utc>) {
+async fn last_event(url: &str, key: &str) -> (String, chrono::DateTime<chrono::Utc>) {
     let mut after: Option<String> = None;
     let mut last = None;
     loop {
         let data = graphql(
             url,
+            key,
             "query($after: String) { subprocessorChanges(after: $after, first: 500) { pageInfo { hasNextPage endCursor } nodes { cursor occurredAt } } }",
             json!({ "after": after }),
         )
@@ -205,18 +231,21 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn main() {
     let args = Args::parse();
     let server = start_server(&args.server).await;
-    let stripe = graphql(
+    // AWS is on the public subprocessor list: its change reaches every customer.
+    let aws = graphql(
         &server.url,
-        r#"{ recipient(key: "stripe") { id } }"#,
+        &server.key,
+        r#"{ recipient(key: "aws") { id } }"#,
         json!({}),
     )
     .await;
-    let stripe = stripe["recipient"]["id"].as_str().unwrap().to_owned();
+    let aws = aws["recipient"]["id"].as_str().unwrap().to_owned();
     let rename = |name: String| {
-        let (url, id) = (server.url.clone(), stripe.clone());
+        let (url, key, id) = (server.url.clone(), server.key.clone(), aws.clone());
         async move {
             graphql(
                 &url,
+                &key,
                 "mutation($id: ID!, $name: String) { updateRecipient(id: $id, input: { legalName: $name }) { id } }",
                 json!({ "id": id, "name": name }),
             )
@@ -226,13 +255,13 @@ async fn main() {
 
     // Warm the server's code paths with one subscriber and one change.
     let warm = Arc::new(Mutex::new(Vec::new()));
-    let (head, _) = last_event(&server.url).await;
+    let (head, _) = last_event(&server.url, &server.key).await;
     subscribe(&server.url, &head, warm.clone()).await;
     rename("warm-up".into()).await;
     while warm.lock().await.is_empty() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let (head, _) = last_event(&server.url).await;
+    let (head, _) = last_event(&server.url, &server.key).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_before = server.rss_kib();
 
@@ -266,7 +295,7 @@ async fn main() {
     while arrivals.lock().await.len() < args.subscribers && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let (_, committed) = last_event(&server.url).await;
+    let (_, committed) = last_event(&server.url, &server.key).await;
     let committed: SystemTime = committed.into();
     let arrivals = arrivals.lock().await.clone();
     let mut from_commit: Vec<f64> = arrivals
