@@ -335,16 +335,13 @@ async fn execute(
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let outcome = if request_error {
-        "rejected"
-    } else if response.errors.is_empty() {
-        "ok"
-    } else {
-        "error"
-    };
-    inner
-        .metrics
-        .observe_request(operation.as_deref(), outcome, started.elapsed());
+    // Executed operations are counted by the schema's `Observe` extension, under their names;
+    // documents refused before execution are counted here.
+    if request_error {
+        inner
+            .metrics
+            .observe_request(operation.as_deref(), "rejected", started.elapsed());
+    }
     let body = if request_error {
         serde_json::json!({ "errors": response.errors })
     } else {

@@ -10,6 +10,7 @@ mod keys;
 pub mod limits;
 pub mod loaders;
 mod mutation;
+mod observe;
 mod query;
 pub mod relay;
 mod ropa;
@@ -107,6 +108,7 @@ pub fn schema_builder(limits: &Limits) -> SchemaBuilder<Query, Mutation, Subscri
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .limit_directives(limits.max_directives)
+    .extension(observe::Observe)
     .extension(limits::DocumentLimits(limits::DocumentBounds {
         max_tokens: limits.max_tokens,
         max_aliases: limits.max_aliases,
