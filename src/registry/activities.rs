@@ -128,6 +128,7 @@ async fn store(
     id: Option<i32>,
     input: &ActivityInput,
     created_at: Option<chrono::DateTime<Utc>>,
+    now: chrono::DateTime<Utc>,
 ) -> Result<(processing_activity::Model, Links)> {
     let key = validate::key("key", &input.key)?;
     let name = validate::name("name", &input.name)?;
@@ -162,7 +163,6 @@ async fn store(
     let subject_ids = resolve_subjects(txn, "dataSubjects", &subjects).await?;
     let product_ids = resolve_products(txn, "products", &products).await?;
 
-    let now = Utc::now();
     let mut row = processing_activity::ActiveModel {
         key: Set(key),
         name: Set(name),
@@ -379,7 +379,7 @@ impl Registry {
     ) -> Result<processing_activity::Model> {
         let write = self.write().await?;
         let txn = &write.txn;
-        let (created, links) = store(txn, None, &input, None).await?;
+        let (created, links) = store(txn, None, &input, None, self.now()).await?;
         let after = snapshot(&created, &links);
         let seq = changelog::append(
             self,
@@ -460,7 +460,8 @@ impl Registry {
             sources: patch.sources.unwrap_or_else(|| existing.sources.0.clone()),
         };
         let before = snapshot(&existing, &old_links);
-        let (updated, links) = store(txn, Some(id), &input, Some(existing.created_at)).await?;
+        let (updated, links) =
+            store(txn, Some(id), &input, Some(existing.created_at), self.now()).await?;
         let after = snapshot(&updated, &links);
         let changes = changelog::diff(&before, &after);
         let seq = if changes.as_object().is_some_and(|c| !c.is_empty()) {

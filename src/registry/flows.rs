@@ -253,6 +253,7 @@ async fn store(
     id: Option<i32>,
     input: &FlowInput,
     created_at: Option<chrono::DateTime<Utc>>,
+    now: chrono::DateTime<Utc>,
 ) -> Result<Written> {
     let activity = processing_activity::Entity::find_by_id(input.activity_id)
         .one(txn)
@@ -357,7 +358,6 @@ async fn store(
         }
     }
 
-    let now = Utc::now();
     let mut row = data_flow::ActiveModel {
         activity_id: Set(activity.id),
         recipient_id: Set(recipient.id),
@@ -738,7 +738,7 @@ impl Registry {
     ) -> Result<data_flow::Model> {
         let write = self.write().await?;
         let txn = &write.txn;
-        let written = store(txn, None, &input, None).await?;
+        let written = store(txn, None, &input, None, self.now()).await?;
         let seq = changelog::append(
             self,
             txn,
@@ -820,7 +820,7 @@ impl Registry {
                 .unwrap_or_else(|| existing.assumptions.0.clone()),
             sources: patch.sources.unwrap_or_else(|| existing.sources.0.clone()),
         };
-        let written = store(txn, Some(id), &input, Some(existing.created_at)).await?;
+        let written = store(txn, Some(id), &input, Some(existing.created_at), self.now()).await?;
         let changes = changelog::diff(&before, &written.snapshot);
         let seq = if changes.as_object().is_some_and(|c| !c.is_empty()) {
             Some(

@@ -164,7 +164,7 @@ struct Validated {
     locations: Vec<String>,
 }
 
-fn validate_recipient(input: &RecipientInput) -> Result<Validated> {
+fn validate_recipient(input: &RecipientInput, now: chrono::DateTime<Utc>) -> Result<Validated> {
     let key = validate::key("key", &input.key)?;
     let country = validate::country("country", &input.country)?;
     let locations = validate::countries("processingLocations", &input.processing_locations)?;
@@ -222,7 +222,6 @@ fn validate_recipient(input: &RecipientInput) -> Result<Validated> {
         },
     };
     let has_transfer = input.transfer.is_some();
-    let now = Utc::now();
     let row = recipient::ActiveModel {
         key: Set(key),
         legal_name: Set(validate::name("legalName", &input.legal_name)?),
@@ -458,7 +457,7 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<recipient::Model> {
-        let Validated { row, locations } = validate_recipient(&input)?;
+        let Validated { row, locations } = validate_recipient(&input, self.now())?;
         let write = self.write().await?;
         let txn = &write.txn;
         let created = row.insert(txn).await?;
@@ -543,7 +542,7 @@ impl Registry {
             sources: patch.sources.unwrap_or_else(|| existing.sources.0.clone()),
         };
         check_transition(&existing, input.status, input.public, self.now())?;
-        let Validated { mut row, locations } = validate_recipient(&input)?;
+        let Validated { mut row, locations } = validate_recipient(&input, self.now())?;
         if !input.dpf_certified {
             let us_adequacy = transfer::Entity::find()
                 .filter(transfer::Column::Country.eq("US"))
