@@ -101,9 +101,25 @@ impl Batch {
         let Conn::Batch(txn) = conn else {
             return Ok(());
         };
-        let txn = Arc::try_unwrap(txn).map_err(|_| {
-            RegistryError::Conflict("the batch is still in use and cannot commit".into())
-        })?;
+        let txn = match Arc::try_unwrap(txn) {
+            Ok(txn) => txn,
+            Err(shared) => {
+                // Another clone of the batch's registry still holds the transaction, which
+                // rolls back when the last clone goes. Until then it is SQLite's one writer:
+                // keep the writer's turn until it is gone.
+                let still_open = Arc::downgrade(&shared);
+                drop(shared);
+                tokio::spawn(async move {
+                    while still_open.strong_count() > 0 {
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                    drop(_writer);
+                });
+                return Err(RegistryError::Conflict(
+                    "the batch is still in use and cannot commit".into(),
+                ));
+            }
+        };
         txn.commit().await?;
         drop(_writer);
         // Wake subscribers; they read what is new from the log.
