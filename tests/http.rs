@@ -161,3 +161,106 @@ async fn graphql_over_http_conformance_audit() {
         "graphql-http audit failed:\n{report}"
     );
 }
+
+/// An operator follows the server through its metrics and its logs' request ids.
+#[tokio::test]
+async fn metrics_count_operations_subscriptions_and_the_feeds_lag() {
+    use common::ws::{CHANGES, TRANSPORT_WS, WsClient};
+    let server = TestServer::start().await;
+    let metric = |text: &str, name: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let scrape = || async {
+        server
+            .client
+            .get(format!("{}/metrics", server.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+
+    // Every response carries a request id; a client's own is kept.
+    let response = server
+        .client
+        .post(format!("{}/graphql", server.url))
+        .header("x-request-id", "support-ticket-4711")
+        .json(&json!({ "query": "query PublicList { subprocessors { key } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "support-ticket-4711");
+    let generated = server
+        .client
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(!generated.headers()["x-request-id"].is_empty());
+    server
+        .graphql(
+            "query Broken { dataFlows(first: -1) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    server
+        .graphql("query Typo { dataFlowz { totalCount } }", json!({}))
+        .await;
+
+    let mut subscriber = WsClient::connect(&server.url, TRANSPORT_WS, server.init()).await;
+    subscriber.subscribe("1", CHANGES, json!({})).await;
+    subscriber
+        .drain(std::time::Duration::from_millis(500))
+        .await;
+
+    let text = scrape().await;
+    assert_eq!(
+        metric(
+            &text,
+            r#"subreg_graphql_requests_total{operation="PublicList",outcome="ok"} "#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"subreg_graphql_requests_total{operation="Broken",outcome="error"} "#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"subreg_graphql_requests_total{operation="anonymous",outcome="rejected"} "#
+        ),
+        Some(1.0),
+        "a document refused before execution"
+    );
+    assert!(
+        metric(
+            &text,
+            r#"subreg_graphql_request_duration_seconds_count{operation="PublicList"} "#
+        )
+        .is_some()
+    );
+    assert_eq!(metric(&text, "subreg_open_subscriptions "), Some(1.0));
+    assert_eq!(metric(&text, "subreg_websocket_connections "), Some(1.0));
+    assert_eq!(metric(&text, "subreg_change_log_lag_events "), Some(0.0));
+
+    subscriber.cut();
+    // The server notices the closed connection shortly after.
+    for _ in 0..50 {
+        let text = scrape().await;
+        if metric(&text, "subreg_websocket_connections ") == Some(0.0) {
+            assert_eq!(metric(&text, "subreg_open_subscriptions "), Some(0.0));
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the closed connection is still counted");
+}
