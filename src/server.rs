@@ -165,8 +165,9 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes; then stops accepting connections, lets requests in
-    /// flight finish, completes every open subscription and closes the WebSocket connections
-    /// (waiting at most `grace` for them).
+    /// flight finish, completes every open subscription and closes the WebSocket connections,
+    /// waiting at most `grace` for all of it: what is still running then (a client that stalls
+    /// mid-request) is cut off when the process exits.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -174,17 +175,39 @@ impl Server {
     ) -> std::io::Result<()> {
         let state = self.state.clone();
         let draining = self.state.clone();
-        let result = axum::serve(
+        // When the grace period ends, once shutdown has begun.
+        let (deadline_tx, deadline_rx) = tokio::sync::watch::channel(None);
+        let mut deadline = deadline_rx.clone();
+        let serve = axum::serve(
             self.listener,
             router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             shutdown.await;
+            deadline_tx.send_replace(Some(tokio::time::Instant::now() + grace));
             draining.begin_shutdown();
-        })
-        .await;
+        });
+        let grace_over = async move {
+            match deadline.wait_for(Option::is_some).await.map(|d| *d) {
+                Ok(Some(deadline)) => tokio::time::sleep_until(deadline).await,
+                _ => std::future::pending().await,
+            }
+        };
+        let result = tokio::select! {
+            result = std::future::IntoFuture::into_future(serve) => result,
+            () = grace_over => {
+                tracing::warn!(
+                    grace_secs = grace.as_secs_f64(),
+                    "requests still in flight after the shutdown grace period are cut off"
+                );
+                Ok(())
+            }
+        };
         state.begin_shutdown();
-        state.websockets_closed(grace).await;
+        let left = deadline_rx.borrow().map_or(grace, |deadline| {
+            deadline.saturating_duration_since(tokio::time::Instant::now())
+        });
+        state.websockets_closed(left).await;
         result
     }
 }
