@@ -550,6 +550,13 @@ async fn the_public_feed_shows_only_what_the_subprocessor_list_shows() {
         .map(|c| c["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["legalName"], "{event}");
+    // An edit to internal notes alone is no news for customers: it stays off their feed.
+    server
+        .data(
+            r#"mutation($id: ID!) { updateRecipient(id: $id, input: { dpaReference: "AWS-DPA-2026-12" }) { id } }"#,
+            json!({ "id": aws }),
+        )
+        .await;
     assert!(public.drain(Duration::from_millis(500)).await.is_empty());
 
     // A key holder's subscription sees both, with every field.
@@ -560,8 +567,9 @@ async fn the_public_feed_shows_only_what_the_subprocessor_list_shows() {
         )
         .await;
     let nodes = history["subprocessorChanges"]["nodes"].as_array().unwrap();
-    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes.len(), 3);
     assert_eq!(nodes[1]["snapshot"]["dpaReference"], "AWS-DPA-2026-11");
+    assert_eq!(nodes[2]["snapshot"]["dpaReference"], "AWS-DPA-2026-12");
 }
 
 #[tokio::test]

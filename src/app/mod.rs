@@ -160,11 +160,17 @@ async fn readyz(State(state): State<AppState>) -> Response {
     if *state.inner.shutting_down.borrow() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
-    match state.inner.registry.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(err) => {
+    // A database that hangs rather than refuses is as unready as one that is gone; health
+    // checkers give up after a second or two.
+    match tokio::time::timeout(Duration::from_secs(2), state.inner.registry.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(err)) => {
             tracing::warn!(error = %err, "database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+        Err(_) => {
+            tracing::warn!("the database did not answer within 2 s");
+            (StatusCode::SERVICE_UNAVAILABLE, "database not answering").into_response()
         }
     }
 }

@@ -9,7 +9,6 @@ pub mod listener;
 pub mod log;
 pub mod stream;
 pub mod tail;
-pub mod visibility;
 
 pub use log::{ChangeEvent, ChangeFilter};
 pub use tail::Tail;

@@ -7,6 +7,7 @@ use super::inputs::{FlowInput, FlowPatch, TransferInput};
 use super::taxonomy::{
     categories_with_descendants, resolve_categories, resolve_products, resolve_subjects,
 };
+use super::visibility;
 use super::{Actor, Registry, linked, validate};
 use crate::reference::EEA;
 use chrono::Utc;
@@ -822,6 +823,8 @@ impl Registry {
         };
         let written = store(txn, Some(id), &input, Some(existing.created_at), self.now()).await?;
         let changes = changelog::diff(&before, &written.snapshot);
+        let on_public_feed =
+            (written.public || was_public) && visibility::touches_public("DATA_FLOW", &changes);
         let seq = if changes.as_object().is_some_and(|c| !c.is_empty()) {
             Some(
                 changelog::append(
@@ -839,7 +842,7 @@ impl Registry {
                         snapshot: written.snapshot,
                         announced_at: None,
                         effective_at: None,
-                        public: written.public || was_public,
+                        public: on_public_feed,
                     },
                 )
                 .await?,

@@ -16,6 +16,7 @@ mod notice;
 mod recipients;
 mod taxonomy;
 pub mod validate;
+pub mod visibility;
 
 pub use activities::ActivitySnapshot;
 pub use changelog::CHANNEL as CHANGE_CHANNEL;

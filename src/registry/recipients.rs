@@ -3,6 +3,7 @@
 use super::changelog::{self, NewEvent};
 use super::error::{RegistryError, Result};
 use super::inputs::{RecipientInput, RecipientPatch, Safeguard};
+use super::visibility;
 use super::{Actor, Registry, validate};
 use crate::reference;
 use chrono::Utc;
@@ -578,6 +579,7 @@ impl Registry {
         }
         let after = snapshot(&updated, &locations);
         let changes = changelog::diff(&before, &after);
+        let changes_for_feed = changes.clone();
         let seq = if changes.as_object().is_some_and(|c| !c.is_empty()) {
             Some(
                 changelog::append(
@@ -595,7 +597,8 @@ impl Registry {
                         snapshot: after,
                         announced_at: None,
                         effective_at: None,
-                        public: existing.public || updated.public,
+                        public: (existing.public || updated.public)
+                            && visibility::touches_public("RECIPIENT", &changes_for_feed),
                     },
                 )
                 .await?,

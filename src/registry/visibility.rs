@@ -1,4 +1,4 @@
-//! What of a change event the public feed shows. A public event concerns a recipient on the
+//! What of a change the public feed shows. A public event concerns a recipient on the
 //! public subprocessor list (or a flow to one); its snapshot and field changes still carry
 //! internal notes (contract references, assessments, assumptions) and, for a flow, the internal
 //! activity and intermediary it names. Callers without a key see only the fields below.
@@ -90,6 +90,17 @@ pub fn is_public_field(entity_type: &str, field: &str) -> bool {
     public_fields(entity_type).contains(&field)
 }
 
+/// Whether a change alters anything the public feed shows: an edit to internal notes only (a
+/// contract reference, an assessment date) is no news for customers and stays off their feed.
+pub fn touches_public(entity_type: &str, changes: &Value) -> bool {
+    changes.as_object().is_some_and(|fields| {
+        fields.iter().any(|(field, change)| {
+            is_public_field(entity_type, field)
+                && public_value(field, &change["before"]) != public_value(field, &change["after"])
+        })
+    })
+}
+
 /// A changed field's value as the public feed shows it.
 pub fn public_value(field: &str, value: &Value) -> Value {
     if field == "transfers" {
@@ -133,6 +144,15 @@ mod tests {
                    "transfers": [{"country": "US", "mechanism": "STANDARD_CONTRACTUAL_CLAUSES", "sccModule": 3}]})
         );
         assert!(!is_public_field("DATA_FLOW", "via"));
+        let internal_only = json!({
+            "dpaReference": {"before": null, "after": "DPA-1"},
+            "transfers": {"before": [{"country": "US", "tiaDate": null}],
+                          "after": [{"country": "US", "tiaDate": "2026-01-01"}]}
+        });
+        assert!(!touches_public("RECIPIENT", &internal_only));
+        assert!(!touches_public("DATA_FLOW", &internal_only));
+        let renamed = json!({"legalName": {"before": "A", "after": "B"}});
+        assert!(touches_public("RECIPIENT", &renamed));
         assert!(is_public_field("RECIPIENT", "legalName"));
         assert!(!is_public_field("PROCESSING_ACTIVITY", "name"));
     }
