@@ -1,14 +1,18 @@
-//! Bounds on a GraphQL document, checked before validation so that a hostile document costs
-//! little: its size in tokens (before parsing), then its aliases and the number of fields it
-//! selects once every fragment is expanded (a fragment "bomb" that spreads fragments into each
-//! other is measured without expanding it). Depth and complexity are async-graphql's own
-//! checks; these run first and apply to HTTP and WebSocket requests alike.
+//! Bounds on a GraphQL document, checked before anything else walks it so that a hostile
+//! document costs little: its size in tokens (before parsing), then its aliases and the number
+//! of fields it selects once every fragment is expanded (a fragment "bomb" that spreads
+//! fragments into each other is measured without expanding it). They run when the request is
+//! prepared: async-graphql's own recursion-depth and directive checks, which follow every
+//! spread, would take time exponential in the size of a bomb. Depth and complexity are
+//! async-graphql's own checks; these run first and apply to HTTP and WebSocket requests alike.
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
 };
-use async_graphql::{Name, Positioned, ServerError, ServerResult, Variables};
+use async_graphql::{Name, Pos, Positioned, Request, ServerError, ServerResult};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -47,22 +51,29 @@ fn refused(limit: &'static str, message: String) -> ServerError {
 
 #[async_trait::async_trait]
 impl Extension for DocumentLimitsExtension {
-    async fn parse_query(
+    async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
         let bounds = self.0;
-        if count_tokens(query, bounds.max_tokens) > bounds.max_tokens {
+        if count_tokens(&request.query, bounds.max_tokens) > bounds.max_tokens {
             return Err(refused(
                 "tokens",
                 format!("the document has more than {} tokens", bounds.max_tokens),
             ));
         }
-        let document = next.run(ctx, query, variables).await?;
-        let shape = measure(&document, bounds.max_fields);
+        // Parsed here, and kept in the request so that it is not parsed again.
+        let shape = measure(request.parsed_query()?, bounds.max_fields);
+        if let Some((name, pos)) = shape.unknown_fragment {
+            // Validation would refuse it too, but only after the walks this check protects:
+            // a bomb of spreads to a missing fragment selects no field at all.
+            return Err(ServerError::new(
+                format!("Unknown fragment \"{name}\"."),
+                Some(pos),
+            ));
+        }
         if shape.aliases > bounds.max_aliases {
             return Err(refused(
                 "aliases",
@@ -81,7 +92,7 @@ impl Extension for DocumentLimitsExtension {
                 ),
             ));
         }
-        Ok(document)
+        next.run(ctx, request).await
     }
 }
 
@@ -155,6 +166,8 @@ pub struct Shape {
     pub aliases: usize,
     /// Fields selected with fragments expanded, saturating just past the bound.
     pub fields: usize,
+    /// The first spread of a fragment the document does not define.
+    pub unknown_fragment: Option<(String, Pos)>,
 }
 
 /// Counts the document's aliases, and the fields it selects with every fragment spread
@@ -166,6 +179,7 @@ pub fn measure(document: &ExecutableDocument, bound: usize) -> Shape {
         sizes: HashMap::new(),
         bound,
         aliases: 0,
+        unknown_fragment: None,
     };
     let mut fields = 0usize;
     for (_, operation) in document.operations.iter() {
@@ -181,6 +195,7 @@ pub fn measure(document: &ExecutableDocument, bound: usize) -> Shape {
     Shape {
         aliases: walker.aliases,
         fields: fields.min(bound.saturating_add(1)),
+        unknown_fragment: walker.unknown_fragment,
     }
 }
 
@@ -190,6 +205,7 @@ struct Walker<'a> {
     sizes: HashMap<&'a str, Option<usize>>,
     bound: usize,
     aliases: usize,
+    unknown_fragment: Option<(String, Pos)>,
 }
 
 impl<'a> Walker<'a> {
@@ -207,7 +223,7 @@ impl<'a> Walker<'a> {
                     self.selection_set(&fragment.node.selection_set.node, depth + 1)
                 }
                 Selection::FragmentSpread(spread) => {
-                    self.fragment(spread.node.fragment_name.node.as_str(), depth)
+                    self.fragment(&spread.node.fragment_name, depth)
                 }
             };
             total = total.saturating_add(size);
@@ -218,14 +234,17 @@ impl<'a> Walker<'a> {
         total
     }
 
-    fn fragment(&mut self, name: &'a str, depth: usize) -> usize {
+    fn fragment(&mut self, spread: &'a Positioned<Name>, depth: usize) -> usize {
+        let name = spread.node.as_str();
         match self.sizes.get(name) {
             Some(Some(size)) => return *size,
             Some(None) => return self.bound.saturating_add(1),
             None => {}
         }
         let Some((key, definition)) = self.fragments.get_key_value(name) else {
-            // An unknown fragment: validation reports it.
+            if self.unknown_fragment.is_none() {
+                self.unknown_fragment = Some((name.to_owned(), spread.pos));
+            }
             return 0;
         };
         self.sizes.insert(key.as_str(), None);
@@ -300,8 +319,21 @@ mod tests {
             measure(&document, 1_000),
             Shape {
                 aliases: 4,
-                fields: 6
+                fields: 6,
+                unknown_fragment: None,
             }
+        );
+    }
+
+    #[test]
+    fn spreads_of_unknown_fragments_are_reported() {
+        let document =
+            parse_query("query { ...A } fragment A on Query { ...Nope ...Nope }").expect("parses");
+        let shape = measure(&document, 50);
+        assert_eq!(shape.fields, 0);
+        assert_eq!(
+            shape.unknown_fragment.map(|(name, _)| name).as_deref(),
+            Some("Nope")
         );
     }
 
