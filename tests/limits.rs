@@ -74,13 +74,15 @@ impl Answer {
 }
 
 async fn send(request: reqwest::RequestBuilder) -> Answer {
-    let response = tokio::time::timeout(PATIENCE, request.send())
+    let exchange = async {
+        let response = request.send().await?;
+        let (status, headers) = (response.status(), response.headers().clone());
+        Ok::<_, reqwest::Error>((status, headers, response.text().await?))
+    };
+    let (status, headers, text) = tokio::time::timeout(PATIENCE, exchange)
         .await
         .expect("answered in time, not a hang")
         .expect("an HTTP answer");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("a body");
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     assert!(!status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE);
     Answer {
