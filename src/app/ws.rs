@@ -107,10 +107,16 @@ fn key_in_payload(payload: &serde_json::Value) -> Result<Option<String>, &'stati
     Ok(None)
 }
 
+/// A close frame. Its reason may hold at most 123 bytes (RFC 6455, 5.5): longer ones are cut at
+/// a character boundary, or the frame could not be sent at all.
 fn close(code: u16, reason: &str) -> Message {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
     Message::Close(Some(CloseFrame {
         code,
-        reason: reason.into(),
+        reason: reason[..end].into(),
     }))
 }
 
@@ -118,8 +124,21 @@ async fn serve(state: AppState, client: Client, protocol: WebSocketProtocols, so
     let _open = OpenConnection::new(&state);
     let inner = &state.inner;
     let (mut sink, stream) = socket.split();
+    // Why the client's side ended, when it ended in a read error (a message over the size limit,
+    // a protocol violation): the close frame then says so.
+    let read_error: Arc<Mutex<Option<(u16, String)>>> = Arc::default();
     let input = stream
-        .take_while(|message| future::ready(message.is_ok()))
+        .take_while({
+            let read_error = read_error.clone();
+            move |message| {
+                if let Err(err) = message {
+                    let text = err.to_string();
+                    let code = if text.contains("limit") { 1009 } else { 1002 };
+                    *read_error.lock().unwrap_or_else(|e| e.into_inner()) = Some((code, text));
+                }
+                future::ready(message.is_ok())
+            }
+        })
         .filter_map(|message| {
             future::ready(match message {
                 Ok(Message::Text(text)) => Some(Bytes::from(text)),
@@ -205,15 +224,23 @@ async fn serve(state: AppState, client: Client, protocol: WebSocketProtocols, so
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => {
-                    let code = refusal
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .take()
-                        .unwrap_or(code);
+                    let refused = refusal.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    let code = match refused {
+                        Some(code) => code,
+                        // A subscribe before the handshake (graphql-transport-ws: 4401).
+                        None if code == 1011 && *handshake.borrow() == Handshake::Pending => 4401,
+                        None => code,
+                    };
                     let _ = sink.send(close(code, &reason)).await;
                     break;
                 }
-                None => break,
+                None => {
+                    let error = read_error.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    if let Some((code, reason)) = error {
+                        let _ = sink.send(close(code, &reason)).await;
+                    }
+                    break;
+                }
             },
             () = &mut init_deadline, if *handshake.borrow() == Handshake::Pending => {
                 let _ = sink.send(close(4408, "connection initialisation timeout")).await;

@@ -27,6 +27,7 @@ pub async fn latest_events(
     at: DateTime<Utc>,
     entity_types: &[&str],
 ) -> Result<Vec<change_event::Model>> {
+    crate::registry::validate::instant("asOf", at)?;
     let latest = Query::select()
         .expr(change_event::Column::Seq.max())
         .from(change_event::Entity)
@@ -67,6 +68,7 @@ pub async fn for_each_latest<T: Send + 'static>(
     state: T,
     each: impl Fn(&mut T, LatestState) + Send + 'static,
 ) -> Result<T> {
+    crate::registry::validate::instant("asOf", at)?;
     const BATCH: usize = 2048;
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<LatestState>>(4);
     let worker = tokio::task::spawn_blocking(move || {

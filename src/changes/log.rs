@@ -32,6 +32,9 @@ const FEED_ENTITIES: [&str; 2] = ["RECIPIENT", "DATA_FLOW"];
 impl ChangeFilter {
     /// Checks the product keys against the registry.
     pub async fn validate(&self, registry: &Registry) -> Result<()> {
+        crate::registry::validate::bounded("filter.kinds", self.kinds.len())?;
+        crate::registry::validate::bounded("filter.recipientKinds", self.recipient_kinds.len())?;
+        crate::registry::validate::bounded("filter.products", self.products.len())?;
         if self.products.is_empty() {
             return Ok(());
         }

@@ -377,6 +377,8 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<processing_activity::Model> {
+        // Refused before anything else, so a bad reason never hides behind another error.
+        validate::text("reason", reason)?;
         let write = self.write().await?;
         let txn = &write.txn;
         let (created, links) = store(txn, None, &input, None, self.now()).await?;
@@ -412,6 +414,8 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<processing_activity::Model> {
+        // Refused before anything else, so a bad reason never hides behind another error.
+        validate::text("reason", reason)?;
         let write = self.write().await?;
         let txn = &write.txn;
         let existing = processing_activity::Entity::find_by_id(id)
@@ -500,6 +504,8 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<processing_activity::Model> {
+        // Refused before anything else, so a bad reason never hides behind another error.
+        validate::text("reason", reason)?;
         let write = self.write().await?;
         let txn = &write.txn;
         let existing = processing_activity::Entity::find_by_id(id)

@@ -88,6 +88,8 @@ pub(crate) async fn append(
     reason: Option<&str>,
     event: NewEvent,
 ) -> Result<i64> {
+    // Checked here, where every change passes: a bad reason rolls the change back with it.
+    let reason = super::validate::text("reason", reason)?;
     let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
     if postgres {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CHANGE_LOG_LOCK})"))
@@ -105,7 +107,7 @@ pub(crate) async fn append(
         flow_id: Set(event.flow_id),
         activity_id: Set(event.activity_id),
         actor: Set(actor.0.clone()),
-        reason: Set(reason.map(str::to_owned)),
+        reason: Set(reason),
         changes: Set(event.changes),
         snapshot: Set(event.snapshot),
         announced_at: Set(event.announced_at),

@@ -448,6 +448,22 @@ async fn store(
 impl Registry {
     /// Validates a filter and resolves its keys, naming the first unknown one.
     pub async fn select_flows(&self, filter: &FlowFilter) -> Result<FlowSelection> {
+        for (field, len) in [
+            ("recipientIds", filter.recipient_ids.len()),
+            ("recipientKinds", filter.recipient_kinds.len()),
+            ("recipientStatuses", filter.recipient_statuses.len()),
+            ("roles", filter.roles.len()),
+            ("dataCategories", filter.data_categories.len()),
+            ("dataSubjects", filter.data_subjects.len()),
+            ("products", filter.products.len()),
+            ("activityIds", filter.activity_ids.len()),
+            ("legalBases", filter.legal_bases.len()),
+            ("organizationRoles", filter.organization_roles.len()),
+            ("countries", filter.countries.len()),
+            ("transferMechanisms", filter.transfer_mechanisms.len()),
+        ] {
+            validate::bounded(field, len)?;
+        }
         let mut condition = Condition::all();
         if !filter.recipient_ids.is_empty() {
             condition = condition
@@ -737,6 +753,8 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<data_flow::Model> {
+        // Refused before anything else, so a bad reason never hides behind another error.
+        validate::text("reason", reason)?;
         let write = self.write().await?;
         let txn = &write.txn;
         let written = store(txn, None, &input, None, self.now()).await?;
@@ -771,6 +789,8 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<data_flow::Model> {
+        // Refused before anything else, so a bad reason never hides behind another error.
+        validate::text("reason", reason)?;
         let write = self.write().await?;
         let txn = &write.txn;
         let existing = data_flow::Entity::find_by_id(id)
@@ -861,6 +881,8 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<data_flow::Model> {
+        // Refused before anything else, so a bad reason never hides behind another error.
+        validate::text("reason", reason)?;
         let write = self.write().await?;
         let txn = &write.txn;
         let existing = data_flow::Entity::find_by_id(id)

@@ -29,6 +29,8 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<recipient::Model> {
+        // Refused before anything else, so a bad reason never hides behind another error.
+        validate::text("reason", reason)?;
         let now = self.now();
         let earliest = now + self.settings().notice_period;
         let effective_at = effective_at.unwrap_or(earliest);

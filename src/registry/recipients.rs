@@ -432,6 +432,8 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<recipient::Model> {
+        // Refused before anything else, so a bad reason never hides behind another error.
+        validate::text("reason", reason)?;
         match (input.status, input.public) {
             (RecipientStatus::Announced, _) => {
                 return Err(RegistryError::invalid(
@@ -458,6 +460,8 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<recipient::Model> {
+        // Refused before anything else, so a bad reason never hides behind another error.
+        validate::text("reason", reason)?;
         let Validated { row, locations } = validate_recipient(&input, self.now())?;
         let write = self.write().await?;
         let txn = &write.txn;
@@ -495,6 +499,8 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<recipient::Model> {
+        // Refused before anything else, so a bad reason never hides behind another error.
+        validate::text("reason", reason)?;
         let write = self.write().await?;
         let txn = &write.txn;
         let existing = recipient::Entity::find_by_id(id)
@@ -617,6 +623,8 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<recipient::Model> {
+        // Refused before anything else, so a bad reason never hides behind another error.
+        validate::text("reason", reason)?;
         let write = self.write().await?;
         let txn = &write.txn;
         let existing = recipient::Entity::find_by_id(id)

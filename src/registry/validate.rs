@@ -32,7 +32,8 @@ pub fn name(field: &str, value: &str) -> Result<String> {
     Ok(value.to_owned())
 }
 
-/// An optional free text: trimmed, empty means absent, bounded.
+/// An optional free text: trimmed, empty means absent, bounded; line breaks and tabs are
+/// allowed, other control characters (NUL, escape sequences) are not.
 pub fn text(field: &str, value: Option<&str>) -> Result<Option<String>> {
     let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
@@ -43,7 +44,40 @@ pub fn text(field: &str, value: Option<&str>) -> Result<Option<String>> {
             format!("must be at most {MAX_TEXT} characters"),
         ));
     }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(RegistryError::invalid(
+            field,
+            "must not contain control characters other than line breaks and tabs",
+        ));
+    }
     Ok(Some(value.to_owned()))
+}
+
+/// An instant to rebuild the registry at: within the years 1 to 9999 (ISO 8601's range, which
+/// both databases store).
+pub fn instant(field: &str, at: chrono::DateTime<Utc>) -> Result<()> {
+    use chrono::Datelike as _;
+    if !(1..=9999).contains(&at.year()) {
+        return Err(RegistryError::invalid(
+            field,
+            "must be between the years 1 and 9999",
+        ));
+    }
+    Ok(())
+}
+
+/// A filter's list of values: at most [`MAX_LIST`] of them.
+pub fn bounded(field: &str, len: usize) -> Result<()> {
+    if len > MAX_LIST {
+        return Err(RegistryError::invalid(
+            field,
+            format!("must have at most {MAX_LIST} entries"),
+        ));
+    }
+    Ok(())
 }
 
 /// A list of texts (purposes, certifications...): each trimmed and non-empty, no duplicates.
