@@ -35,6 +35,9 @@ impl ChangeFilter {
         crate::registry::validate::bounded("filter.kinds", self.kinds.len())?;
         crate::registry::validate::bounded("filter.recipientKinds", self.recipient_kinds.len())?;
         crate::registry::validate::bounded("filter.products", self.products.len())?;
+        for (i, product) in self.products.iter().enumerate() {
+            crate::registry::validate::key(&format!("filter.products[{i}]"), product)?;
+        }
         if self.products.is_empty() {
             return Ok(());
         }

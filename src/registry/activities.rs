@@ -297,6 +297,10 @@ impl Registry {
     }
 
     pub async fn activity_by_key(&self, key: &str) -> Result<Option<processing_activity::Model>> {
+        // A text that cannot be a key names nothing (and never reaches the database).
+        if validate::key("key", key).is_err() {
+            return Ok(None);
+        }
         Ok(processing_activity::Entity::find()
             .filter(processing_activity::Column::Key.eq(key))
             .one(self.db())

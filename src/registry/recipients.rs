@@ -347,6 +347,10 @@ impl Registry {
     }
 
     pub async fn recipient_by_key(&self, key: &str) -> Result<Option<recipient::Model>> {
+        // A text that cannot be a key names nothing (and never reaches the database).
+        if validate::key("key", key).is_err() {
+            return Ok(None);
+        }
         Ok(recipient::Entity::find()
             .filter(recipient::Column::Key.eq(key))
             .one(self.db())
