@@ -236,7 +236,7 @@ async fn metrics_count_operations_subscriptions_and_the_feeds_lag() {
     assert_eq!(
         metric(
             &text,
-            r#"subreg_graphql_requests_total{operation="anonymous",outcome="rejected"} "#
+            r#"subreg_graphql_requests_total{operation="Typo",outcome="rejected"} "#
         ),
         Some(1.0),
         "a document refused before execution"

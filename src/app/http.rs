@@ -4,7 +4,9 @@
 
 use super::AppState;
 use super::client::{Client, error_response};
+use crate::graphql::executor::is_request_error;
 use crate::graphql::loaders;
+use async_graphql::Executor as _;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
@@ -330,18 +332,9 @@ async fn execute(
             serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": TIMEOUT } }] }),
         );
     };
-    // A response without data whose errors carry no path failed before execution (parse or
-    // validation): the spec gives those a 4xx and no `data` entry at all.
-    let request_error = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
-    // Executed operations are counted by the schema's `Observe` extension, under their names;
-    // documents refused before execution are counted here.
-    if request_error {
-        inner
-            .metrics
-            .observe_request(operation.as_deref(), "rejected", started.elapsed());
-    }
+    // A request error (parse, validation, limits) gets a 4xx and no `data` entry at all (the
+    // executor has counted it).
+    let request_error = is_request_error(&response);
     let body = if request_error {
         serde_json::json!({ "errors": response.errors })
     } else {

@@ -8,7 +8,7 @@ mod ws;
 
 use crate::changes::Tail;
 use crate::config::ServerSettings;
-use crate::graphql::{self, SubregSchema};
+use crate::graphql::{self, executor::GuardedSchema};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use axum::Router;
@@ -39,7 +39,8 @@ struct Inner {
     tail: Arc<Tail>,
     tail_task: JoinHandle<()>,
     housekeeping: JoinHandle<()>,
-    schema: SubregSchema,
+    /// The schema with its document limits and metrics.
+    schema: GuardedSchema,
     registry: Registry,
     metrics: Metrics,
     settings: ServerSettings,
@@ -72,6 +73,7 @@ impl AppState {
             .data(settings.findings.clone())
             .data(metrics.clone())
             .finish();
+        let schema = GuardedSchema::new(schema, &settings.limits, metrics.clone());
         let rate_limits = Arc::new(RateLimits::new(
             settings.key_requests_per_minute,
             settings.address_requests_per_minute,

@@ -6,9 +6,6 @@
 //! spread, would take time exponential in the size of a bomb. Depth and complexity are
 //! async-graphql's own checks; these run first and apply to HTTP and WebSocket requests alike.
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
 };
@@ -29,17 +26,6 @@ pub struct DocumentBounds {
     pub max_fields: usize,
 }
 
-/// Installs [`DocumentBounds`] on a schema.
-pub struct DocumentLimits(pub DocumentBounds);
-
-impl ExtensionFactory for DocumentLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentLimitsExtension(self.0))
-    }
-}
-
-struct DocumentLimitsExtension(DocumentBounds);
-
 fn refused(limit: &'static str, message: String) -> ServerError {
     let mut err = ServerError::new(message, None);
     let mut extensions = async_graphql::ErrorExtensionValues::default();
@@ -49,51 +35,43 @@ fn refused(limit: &'static str, message: String) -> ServerError {
     err
 }
 
-#[async_trait::async_trait]
-impl Extension for DocumentLimitsExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let bounds = self.0;
-        if count_tokens(&request.query, bounds.max_tokens) > bounds.max_tokens {
-            return Err(refused(
-                "tokens",
-                format!("the document has more than {} tokens", bounds.max_tokens),
-            ));
-        }
-        // Parsed here, and kept in the request so that it is not parsed again.
-        let shape = measure(request.parsed_query()?, bounds.max_fields);
-        if let Some((name, pos)) = shape.unknown_fragment {
-            // Validation would refuse it too, but only after the walks this check protects:
-            // a bomb of spreads to a missing fragment selects no field at all.
-            return Err(ServerError::new(
-                format!("Unknown fragment \"{name}\"."),
-                Some(pos),
-            ));
-        }
-        if shape.aliases > bounds.max_aliases {
-            return Err(refused(
-                "aliases",
-                format!(
-                    "the document has {} aliases; at most {} are allowed",
-                    shape.aliases, bounds.max_aliases
-                ),
-            ));
-        }
-        if shape.fields > bounds.max_fields {
-            return Err(refused(
-                "fields",
-                format!(
-                    "the document selects more than {} fields once its fragments are expanded",
-                    bounds.max_fields
-                ),
-            ));
-        }
-        next.run(ctx, request).await
+/// Checks `request`'s document against `bounds`, parsing it once (the parsed document stays in
+/// the request, so the schema does not parse it again).
+pub fn check_document(request: &mut Request, bounds: DocumentBounds) -> ServerResult<()> {
+    if count_tokens(&request.query, bounds.max_tokens) > bounds.max_tokens {
+        return Err(refused(
+            "tokens",
+            format!("the document has more than {} tokens", bounds.max_tokens),
+        ));
     }
+    let shape = measure(request.parsed_query()?, bounds.max_fields);
+    if let Some((name, pos)) = shape.unknown_fragment {
+        // Validation would refuse it too, but only after the walks this check protects:
+        // a bomb of spreads to a missing fragment selects no field at all.
+        return Err(ServerError::new(
+            format!("Unknown fragment \"{name}\"."),
+            Some(pos),
+        ));
+    }
+    if shape.aliases > bounds.max_aliases {
+        return Err(refused(
+            "aliases",
+            format!(
+                "the document has {} aliases; at most {} are allowed",
+                shape.aliases, bounds.max_aliases
+            ),
+        ));
+    }
+    if shape.fields > bounds.max_fields {
+        return Err(refused(
+            "fields",
+            format!(
+                "the document selects more than {} fields once its fragments are expanded",
+                bounds.max_fields
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Counts the document's lexical tokens (GraphQL spec, "Lexical Tokens"), stopping once past

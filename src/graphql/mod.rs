@@ -5,12 +5,12 @@ pub mod auth;
 mod changes;
 pub mod enums;
 pub mod error;
+pub mod executor;
 mod flows;
 mod keys;
 pub mod limits;
 pub mod loaders;
 mod mutation;
-mod observe;
 mod query;
 pub mod relay;
 mod ropa;
@@ -108,12 +108,6 @@ pub fn schema_builder(limits: &Limits) -> SchemaBuilder<Query, Mutation, Subscri
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .limit_directives(limits.max_directives)
-    .extension(observe::Observe)
-    .extension(limits::DocumentLimits(limits::DocumentBounds {
-        max_tokens: limits.max_tokens,
-        max_aliases: limits.max_aliases,
-        max_fields: limits.max_complexity,
-    }))
     .data(limits.clone());
     if limits.introspection {
         builder
