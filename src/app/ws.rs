@@ -19,6 +19,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt, future};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -208,19 +210,30 @@ async fn serve(state: AppState, client: Client, protocol: WebSocketProtocols, so
     let mut messages =
         Protocol::new(inner.schema.clone(), input, protocol).on_connection_init(on_init);
 
-    let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
-    let revoked = key_revoked(inner.registry.clone(), handshake.clone());
+    // Both are boxed and made only while needed: an idle anonymous subscriber, the common
+    // case by far, then carries neither a timer nor a database query's state.
+    let mut init_deadline = Some(Box::pin(tokio::time::sleep(INIT_TIMEOUT)));
+    let mut revoked: Option<Pin<Box<dyn Future<Output = ()> + Send>>> = None;
     let mut shutting_down = inner.shutting_down.subscribe();
     let shutdown = async move {
         let _ = shutting_down.wait_for(|down| *down).await;
     };
-    tokio::pin!(init_deadline, revoked, shutdown);
+    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             message = messages.next() => match message {
                 Some(WsMessage::Text(text)) => {
                     if sink.send(Message::Text(text.into())).await.is_err() {
                         break;
+                    }
+                    if init_deadline.is_some() {
+                        let stage = *handshake.borrow();
+                        if let Handshake::Done(key) = stage {
+                            init_deadline = None;
+                            if let Some(key) = key {
+                                revoked = Some(Box::pin(key_revoked(inner.registry.clone(), key)));
+                            }
+                        }
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => {
@@ -242,11 +255,21 @@ async fn serve(state: AppState, client: Client, protocol: WebSocketProtocols, so
                     break;
                 }
             },
-            () = &mut init_deadline, if *handshake.borrow() == Handshake::Pending => {
+            () = async {
+                match init_deadline.as_mut() {
+                    Some(deadline) => deadline.await,
+                    None => future::pending().await,
+                }
+            }, if *handshake.borrow() == Handshake::Pending => {
                 let _ = sink.send(close(4408, "connection initialisation timeout")).await;
                 break;
             }
-            () = &mut revoked => {
+            () = async {
+                match revoked.as_mut() {
+                    Some(revoked) => revoked.await,
+                    None => future::pending().await,
+                }
+            } => {
                 let _ = sink.send(close(4403, "the API key was revoked")).await;
                 break;
             }
@@ -267,21 +290,10 @@ async fn serve(state: AppState, client: Client, protocol: WebSocketProtocols, so
     }
 }
 
-/// Completes when the key the connection authenticated with is revoked (by this server or
-/// another one); never for an anonymous connection.
-async fn key_revoked(registry: Registry, mut handshake: watch::Receiver<Handshake>) {
+/// Completes when the API key `key` is revoked (by this server or another one).
+async fn key_revoked(registry: Registry, key: i32) {
+    // Watch first, then check: a revocation between the handshake and now is not missed.
     let mut revocations = registry.revocations();
-    let key = loop {
-        let stage = *handshake.borrow_and_update();
-        match stage {
-            Handshake::Done(Some(key)) => break key,
-            Handshake::Done(None) => future::pending::<()>().await,
-            Handshake::Pending => {}
-        }
-        if handshake.changed().await.is_err() {
-            future::pending::<()>().await;
-        }
-    };
     loop {
         // A database error keeps the connection: the next revocation is checked again.
         if let Ok(false) = registry.api_key_active(key).await {
