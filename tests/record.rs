@@ -315,9 +315,11 @@ async fn regulators_layouts_and_singapore_terms() {
     let ico = String::from_utf8_lossy(&ico);
     assert!(ico.contains("Business function"));
     assert!(ico.contains("Categories of individuals"));
+    assert!(ico.contains("Article 9 condition for processing special category data"));
     let (_, _, cnil) = download(&server, "perspective=controller&format=csv&layout=cnil").await;
     let cnil = String::from_utf8_lossy(&cnil);
-    assert!(cnil.contains("Finalité(s) du traitement"));
+    assert!(cnil.contains("Finalité(s) du traitement effectué"));
+    assert!(cnil.contains("Catégories de données personnelles concernées"));
     let (_, _, sg) = download(
         &server,
         "perspective=processor&format=markdown&terminology=singapore-pdpa",
