@@ -6,7 +6,7 @@ use super::findings::{self, FindingOptions};
 use super::model::{
     ActivityEntry, CategoryEntry, Perspective, RecipientEntry, Record, TransferEntry,
 };
-pub use super::state::{State, StateFlow, load_state};
+use super::state::{State, StateFlow, load_state};
 use crate::reference;
 use crate::registry::{ActivitySnapshot, Registry, RegistryError, Result, TransferSnapshot};
 use chrono::{DateTime, Utc};

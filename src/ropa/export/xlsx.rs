@@ -354,8 +354,8 @@ pub(super) fn write(records: &[Record], ctx: &Ctx) -> Result<Vec<u8>, ExportErro
     let started = std::time::Instant::now();
     let formats = Formats::new();
     let mut workbook = Workbook::new();
-    // Level 2 deflates a large record about twice as fast as the default 6 (level 3 is a
-    // slower algorithm in zlib-rs), for a file about a tenth larger.
+    // Level 2 saves a large record faster than level 3, which is a slower algorithm in zlib-rs
+    // (90 ms of 550 for 100,000 flows), for a file about a tenth larger.
     workbook.set_zip_compression_level(2);
     let mut used = HashSet::new();
     let record_names: Vec<String> = records
