@@ -315,9 +315,11 @@ async fn regulators_layouts_and_singapore_terms() {
     let ico = String::from_utf8_lossy(&ico);
     assert!(ico.contains("Business function"));
     assert!(ico.contains("Categories of individuals"));
+    assert!(ico.contains("Article 9 condition for processing special category data"));
     let (_, _, cnil) = download(&server, "perspective=controller&format=csv&layout=cnil").await;
     let cnil = String::from_utf8_lossy(&cnil);
-    assert!(cnil.contains("Finalité(s) du traitement"));
+    assert!(cnil.contains("Finalité(s) du traitement effectué"));
+    assert!(cnil.contains("Catégories de données personnelles concernées"));
     let (_, _, sg) = download(
         &server,
         "perspective=processor&format=markdown&terminology=singapore-pdpa",
@@ -489,4 +491,238 @@ fn run_cli(url: &str, dir: &std::path::Path) {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown format"));
+}
+
+/// Today's record is read from the current tables, a past one is rebuilt from the change log:
+/// both sources must describe the same registry, before and after edits of every kind.
+#[tokio::test]
+async fn the_tables_and_the_log_describe_the_same_registry() {
+    use subreg::registry::inputs::{
+        ActivityInput, FlowInput, FlowPatch, RecipientInput, RecipientPatch, Safeguard,
+        TransferInput,
+    };
+    use subreg::registry::{Actor, Registry};
+    use subreg::ropa::model::Perspective;
+    use subreg::ropa::state::{Source, State, load_state, load_state_from};
+
+    async fn both(registry: &Registry) -> (State, State) {
+        let at = registry.now();
+        let tables = load_state_from(registry, Source::Tables, at).await.unwrap();
+        let log = load_state_from(registry, Source::Log, at).await.unwrap();
+        (tables, log)
+    }
+
+    let start = Utc::now().trunc_subsecs(0);
+    let server = TestServer::setup(Setup {
+        manual_clock: Some(start),
+        ..Setup::default()
+    })
+    .await;
+    let clock = server.clock.clone().unwrap();
+    let registry = &server.registry;
+    let actor = Actor("test".into());
+
+    clock.advance(Days::days(1));
+    let (tables, log) = both(registry).await;
+    assert!(!tables.flows.is_empty() && !tables.recipients.is_empty());
+    assert_eq!(tables, log, "the example registry");
+    let before = registry.now();
+
+    // Edits of every kind, a day apart.
+    clock.advance(Days::days(1));
+    let aws = registry.recipient_by_key("aws").await.unwrap().unwrap();
+    registry
+        .update_recipient(
+            aws.id,
+            RecipientPatch {
+                legal_name: Some("Amazon Web Services EMEA SARL (renamed)".into()),
+                // Entered out of order: the snapshot keeps the order, the table sorts.
+                processing_locations: Some(vec![
+                    "US".into(),
+                    "SG".into(),
+                    "IE".into(),
+                    "DE".into(),
+                ]),
+                ..RecipientPatch::default()
+            },
+            &actor,
+            None,
+        )
+        .await
+        .unwrap();
+    let recipient = registry
+        .create_recipient(
+            RecipientInput {
+                key: "state_test_processor".into(),
+                legal_name: "State Test Processor Inc.".into(),
+                kind: entity::RecipientKind::ServiceProvider,
+                default_role: entity::RecipientRole::Processor,
+                description: None,
+                country: "US".into(),
+                processing_locations: vec!["US".into(), "IN".into(), "NL".into()],
+                transfer: Some(Safeguard {
+                    mechanism: entity::TransferMechanism::StandardContractualClauses,
+                    scc_module: Some(3),
+                    derogation: None,
+                    safeguards: None,
+                    tia_date: chrono::NaiveDate::from_ymd_opt(2024, 3, 1),
+                }),
+                dpa_reference: None,
+                certifications: vec![],
+                dpf_certified: false,
+                website: None,
+                privacy_notice_url: None,
+                status: entity::RecipientStatus::Active,
+                public: false,
+                assumptions: vec![],
+                sources: vec![],
+            },
+            &actor,
+            None,
+        )
+        .await
+        .unwrap();
+    let activity = registry
+        .create_activity(
+            ActivityInput {
+                key: "state_test_activity".into(),
+                name: "Analytics".into(),
+                description: None,
+                organization_role: entity::OrganizationRole::Processor,
+                controllers: vec!["Business customers".into()],
+                purposes: vec!["Delivery statistics".into()],
+                legal_basis: None,
+                data_subjects: vec!["end_users".into()],
+                data_categories: vec!["online.ip_address".into(), "contact.phone_number".into()],
+                products: vec!["sms".into()],
+                retention_period: None,
+                retention_reason: None,
+                security_measures: vec![],
+                special_category_condition: None,
+                assumptions: vec![],
+                sources: vec![],
+            },
+            &actor,
+            None,
+        )
+        .await
+        .unwrap();
+    let scc = |country: &str| TransferInput {
+        country: country.into(),
+        safeguard: Safeguard {
+            mechanism: entity::TransferMechanism::StandardContractualClauses,
+            scc_module: Some(3),
+            derogation: None,
+            safeguards: None,
+            tia_date: chrono::NaiveDate::from_ymd_opt(2024, 3, 1),
+        },
+    };
+    let flow = registry
+        .create_flow(
+            FlowInput {
+                activity_id: activity.id,
+                recipient_id: recipient.id,
+                via_recipient_id: None,
+                role: None,
+                purpose: None,
+                data_categories: vec!["contact.phone_number".into()],
+                data_subjects: vec!["end_users".into()],
+                countries: vec!["US".into(), "NL".into(), "IN".into()],
+                transfers: vec![scc("US"), scc("IN")],
+                assumptions: vec![],
+                sources: vec![],
+            },
+            &actor,
+            None,
+        )
+        .await
+        .unwrap();
+    clock.advance(Days::days(1));
+    registry
+        .update_flow(
+            flow.id,
+            FlowPatch {
+                role: Some(Some(entity::RecipientRole::Controller)),
+                countries: Some(vec!["US".into(), "NL".into()]),
+                transfers: Some(vec![scc("US")]),
+                ..FlowPatch::default()
+            },
+            &actor,
+            None,
+        )
+        .await
+        .unwrap();
+    let sms = registry
+        .activity_by_key("sms_delivery")
+        .await
+        .unwrap()
+        .unwrap();
+    registry
+        .update_activity(
+            sms.id,
+            subreg::registry::inputs::ActivityPatch {
+                retention_period: Some(Some("P3M".into())),
+                ..Default::default()
+            },
+            &actor,
+            None,
+        )
+        .await
+        .unwrap();
+    let sms_flows = registry.flows_of_activities(&[sms.id]).await.unwrap();
+    let removed = sms_flows[&sms.id][0].id;
+    registry.delete_flow(removed, &actor, None).await.unwrap();
+    let stripe = registry.recipient_by_key("stripe").await.unwrap().unwrap();
+    registry
+        .update_recipient(
+            stripe.id,
+            RecipientPatch {
+                status: Some(entity::RecipientStatus::Retired),
+                ..RecipientPatch::default()
+            },
+            &actor,
+            None,
+        )
+        .await
+        .unwrap();
+
+    clock.advance(Days::days(1));
+    let (tables, log) = both(registry).await;
+    assert_eq!(tables, log, "after the edits");
+    assert_eq!(
+        tables.recipients[&aws.id].processing_locations,
+        ["DE", "IE", "SG", "US"]
+    );
+    assert!(tables.flows.iter().all(|f| f.id != removed));
+    let edited = tables.flows.iter().find(|f| f.id == flow.id).unwrap();
+    assert_eq!(edited.countries, ["NL", "US"]);
+    assert_eq!(edited.role, Some(entity::RecipientRole::Controller));
+
+    // Today's record reads the tables; a past one the log, and it is the state of then.
+    let today = load_state(registry, None).await.unwrap();
+    assert_eq!(today.flows, tables.flows);
+    let then = load_state(registry, Some(before)).await.unwrap();
+    let log_then = load_state_from(registry, Source::Log, before)
+        .await
+        .unwrap();
+    assert_eq!(then, log_then);
+    assert!(then.flows.iter().any(|f| f.id == removed));
+    assert!(
+        !then
+            .recipients
+            .values()
+            .any(|r| r.key == "state_test_processor")
+    );
+
+    // And the records built from either source are the same.
+    let options = subreg::ropa::FindingOptions::default();
+    for perspective in [Perspective::Controller, Perspective::Processor] {
+        let at = registry.now();
+        let from_tables = subreg::ropa::build::record(&tables, perspective, at, &options);
+        let from_log = subreg::ropa::build::record(&log, perspective, at, &options);
+        assert_eq!(
+            serde_json::to_value(&from_tables).unwrap(),
+            serde_json::to_value(&from_log).unwrap()
+        );
+    }
 }

@@ -1,152 +1,178 @@
-//! Building the record of processing activities from the change log: the latest state of every
-//! recipient, processing activity and data flow up to the instant asked for. Today's record and
-//! a past one come from the same code, so they cannot disagree.
+//! Building the record of processing activities from the registry's state at the instant asked
+//! for (see [`super::state`]): today's record and a past one come from the same code, so they
+//! cannot disagree.
 
 use super::findings::{self, FindingOptions};
 use super::model::{
-    ActivityEntry, CategoryEntry, OrganizationSection, Perspective, RecipientEntry, Record,
-    TransferEntry,
+    ActivityEntry, CategoryEntry, Perspective, RecipientEntry, Record, TransferEntry,
 };
-use crate::changes::as_of::for_each_latest;
+use super::state::{State, StateFlow, load_state};
 use crate::reference;
-use crate::registry::{
-    ActivitySnapshot, FlowSnapshot, RecipientSnapshot, Registry, RegistryError, Result,
-};
+use crate::registry::{ActivitySnapshot, Registry, RegistryError, Result, TransferSnapshot};
 use chrono::{DateTime, Utc};
 use entity::{OrganizationRole, RecipientRole};
 use serde::Serialize;
+use serde::ser::Impossible;
 use std::collections::{BTreeSet, HashMap};
-
-/// The registry's state at one instant, as the record needs it.
-pub struct State {
-    pub at: DateTime<Utc>,
-    pub recipients: HashMap<i32, RecipientSnapshot>,
-    pub activities: Vec<(i32, ActivitySnapshot)>,
-    pub flows: Vec<StateFlow>,
-    /// Names and Art. 9 flags of the taxonomy terms, by key (today's wording).
-    pub categories: HashMap<String, (String, bool)>,
-    pub subjects: HashMap<String, String>,
-    pub products: HashMap<String, String>,
-    pub organization: OrganizationSection,
-}
-
-/// A flow with the ids its event row carries.
-pub struct StateFlow {
-    pub activity_id: i32,
-    pub recipient_id: i32,
-    pub flow: FlowSnapshot,
-}
-
-impl StateFlow {
-    /// The recipient's role in the flow: the flow's own, or the recipient's default.
-    pub fn role(&self, recipients: &HashMap<i32, RecipientSnapshot>) -> Option<RecipientRole> {
-        self.flow
-            .role
-            .or_else(|| recipients.get(&self.recipient_id).map(|r| r.default_role))
-    }
-}
+use std::sync::Arc;
 
 /// An enum value as its API name (`PAYMENT_SERVICE_PROVIDER`).
 pub(crate) fn name_of(value: impl Serialize) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    variant_name(&value).unwrap_or_default().to_owned()
 }
 
-/// Loads the registry as it stood at `at` (now when `None`).
-pub async fn load_state(registry: &Registry, at: Option<DateTime<Utc>>) -> Result<State> {
-    let at = at.unwrap_or_else(|| registry.now());
-    let started = std::time::Instant::now();
-    let db = registry.pool().ok_or_else(|| {
-        RegistryError::Conflict("the record cannot be built inside a batch of writes".into())
-    })?;
-    let (recipients, mut activities, flows, unreadable) = for_each_latest(
-        db,
-        at,
-        &["RECIPIENT", "DATA_FLOW", "PROCESSING_ACTIVITY"],
-        (HashMap::new(), Vec::new(), Vec::new(), 0usize),
-        |(recipients, activities, flows, unreadable), row| match row.entity_type.as_str() {
-            "RECIPIENT" => match serde_json::from_str::<RecipientSnapshot>(&row.snapshot) {
-                Ok(snapshot) => {
-                    recipients.insert(row.entity_id, snapshot);
-                }
-                Err(_) => *unreadable += 1,
-            },
-            "PROCESSING_ACTIVITY" => {
-                match serde_json::from_str::<ActivitySnapshot>(&row.snapshot) {
-                    Ok(snapshot) => activities.push((row.entity_id, snapshot)),
-                    Err(_) => *unreadable += 1,
-                }
-            }
-            _ => match (
-                row.activity_id,
-                row.recipient_id,
-                serde_json::from_str::<FlowSnapshot>(&row.snapshot),
-            ) {
-                (Some(activity_id), Some(recipient_id), Ok(flow)) => flows.push(StateFlow {
-                    activity_id,
-                    recipient_id,
-                    flow,
-                }),
-                _ => *unreadable += 1,
-            },
-        },
-    )
-    .await?;
-    if unreadable > 0 {
-        tracing::warn!(
-            unreadable,
-            "change-log snapshots that could not be read were left out of the record"
-        );
+/// The serialized name of a unit enum variant, without allocating; `None` for anything else.
+pub(crate) fn variant_name(value: &impl Serialize) -> Option<&'static str> {
+    value.serialize(VariantName).ok()
+}
+
+/// A serializer that only accepts unit enum variants and returns their serialized name.
+struct VariantName;
+
+#[derive(Debug)]
+struct NotAVariant;
+
+impl std::fmt::Display for NotAVariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not a unit enum variant")
     }
-    tracing::debug!(
-        flows = flows.len(),
-        read_ms = started.elapsed().as_millis(),
-        "read the registry's state from the log"
-    );
-    activities.sort_by(|(_, a): &(i32, ActivitySnapshot), (_, b)| a.name.cmp(&b.name));
-    let categories = registry
-        .data_categories()
-        .await?
-        .into_iter()
-        .map(|c| (c.key, (c.name, c.special_category)))
-        .collect();
-    let subjects = registry
-        .data_subjects()
-        .await?
-        .into_iter()
-        .map(|s| (s.key, s.name))
-        .collect();
-    let products = registry
-        .products()
-        .await?
-        .into_iter()
-        .map(|p| (p.key, p.name))
-        .collect();
-    let organization = registry
-        .organization()
-        .await?
-        .map(|o| OrganizationSection {
-            name: o.name,
-            address: o.address,
-            country: o.country,
-            dpo_name: o.dpo_name,
-            dpo_email: o.dpo_email,
-            dpo_address: o.dpo_address,
-            representative: o.representative,
-        })
-        .unwrap_or_default();
-    Ok(State {
-        at,
-        recipients,
-        activities,
-        flows,
-        categories,
-        subjects,
-        products,
-        organization,
-    })
+}
+
+impl std::error::Error for NotAVariant {}
+
+impl serde::ser::Error for NotAVariant {
+    fn custom<T: std::fmt::Display>(_: T) -> Self {
+        NotAVariant
+    }
+}
+
+/// Serializer methods that refuse their value.
+macro_rules! refuse {
+    ($($method:ident($($arg:ty),*);)*) => {
+        $(fn $method(self, $(_: $arg),*) -> std::result::Result<Self::Ok, NotAVariant> {
+            Err(NotAVariant)
+        })*
+    };
+}
+
+impl serde::Serializer for VariantName {
+    type Ok = &'static str;
+    type Error = NotAVariant;
+    type SerializeSeq = Impossible<&'static str, NotAVariant>;
+    type SerializeTuple = Impossible<&'static str, NotAVariant>;
+    type SerializeTupleStruct = Impossible<&'static str, NotAVariant>;
+    type SerializeTupleVariant = Impossible<&'static str, NotAVariant>;
+    type SerializeMap = Impossible<&'static str, NotAVariant>;
+    type SerializeStruct = Impossible<&'static str, NotAVariant>;
+    type SerializeStructVariant = Impossible<&'static str, NotAVariant>;
+
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> std::result::Result<&'static str, NotAVariant> {
+        Ok(variant)
+    }
+
+    refuse! {
+        serialize_bool(bool);
+        serialize_i8(i8);
+        serialize_i16(i16);
+        serialize_i32(i32);
+        serialize_i64(i64);
+        serialize_u8(u8);
+        serialize_u16(u16);
+        serialize_u32(u32);
+        serialize_u64(u64);
+        serialize_f32(f32);
+        serialize_f64(f64);
+        serialize_char(char);
+        serialize_str(&str);
+        serialize_bytes(&[u8]);
+        serialize_none();
+        serialize_unit();
+        serialize_unit_struct(&'static str);
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(
+        self,
+        _: &T,
+    ) -> std::result::Result<&'static str, NotAVariant> {
+        Err(NotAVariant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: &T,
+    ) -> std::result::Result<&'static str, NotAVariant> {
+        Err(NotAVariant)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> std::result::Result<&'static str, NotAVariant> {
+        Err(NotAVariant)
+    }
+
+    fn serialize_seq(
+        self,
+        _: Option<usize>,
+    ) -> std::result::Result<Self::SerializeSeq, NotAVariant> {
+        Err(NotAVariant)
+    }
+
+    fn serialize_tuple(self, _: usize) -> std::result::Result<Self::SerializeTuple, NotAVariant> {
+        Err(NotAVariant)
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> std::result::Result<Self::SerializeTupleStruct, NotAVariant> {
+        Err(NotAVariant)
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> std::result::Result<Self::SerializeTupleVariant, NotAVariant> {
+        Err(NotAVariant)
+    }
+
+    fn serialize_map(
+        self,
+        _: Option<usize>,
+    ) -> std::result::Result<Self::SerializeMap, NotAVariant> {
+        Err(NotAVariant)
+    }
+
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> std::result::Result<Self::SerializeStruct, NotAVariant> {
+        Err(NotAVariant)
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> std::result::Result<Self::SerializeStructVariant, NotAVariant> {
+        Err(NotAVariant)
+    }
 }
 
 fn wanted(perspective: Perspective) -> OrganizationRole {
@@ -201,9 +227,10 @@ fn activity_entry(
     a: &ActivitySnapshot,
     flows: &[&StateFlow],
 ) -> ActivityEntry {
-    let mut recipients = BTreeSet::new();
-    let mut kinds = BTreeSet::new();
-    let mut transfers = Vec::new();
+    // Borrowed while collecting and deduplicating; the entries own their text.
+    let mut recipients: BTreeSet<(&str, &'static str, &'static str, &str, bool)> = BTreeSet::new();
+    let mut kinds: BTreeSet<&'static str> = BTreeSet::new();
+    let mut transfers: Vec<(&str, &TransferSnapshot, &'static str)> = Vec::new();
     for flow in flows {
         let Some(recipient) = state.recipients.get(&flow.recipient_id) else {
             continue;
@@ -211,35 +238,39 @@ fn activity_entry(
         let role = flow
             .role(&state.recipients)
             .unwrap_or(recipient.default_role);
-        kinds.insert(name_of(recipient.kind));
+        let kind = variant_name(&recipient.kind).unwrap_or_default();
+        kinds.insert(kind);
         recipients.insert((
-            recipient.legal_name.clone(),
-            name_of(role),
-            name_of(recipient.kind),
-            recipient.country.clone(),
+            &recipient.legal_name,
+            variant_name(&role).unwrap_or_default(),
+            kind,
+            &recipient.country,
             perspective == Perspective::Processor && role == RecipientRole::Processor,
         ));
-        for t in &flow.flow.transfers {
-            transfers.push(TransferEntry {
-                recipient: recipient.legal_name.clone(),
-                country: t.country.clone(),
-                country_name: reference::country(&t.country)
-                    .map(|c| c.name.to_owned())
-                    .unwrap_or_else(|| t.country.clone()),
-                mechanism: name_of(t.mechanism),
-                scc_module: t.scc_module,
-                derogation: t.derogation.map(name_of),
-                safeguards: t.safeguards.clone(),
-                tia_date: t.tia_date,
-            });
+        for t in &flow.transfers {
+            let mechanism = variant_name(&t.mechanism).unwrap_or_default();
+            transfers.push((&recipient.legal_name, t, mechanism));
         }
     }
-    transfers.sort_by(|x, y| {
-        (&x.recipient, &x.country, &x.mechanism).cmp(&(&y.recipient, &y.country, &y.mechanism))
-    });
-    transfers.dedup_by(|x, y| {
-        x.recipient == y.recipient && x.country == y.country && x.mechanism == y.mechanism
-    });
+    transfers
+        .sort_by(|(r1, t1, m1), (r2, t2, m2)| (r1, &t1.country, m1).cmp(&(r2, &t2.country, m2)));
+    transfers
+        .dedup_by(|(r1, t1, m1), (r2, t2, m2)| r1 == r2 && t1.country == t2.country && m1 == m2);
+    let transfers = transfers
+        .into_iter()
+        .map(|(recipient, t, mechanism)| TransferEntry {
+            recipient: recipient.to_owned(),
+            country: t.country.clone(),
+            country_name: reference::country(&t.country)
+                .map(|c| c.name.to_owned())
+                .unwrap_or_else(|| t.country.clone()),
+            mechanism: mechanism.to_owned(),
+            scc_module: t.scc_module,
+            derogation: t.derogation.map(name_of),
+            safeguards: t.safeguards.clone(),
+            tia_date: t.tia_date,
+        })
+        .collect();
     ActivityEntry {
         key: a.key.clone(),
         name: a.name.clone(),
@@ -268,15 +299,15 @@ fn activity_entry(
             })
             .collect(),
         special_category_condition: a.special_category_condition.clone(),
-        recipient_categories: kinds.into_iter().collect(),
+        recipient_categories: kinds.into_iter().map(str::to_owned).collect(),
         recipients: recipients
             .into_iter()
             .map(
                 |(legal_name, role, kind, country, subprocessor)| RecipientEntry {
-                    legal_name,
-                    kind,
-                    role,
-                    country,
+                    legal_name: legal_name.to_owned(),
+                    kind: kind.to_owned(),
+                    role: role.to_owned(),
+                    country: country.to_owned(),
                     subprocessor,
                 },
             )
@@ -301,18 +332,71 @@ pub async fn build(
     options: &FindingOptions,
 ) -> Result<Vec<Record>> {
     let started = std::time::Instant::now();
-    let state = load_state(registry, as_of).await?;
+    let state = Arc::new(load_state(registry, as_of).await?);
     let loaded = started.elapsed();
     let generated_at = registry.now();
-    let records = perspectives
+    // Building a record is CPU work: each perspective is built on a blocking thread, both
+    // side by side when both are asked for.
+    let tasks: Vec<_> = perspectives
         .iter()
-        .map(|p| record(&state, *p, generated_at, options))
+        .map(|&perspective| {
+            let state = Arc::clone(&state);
+            let options = options.clone();
+            tokio::task::spawn_blocking(move || record(&state, perspective, generated_at, &options))
+        })
         .collect();
+    let mut records = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        records.push(task.await.map_err(|e| {
+            RegistryError::Database(sea_orm::DbErr::Custom(format!(
+                "building the record stopped: {e}"
+            )))
+        })?);
+    }
     tracing::debug!(
         flows = state.flows.len(),
         load_ms = loaded.as_millis(),
         build_ms = (started.elapsed() - loaded).as_millis(),
         "built the record"
     );
+    // A large state takes a while to free: a blocking thread does it while the caller exports.
+    tokio::task::spawn_blocking(move || drop(state));
     Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{name_of, variant_name};
+    use entity::{Derogation, LegalBasis, RecipientKind, RecipientRole, TransferMechanism};
+    use sea_orm::Iterable;
+
+    fn serde_name(value: impl serde::Serialize) -> String {
+        serde_json::to_value(value)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn variant_names_are_the_api_names() {
+        for kind in RecipientKind::iter() {
+            assert_eq!(name_of(kind), serde_name(kind));
+        }
+        for role in RecipientRole::iter() {
+            assert_eq!(name_of(role), serde_name(role));
+        }
+        for mechanism in TransferMechanism::iter() {
+            assert_eq!(name_of(mechanism), serde_name(mechanism));
+        }
+        for derogation in Derogation::iter() {
+            assert_eq!(name_of(derogation), serde_name(derogation));
+        }
+        for basis in LegalBasis::iter() {
+            assert_eq!(name_of(basis), serde_name(basis));
+        }
+        assert_eq!(variant_name(&"text"), None);
+        assert_eq!(variant_name(&Some(RecipientRole::Processor)), None);
+        assert_eq!(name_of(3), "");
+    }
 }

@@ -1,8 +1,9 @@
 //! Compliance findings: the gaps and risks the record reveals, each with a severity, the entity
 //! it concerns and a sentence a DPO understands.
 
-use super::build::{State, StateFlow, name_of};
+use super::build::name_of;
 use super::model::{Finding, Perspective, Severity};
+use super::state::{State, StateFlow};
 use crate::reference;
 use entity::{OrganizationRole, RecipientRole, RecipientStatus, TransferMechanism};
 use std::collections::HashSet;
@@ -134,14 +135,15 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
             .get(&flow.activity_id)
             .copied()
             .unwrap_or_default();
-        let reference = format!("{activity} -> {}", recipient.key);
+        // Most flows have no finding: the reference is only written for those that do.
+        let flow_ref = || format!("{activity} -> {}", recipient.key);
         let role = flow.role(&state.recipients);
         if recipient.status == RecipientStatus::Retired {
             out.push(finding(
                 Severity::Medium,
                 "FLOW_TO_RETIRED_RECIPIENT",
                 "DATA_FLOW",
-                &reference,
+                &flow_ref(),
                 format!(
                     "Processing activity \"{activity}\" still sends data to {}, which is retired: end the flow or reactivate the recipient.",
                     recipient.legal_name
@@ -153,24 +155,23 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
         }
         seen_recipients.insert(flow.recipient_id);
         for country in flow
-            .flow
             .countries
             .iter()
             .filter(|c| !reference::is_eea(c))
-            .filter(|c| !flow.flow.transfers.iter().any(|t| &t.country == *c))
+            .filter(|c| !flow.transfers.iter().any(|t| &t.country == *c))
         {
             out.push(finding(
                 Severity::High,
                 "TRANSFER_WITHOUT_MECHANISM",
                 "DATA_FLOW",
-                &reference,
+                &flow_ref(),
                 format!(
                     "Data goes to {} in {country}, outside the EEA, with no transfer mechanism under Chapter V.",
                     recipient.legal_name
                 ),
             ));
         }
-        for t in &flow.flow.transfers {
+        for t in &flow.transfers {
             let decision = reference::adequacy_decision(&t.country, today);
             let covered = decision.is_some_and(|d| match d.scope {
                 reference::AdequacyScope::CertifiedOrganisations => recipient.dpf_certified,
@@ -184,7 +185,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
                     Severity::High,
                     "ADEQUACY_WITHOUT_DECISION",
                     "DATA_FLOW",
-                    &reference,
+                    &flow_ref(),
                     match decision {
                         Some(d) => format!(
                             "The transfer to {} in {country} relies on {} ({}), which covers only certified organisations, and the recipient is not recorded as certified.",
@@ -200,7 +201,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
                     Severity::Info,
                     "SCC_WHERE_ADEQUATE",
                     "DATA_FLOW",
-                    &reference,
+                    &flow_ref(),
                     format!(
                         "The transfer to {} in {country} uses standard contractual clauses, though an adequacy decision ({}) also covers it: not wrong, but the clauses may be more than is needed.",
                         recipient.legal_name,
@@ -215,7 +216,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
                         Severity::Medium,
                         "TIA_MISSING",
                         "DATA_FLOW",
-                        &reference,
+                        &flow_ref(),
                         format!(
                             "The transfer to {} in {country} under {} has no transfer impact assessment recorded (EDPB Recommendations 01/2020).",
                             recipient.legal_name,
@@ -227,7 +228,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
                             Severity::Medium,
                             "TIA_OUTDATED",
                             "DATA_FLOW",
-                            &reference,
+                            &flow_ref(),
                             format!(
                                 "The transfer impact assessment for {} in {country} dates from {date}, more than {} days ago: review it.",
                                 recipient.legal_name, options.tia_max_age_days

@@ -4,6 +4,7 @@ pub mod build;
 pub mod export;
 pub mod findings;
 pub mod model;
+pub mod state;
 
 pub use build::build;
 pub use findings::FindingOptions;

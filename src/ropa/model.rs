@@ -32,7 +32,7 @@ pub struct Record {
     pub findings: Vec<Finding>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrganizationSection {
     pub name: String,

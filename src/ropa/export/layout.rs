@@ -180,6 +180,20 @@ fn columns(spec: &[(Field, &str)], terms: Terms) -> Vec<Column> {
 }
 
 /// The table columns of a layout, for one perspective, in the layout's order.
+///
+/// - **ICO, controller**: the first thirteen columns of the ICO's "Documentation template for
+///   controllers" (sheet `Template`), verbatim and in order: the Art. 30(1) points, the Article 6
+///   lawful basis and the Article 9 condition. The template's later columns (legitimate
+///   interests, consent, DPIAs, breaches, the Data Protection Act 2018 Schedule 1 condition) are
+///   optional there and the registry holds nothing for them; "Link to contract with processor"
+///   is kept, empty, because it sits among the Art. 30 columns.
+/// - **ICO, processor**: the Art. 30(2) points in the wording of the controller template.
+/// - **CNIL**: the rubrics of the CNIL's record sheet ("fiche de registre" of its simplified
+///   record model): "N° / REF", "Nom / sigle", "Responsable(s) conjoint(s)", "Finalité(s) du
+///   traitement effectué", "Catégories de personnes concernées", "Catégories de données
+///   personnelles concernées", "Données sensibles", "Destinataires", "Sous-traitants",
+///   "Transferts hors UE" with their "Garanties", "Mesures de sécurité", one column each, plus
+///   the description, legal basis, retention and recipient categories the record also holds.
 pub(super) fn table_columns(layout: Layout, perspective: Perspective, terms: Terms) -> Vec<Column> {
     use Field as F;
     let spec: &[(Field, &str)] = match (layout, perspective) {
@@ -281,7 +295,7 @@ pub(super) fn table_columns(layout: Layout, perspective: Perspective, terms: Ter
             ),
             (
                 F::SpecialCondition,
-                "Article 9 basis for processing special category data",
+                "Article 9 condition for processing special category data",
             ),
         ],
         (Layout::Ico, Perspective::Processor) => &[
@@ -302,14 +316,17 @@ pub(super) fn table_columns(layout: Layout, perspective: Perspective, terms: Ter
             ),
         ],
         (Layout::Cnil, Perspective::Controller) => &[
-            (F::Reference, "N° / Réf"),
-            (F::Name, "Activité de traitement"),
+            (F::Reference, "N° / REF"),
+            (F::Name, "Nom / sigle"),
             (F::Description, "Description"),
             (F::JointControllers, "Responsable(s) conjoint(s)"),
-            (F::Purposes, "Finalité(s) du traitement"),
+            (F::Purposes, "Finalité(s) du traitement effectué"),
             (F::LegalBasis, "Base légale"),
             (F::DataSubjects, "Catégories de personnes concernées"),
-            (F::DataCategories, "Catégories de données personnelles"),
+            (
+                F::DataCategories,
+                "Catégories de données personnelles concernées",
+            ),
             (F::SpecialCategories, "Données sensibles"),
             (F::Retention, "Durée de conservation"),
             (F::RecipientCategories, "Catégories de destinataires"),
@@ -320,15 +337,18 @@ pub(super) fn table_columns(layout: Layout, perspective: Perspective, terms: Ter
             (F::SecurityMeasures, "Mesures de sécurité"),
         ],
         (Layout::Cnil, Perspective::Processor) => &[
-            (F::Reference, "N° / Réf"),
-            (F::Name, "Activité de traitement"),
+            (F::Reference, "N° / REF"),
+            (F::Name, "Nom / sigle"),
             (F::Description, "Description"),
             (
                 F::Purposes,
                 "Catégories de traitements effectués pour le compte de chaque responsable du traitement",
             ),
             (F::DataSubjects, "Catégories de personnes concernées"),
-            (F::DataCategories, "Catégories de données personnelles"),
+            (
+                F::DataCategories,
+                "Catégories de données personnelles concernées",
+            ),
             (F::SpecialCategories, "Données sensibles"),
             (F::Processors, "Sous-traitants ultérieurs"),
             (F::Recipients, "Destinataires"),
@@ -400,10 +420,7 @@ pub(super) fn organization_columns(
             ),
         ],
         (Layout::Cnil, Perspective::Controller) => &[
-            (
-                F::Organization,
-                "Nom et coordonnées du responsable du traitement",
-            ),
+            (F::Organization, "Responsable du traitement"),
             (F::Dpo, "Délégué à la protection des données"),
             (F::Representative, "Représentant"),
         ],
@@ -504,7 +521,7 @@ impl Labels {
                     t("Constat"),
                 ],
                 transfer_headings: [
-                    t("N° / Réf"),
+                    t("N° / REF"),
                     t("Activité de traitement"),
                     t("Destinataire"),
                     t("Pays"),

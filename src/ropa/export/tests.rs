@@ -823,7 +823,7 @@ fn ico_layout_uses_the_ico_headings() {
             "Retention schedule (if possible)",
             "General description of technical and organisational security measures (if possible)",
             "Article 6 lawful basis for processing personal data",
-            "Article 9 basis for processing special category data",
+            "Article 9 condition for processing special category data",
             "Findings",
         ]
     );
@@ -839,7 +839,7 @@ fn ico_layout_uses_the_ico_headings() {
         csv_cell(
             &headers,
             support,
-            "Article 9 basis for processing special category data"
+            "Article 9 condition for processing special category data"
         ),
         "Explicit consent (Art. 9(2)(a))"
     );
@@ -902,15 +902,15 @@ fn cnil_layout_uses_the_cnil_headings() {
     let (headers, rows) = read_csv(&bytes);
     for heading in [
         "Registre",
-        "Nom et coordonnées du responsable du traitement",
+        "Responsable du traitement",
         "Délégué à la protection des données",
-        "N° / Réf",
-        "Activité de traitement",
+        "N° / REF",
+        "Nom / sigle",
         "Responsable(s) conjoint(s)",
-        "Finalité(s) du traitement",
+        "Finalité(s) du traitement effectué",
         "Base légale",
         "Catégories de personnes concernées",
-        "Catégories de données personnelles",
+        "Catégories de données personnelles concernées",
         "Données sensibles",
         "Durée de conservation",
         "Catégories de destinataires",
@@ -930,7 +930,7 @@ fn cnil_layout_uses_the_cnil_headings() {
     }
     let support = rows
         .iter()
-        .find(|r| csv_cell(&headers, r, "N° / Réf") == "support")
+        .find(|r| csv_cell(&headers, r, "N° / REF") == "support")
         .unwrap();
     assert_eq!(
         csv_cell(&headers, support, "Données sensibles"),
@@ -942,7 +942,7 @@ fn cnil_layout_uses_the_cnil_headings() {
     );
     let billing = rows
         .iter()
-        .find(|r| csv_cell(&headers, r, "N° / Réf") == "billing")
+        .find(|r| csv_cell(&headers, r, "N° / REF") == "billing")
         .unwrap();
     assert_eq!(csv_cell(&headers, billing, "Données sensibles"), "None");
 
@@ -961,7 +961,7 @@ fn cnil_layout_uses_the_cnil_headings() {
     let bytes = export(&records(), Format::Markdown, &options).unwrap();
     let doc = String::from_utf8(bytes).unwrap();
     assert!(doc.starts_with("# Registre du responsable du traitement (art. 30.1 RGPD)\n"));
-    assert!(doc.contains("| Finalité(s) du traitement | Invoicing customers<br>"));
+    assert!(doc.contains("| Finalité(s) du traitement effectué | Invoicing customers<br>"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -351,31 +351,62 @@ fn findings_sheet(
 }
 
 pub(super) fn write(records: &[Record], ctx: &Ctx) -> Result<Vec<u8>, ExportError> {
+    let started = std::time::Instant::now();
     let formats = Formats::new();
     let mut workbook = Workbook::new();
-    // Level 3 deflates a large record a quarter faster than the default 6, for a file a few
-    // percent larger.
-    workbook.set_zip_compression_level(3);
+    // Level 2 saves a large record faster than level 3, which is a slower algorithm in zlib-rs
+    // (90 ms of 550 for 100,000 flows), for a file about a tenth larger.
+    workbook.set_zip_compression_level(2);
     let mut used = HashSet::new();
+    let record_names: Vec<String> = records
+        .iter()
+        .map(|record| sheet_name(&ctx.labels.sheet_names(record.perspective), &mut used))
+        .collect();
+    let transfers_name = sheet_name(std::slice::from_ref(&ctx.labels.transfers_sheet), &mut used);
+    let findings_name = sheet_name(std::slice::from_ref(&ctx.labels.findings_sheet), &mut used);
 
-    for record in records {
-        let name = sheet_name(&ctx.labels.sheet_names(record.perspective), &mut used);
-        let ws = workbook.add_worksheet();
-        ws.set_name(name)?;
-        record_sheet(ws, record, ctx, &formats)?;
-    }
+    // The sheets are independent: the "Transfers" sheet, the largest, is filled on a second
+    // thread while this one fills the others; they are saved in order.
+    let formats = &formats;
+    let (transfers, findings) = std::thread::scope(|scope| {
+        let transfers = scope.spawn(|| -> Result<Worksheet, ExportError> {
+            let mut ws = Worksheet::new();
+            ws.set_name(&transfers_name)?;
+            transfers_sheet(&mut ws, records, ctx, formats)?;
+            Ok(ws)
+        });
+        for (record, name) in records.iter().zip(&record_names) {
+            let ws = workbook.add_worksheet();
+            ws.set_name(name)?;
+            record_sheet(ws, record, ctx, formats)?;
+        }
+        let mut findings = Worksheet::new();
+        findings.set_name(&findings_name)?;
+        findings_sheet(&mut findings, records, ctx, formats)?;
+        let transfers = transfers.join().map_err(|_| {
+            ExportError::Io(std::io::Error::other(
+                "the transfers sheet could not be written",
+            ))
+        })??;
+        Ok::<_, ExportError>((transfers, findings))
+    })?;
+    workbook.push_worksheet(transfers);
+    workbook.push_worksheet(findings);
 
-    let name = sheet_name(std::slice::from_ref(&ctx.labels.transfers_sheet), &mut used);
-    let ws = workbook.add_worksheet();
-    ws.set_name(name)?;
-    transfers_sheet(ws, records, ctx, &formats)?;
-
-    let name = sheet_name(std::slice::from_ref(&ctx.labels.findings_sheet), &mut used);
-    let ws = workbook.add_worksheet();
-    ws.set_name(name)?;
-    findings_sheet(ws, records, ctx, &formats)?;
-
-    Ok(workbook.save_to_buffer()?)
+    let filled = started.elapsed();
+    let bytes = workbook.save_to_buffer()?;
+    tracing::debug!(
+        cells_ms = filled.as_millis(),
+        save_ms = (started.elapsed() - filled).as_millis(),
+        bytes = bytes.len(),
+        "wrote the XLSX workbook"
+    );
+    // A large workbook takes a while to free; the caller has its bytes and need not wait. (If
+    // no thread can be started, the workbook is freed here.)
+    let _ = std::thread::Builder::new()
+        .name("xlsx-free".into())
+        .spawn(move || drop(workbook));
+    Ok(bytes)
 }
 
 #[cfg(test)]
