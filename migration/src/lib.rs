@@ -8,6 +8,7 @@ mod m20261123_000001_create_registry;
 mod m20261123_000002_notice_period;
 mod m20261123_000003_activity_controllers;
 mod m20261123_000004_api_keys;
+mod m20261123_000005_change_log_time_index;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_notice_period::Migration),
             Box::new(m20261123_000003_activity_controllers::Migration),
             Box::new(m20261123_000004_api_keys::Migration),
+            Box::new(m20261123_000005_change_log_time_index::Migration),
         ]
     }
 }
