@@ -150,7 +150,7 @@ pub struct ServeArgs {
     /// Most lexical tokens in one document.
     #[arg(long, env = "SUBREG_MAX_TOKENS", default_value_t = 1000)]
     pub max_tokens: usize,
-    /// Most directives in one document.
+    /// Most directives on one field.
     #[arg(long, env = "SUBREG_MAX_DIRECTIVES", default_value_t = 50)]
     pub max_directives: usize,
     /// Most operations in one batched HTTP request (a JSON array); 1 turns batching off.

@@ -159,12 +159,11 @@ async fn query_depth_is_bounded() {
     // The default: 12 levels are served, 13 refused before anything runs.
     query(&server, &nested(12)).await.assert_ok();
     let refused = query(&server, &nested(13)).await;
-    refused.assert_refused(StatusCode::BAD_REQUEST);
-    assert!(
-        refused.message().contains("nested too deep"),
-        "{:#}",
-        refused.body
-    );
+    refused.assert_limit("depth");
+    assert!(refused.message().contains("12"), "{:#}", refused.body);
+    // Depth counts through fragments, inline or named.
+    let hidden = "{ organization { ...C } } fragment C on Organization { country { ... on Country { adequacyDecision { title } } } }";
+    query(&server, hidden).await.assert_ok();
 
     // Configured lower, it applies at the new figure.
     let server = server_with(ServerSettings {
@@ -176,9 +175,13 @@ async fn query_depth_is_bounded() {
     })
     .await;
     query(&server, &nested(3)).await.assert_ok();
-    query(&server, &nested(4))
-        .await
-        .assert_refused(StatusCode::BAD_REQUEST);
+    query(&server, &nested(4)).await.assert_limit("depth");
+    query(
+        &server,
+        "{ organization { ...C } } fragment C on Organization { country { adequacyDecision { title } } }",
+    )
+    .await
+    .assert_limit("depth");
 }
 
 #[tokio::test]
@@ -267,12 +270,8 @@ async fn directives_are_bounded() {
         ),
     )
     .await;
-    refused.assert_refused(StatusCode::BAD_REQUEST);
-    assert!(
-        refused.message().contains("directives"),
-        "{:#}",
-        refused.body
-    );
+    refused.assert_limit("directives");
+    assert!(refused.message().contains("50"), "{:#}", refused.body);
 
     let server = server_with(ServerSettings {
         limits: Limits {
@@ -290,12 +289,7 @@ async fn directives_are_bounded() {
         "{ organization { name @include(if: true) @skip(if: false) } }",
     )
     .await;
-    refused.assert_refused(StatusCode::BAD_REQUEST);
-    assert!(
-        refused.message().contains("directives"),
-        "{:#}",
-        refused.body
-    );
+    refused.assert_limit("directives");
 }
 
 #[tokio::test]
@@ -742,27 +736,26 @@ async fn introspection_can_be_switched_off() {
         ..ServerSettings::default()
     })
     .await;
-    // The introspection fields answer nothing (async-graphql gives them null rather than an
-    // error): not a type or field name leaks.
-    for (document, field) in [
-        (
-            "{ __schema { queryType { name } types { name } } }",
-            "__schema",
-        ),
-        (
-            "{ __type(name: \"Recipient\") { fields { name } } }",
-            "__type",
-        ),
+    // The introspection fields are refused, also behind a fragment: not a type or field name
+    // leaks, and a client generator learns why it got nothing.
+    for document in [
+        "{ __schema { queryType { name } types { name } } }",
+        "{ __type(name: \"Recipient\") { fields { name } } }",
+        "query { ...Q } fragment Q on Query { __schema { types { name } } }",
     ] {
         let answer = query(&server, document).await;
-        assert_eq!(answer.status, StatusCode::OK, "{document}");
-        assert!(answer.body["data"][field].is_null(), "{:#}", answer.body);
+        answer.assert_refused(StatusCode::BAD_REQUEST);
+        assert_eq!(answer.code(), "INTROSPECTION_DISABLED", "{:#}", answer.body);
         assert!(
             !answer.body.to_string().contains("Recipient\""),
             "{:#}",
             answer.body
         );
     }
+    // `__typename` is not introspection of the schema and stays available.
+    query(&server, "{ __typename organization { name } }")
+        .await
+        .assert_ok();
     // No "did you mean": a typo does not reveal the field it is close to.
     for document in [
         "{ recipientz { key } }",

@@ -1,10 +1,11 @@
 //! Bounds on a GraphQL document, checked before anything else walks it so that a hostile
 //! document costs little: its size in tokens (before parsing), then its aliases and the number
 //! of fields it selects once every fragment is expanded (a fragment "bomb" that spreads
-//! fragments into each other is measured without expanding it). They run when the request is
-//! prepared: async-graphql's own recursion-depth and directive checks, which follow every
-//! spread, would take time exponential in the size of a bomb. Depth and complexity are
-//! async-graphql's own checks; these run first and apply to HTTP and WebSocket requests alike.
+//! fragments into each other is measured without expanding it), how deep it nests and how many
+//! directives a field carries. They run when the request is prepared, for HTTP and WebSocket
+//! requests alike, and refuse with `LIMIT_EXCEEDED` naming the limit: async-graphql's own
+//! recursion-depth and directive checks, which follow every spread, would take time exponential
+//! in the size of a bomb. Its depth, complexity and directive limits stay set as a second line.
 
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
@@ -14,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED";
+pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
 
 /// The document bounds a server enforces.
 #[derive(Clone, Copy, Debug)]
@@ -24,6 +26,12 @@ pub struct DocumentBounds {
     pub max_aliases: usize,
     /// Most fields selected with every fragment expanded.
     pub max_fields: usize,
+    /// Most fields on one path, fragments expanded.
+    pub max_depth: usize,
+    /// Most directives on one field.
+    pub max_directives: usize,
+    /// Whether `__schema` and `__type` may be asked for.
+    pub introspection: bool,
 }
 
 fn refused(limit: &'static str, message: String) -> ServerError {
@@ -70,6 +78,36 @@ pub fn check_document(request: &mut Request, bounds: DocumentBounds) -> ServerRe
                 bounds.max_fields
             ),
         ));
+    }
+    if shape.depth > bounds.max_depth {
+        return Err(refused(
+            "depth",
+            format!(
+                "the document nests fields {} deep; at most {} levels are allowed",
+                shape.depth, bounds.max_depth
+            ),
+        ));
+    }
+    if shape.most_directives > bounds.max_directives {
+        return Err(refused(
+            "directives",
+            format!(
+                "a field has {} directives; at most {} are allowed on one field",
+                shape.most_directives, bounds.max_directives
+            ),
+        ));
+    }
+    if !bounds.introspection
+        && let Some(field) = introspection_field(request.parsed_query()?)
+    {
+        let mut err = ServerError::new(
+            format!("introspection is switched off on this server: `{field}` is not available"),
+            None,
+        );
+        let mut extensions = async_graphql::ErrorExtensionValues::default();
+        extensions.set("code", INTROSPECTION_DISABLED);
+        err.extensions = Some(extensions);
+        return Err(err);
     }
     Ok(())
 }
@@ -144,104 +182,170 @@ pub struct Shape {
     pub aliases: usize,
     /// Fields selected with fragments expanded, saturating just past the bound.
     pub fields: usize,
+    /// Fields on the longest path from the operation down, fragments expanded (`{ a { b } }`
+    /// is 2 deep). Exact only while `fields` is within the bound.
+    pub depth: usize,
+    /// The most directives on any one field.
+    pub most_directives: usize,
     /// The first spread of a fragment the document does not define.
     pub unknown_fragment: Option<(String, Pos)>,
 }
 
-/// Counts the document's aliases, and the fields it selects with every fragment spread
-/// expanded. Each fragment is measured once (memoised), so a fragment bomb costs time linear in
-/// the document; a fragment cycle counts as over the bound (validation refuses it anyway).
+/// How much a selection set selects once expanded.
+#[derive(Clone, Copy, Default)]
+struct Extent {
+    fields: usize,
+    depth: usize,
+}
+
+/// Counts the document's aliases and directives, and the fields it selects (and how deep) with
+/// every fragment spread expanded. Each fragment is measured once (memoised), so a fragment bomb
+/// costs time linear in the document; a fragment cycle counts as over the bound (validation
+/// refuses it anyway).
 pub fn measure(document: &ExecutableDocument, bound: usize) -> Shape {
     let mut walker = Walker {
         fragments: &document.fragments,
-        sizes: HashMap::new(),
+        extents: HashMap::new(),
         bound,
         aliases: 0,
+        most_directives: 0,
         unknown_fragment: None,
     };
-    let mut fields = 0usize;
+    let mut total = Extent::default();
     for (_, operation) in document.operations.iter() {
-        fields = fields.saturating_add(walker.selection_set(&operation.node.selection_set.node, 0));
+        let extent = walker.selection_set(&operation.node.selection_set.node, 0);
+        total.fields = total.fields.saturating_add(extent.fields);
+        total.depth = total.depth.max(extent.depth);
     }
-    // Aliases inside fragments count once per definition: the document's own text.
+    // Aliases and directives count once per place they are written: the document's own text.
     for fragment in document.fragments.values() {
-        walker.count_aliases(&fragment.node.selection_set.node);
+        walker.count_text(&fragment.node.selection_set.node);
     }
     for (_, operation) in document.operations.iter() {
-        walker.count_aliases(&operation.node.selection_set.node);
+        walker.count_text(&operation.node.selection_set.node);
     }
     Shape {
         aliases: walker.aliases,
-        fields: fields.min(bound.saturating_add(1)),
+        fields: total.fields.min(bound.saturating_add(1)),
+        depth: total.depth,
+        most_directives: walker.most_directives,
         unknown_fragment: walker.unknown_fragment,
     }
 }
 
+/// The introspection field (`__schema` or `__type`) the document asks for at its root, if any.
+pub fn introspection_field(document: &ExecutableDocument) -> Option<&str> {
+    fn find<'a>(
+        document: &'a ExecutableDocument,
+        set: &'a SelectionSet,
+        hops: usize,
+    ) -> Option<&'a str> {
+        // A chain of spreads longer than the document's fragments is a cycle.
+        if hops > document.fragments.len() {
+            return None;
+        }
+        set.items
+            .iter()
+            .find_map(|selection| match &selection.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    matches!(name, "__schema" | "__type").then_some(name)
+                }
+                Selection::InlineFragment(fragment) => {
+                    find(document, &fragment.node.selection_set.node, hops)
+                }
+                Selection::FragmentSpread(spread) => document
+                    .fragments
+                    .get(&spread.node.fragment_name.node)
+                    .and_then(|f| find(document, &f.node.selection_set.node, hops + 1)),
+            })
+    }
+    document
+        .operations
+        .iter()
+        .find_map(|(_, operation)| find(document, &operation.node.selection_set.node, 0))
+}
+
 struct Walker<'a> {
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
-    /// Expanded size of each fragment measured so far; `None` while being measured (a cycle).
-    sizes: HashMap<&'a str, Option<usize>>,
+    /// Expanded extent of each fragment measured so far; `None` while being measured (a cycle).
+    extents: HashMap<&'a str, Option<Extent>>,
     bound: usize,
     aliases: usize,
+    most_directives: usize,
     unknown_fragment: Option<(String, Pos)>,
 }
 
 impl<'a> Walker<'a> {
-    fn selection_set(&mut self, set: &'a SelectionSet, depth: usize) -> usize {
-        // Nesting deeper than this is refused by the parser and the depth limit long before.
-        if depth > 256 {
-            return self.bound.saturating_add(1);
+    fn over(&self) -> Extent {
+        Extent {
+            fields: self.bound.saturating_add(1),
+            depth: 0,
         }
-        let mut total = 0usize;
+    }
+
+    fn selection_set(&mut self, set: &'a SelectionSet, nesting: usize) -> Extent {
+        // Nesting deeper than this is refused by the parser and the depth limit long before.
+        if nesting > 256 {
+            return self.over();
+        }
+        let mut total = Extent::default();
         for selection in &set.items {
-            let size = match &selection.node {
-                Selection::Field(field) => 1usize
-                    .saturating_add(self.selection_set(&field.node.selection_set.node, depth + 1)),
+            let extent = match &selection.node {
+                Selection::Field(field) => {
+                    let inner = self.selection_set(&field.node.selection_set.node, nesting + 1);
+                    Extent {
+                        fields: inner.fields.saturating_add(1),
+                        depth: inner.depth + 1,
+                    }
+                }
                 Selection::InlineFragment(fragment) => {
-                    self.selection_set(&fragment.node.selection_set.node, depth + 1)
+                    self.selection_set(&fragment.node.selection_set.node, nesting + 1)
                 }
                 Selection::FragmentSpread(spread) => {
-                    self.fragment(&spread.node.fragment_name, depth)
+                    self.fragment(&spread.node.fragment_name, nesting)
                 }
             };
-            total = total.saturating_add(size);
-            if total > self.bound {
+            total.fields = total.fields.saturating_add(extent.fields);
+            total.depth = total.depth.max(extent.depth);
+            if total.fields > self.bound {
                 return total;
             }
         }
         total
     }
 
-    fn fragment(&mut self, spread: &'a Positioned<Name>, depth: usize) -> usize {
+    fn fragment(&mut self, spread: &'a Positioned<Name>, nesting: usize) -> Extent {
         let name = spread.node.as_str();
-        match self.sizes.get(name) {
-            Some(Some(size)) => return *size,
-            Some(None) => return self.bound.saturating_add(1),
+        match self.extents.get(name) {
+            Some(Some(extent)) => return *extent,
+            Some(None) => return self.over(),
             None => {}
         }
         let Some((key, definition)) = self.fragments.get_key_value(name) else {
             if self.unknown_fragment.is_none() {
                 self.unknown_fragment = Some((name.to_owned(), spread.pos));
             }
-            return 0;
+            return Extent::default();
         };
-        self.sizes.insert(key.as_str(), None);
-        let size = self.selection_set(&definition.node.selection_set.node, depth + 1);
-        self.sizes.insert(key.as_str(), Some(size));
-        size
+        self.extents.insert(key.as_str(), None);
+        let extent = self.selection_set(&definition.node.selection_set.node, nesting + 1);
+        self.extents.insert(key.as_str(), Some(extent));
+        extent
     }
 
-    fn count_aliases(&mut self, set: &SelectionSet) {
+    fn count_text(&mut self, set: &SelectionSet) {
         for selection in &set.items {
             match &selection.node {
                 Selection::Field(field) => {
                     if field.node.alias.is_some() {
                         self.aliases += 1;
                     }
-                    self.count_aliases(&field.node.selection_set.node);
+                    self.most_directives = self.most_directives.max(field.node.directives.len());
+                    self.count_text(&field.node.selection_set.node);
                 }
                 Selection::InlineFragment(fragment) => {
-                    self.count_aliases(&fragment.node.selection_set.node)
+                    self.count_text(&fragment.node.selection_set.node)
                 }
                 Selection::FragmentSpread(_) => {}
             }
@@ -298,9 +402,39 @@ mod tests {
             Shape {
                 aliases: 4,
                 fields: 6,
+                depth: 2,
+                most_directives: 0,
                 unknown_fragment: None,
             }
         );
+    }
+
+    #[test]
+    fn depth_follows_fragments_and_directives_are_counted_per_field() {
+        let document = parse_query(
+            "query { a { ...F } b @skip(if: false) }
+             fragment F on A { c { d @include(if: true) @skip(if: false) } ... on A { e { f { g } } } }",
+        )
+        .expect("parses");
+        let shape = measure(&document, 1_000);
+        assert_eq!(shape.depth, 4);
+        assert_eq!(shape.most_directives, 2);
+    }
+
+    #[test]
+    fn introspection_at_the_root_is_found_through_fragments() {
+        let found =
+            |doc: &str| introspection_field(&parse_query(doc).expect("parses")).map(str::to_owned);
+        assert_eq!(
+            found("{ __schema { types { name } } }").as_deref(),
+            Some("__schema")
+        );
+        assert_eq!(
+            found("query { ...Q } fragment Q on Query { ... on Query { __type(name: \"A\") { name } } }").as_deref(),
+            Some("__type")
+        );
+        assert_eq!(found("{ __typename organization { name } }"), None);
+        assert_eq!(found("query { ...A } fragment A on Query { ...A }"), None);
     }
 
     #[test]

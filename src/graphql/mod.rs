@@ -59,7 +59,7 @@ pub struct Limits {
     pub max_aliases: usize,
     /// Most lexical tokens in one document.
     pub max_tokens: usize,
-    /// Most directives in one document.
+    /// Most directives on one field.
     pub max_directives: usize,
     /// Most subscriptions one WebSocket connection may hold open.
     pub max_subscriptions_per_connection: usize,
