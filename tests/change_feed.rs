@@ -214,6 +214,85 @@ async fn propose_subprocessor(server: &TestServer) -> String {
     id
 }
 
+/// The kinds of the public feed's events after `after`, as a customer without a key sees them.
+async fn public_kinds_after(server: &TestServer, after: &str) -> Vec<String> {
+    let data = server
+        .anonymous(
+            r#"query($after: String) { subprocessorChanges(after: $after, first: 100) {
+                nodes { kind } } }"#,
+            json!({ "after": after }),
+        )
+        .await;
+    assert!(data.get("errors").is_none(), "{data}");
+    data["data"]["subprocessorChanges"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_proposed_subprocessor_stays_off_the_public_feed_until_it_is_announced() {
+    let server = TestServer::start().await;
+    let start = head(&server).await;
+    // Planning a new subprocessor (the recipient, its flow, a renaming) is internal.
+    let acme = propose_subprocessor(&server).await;
+    rename_at(&server.url, &server.admin_key, &acme, "Acme Cloud, Inc.").await;
+    let internal = server.history(json!({})).await;
+    assert_eq!(
+        internal
+            .iter()
+            .filter(|e| e["recipientId"] == acme.as_str())
+            .count(),
+        3,
+        "the registry's own history has every change: {internal:#?}"
+    );
+    assert_eq!(
+        public_kinds_after(&server, &start).await,
+        Vec::<String>::new()
+    );
+
+    // The announcement is what customers hear first; what follows is public.
+    server
+        .data(
+            r#"mutation($id: ID!) { announceRecipient(id: $id) { status } }"#,
+            json!({ "id": acme }),
+        )
+        .await;
+    rename_at(
+        &server.url,
+        &server.admin_key,
+        &acme,
+        "Acme Cloud Incorporated",
+    )
+    .await;
+    assert_eq!(
+        public_kinds_after(&server, &start).await,
+        ["RECIPIENT_ANNOUNCED", "RECIPIENT_UPDATED"]
+    );
+
+    // A proposal withdrawn before its announcement never reaches customers either.
+    let mark = head(&server).await;
+    let withdrawn = server
+        .data(
+            r#"mutation { createRecipient(input: { key: "never", legalName: "Never Ltd", kind: SERVICE_PROVIDER,
+                defaultRole: PROCESSOR, country: "NL", public: true }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    server
+        .data(
+            r#"mutation($id: ID!) { updateRecipient(id: $id, input: { status: RETIRED }) { status } }"#,
+            json!({ "id": withdrawn["createRecipient"]["id"] }),
+        )
+        .await;
+    assert_eq!(
+        public_kinds_after(&server, &mark).await,
+        Vec::<String>::new()
+    );
+}
+
 #[tokio::test]
 async fn a_new_subprocessor_is_announced_objected_to_and_activated_after_its_notice_period() {
     let now = Utc::now().trunc_subsecs(0);

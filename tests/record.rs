@@ -382,7 +382,7 @@ async fn exported_cells_are_safe_to_open_in_a_spreadsheet() {
 #[tokio::test]
 async fn findings_tell_the_dpo_what_to_fix() {
     let server = TestServer::start().await;
-    // An adequacy transfer to a country without a decision, to a processor with no DPA.
+    // A transfer to India under SCCs with no TIA, to a processor with no DPA.
     let activity = server.activity_id("sms_delivery").await;
     let acme = server
         .data(
@@ -396,7 +396,7 @@ async fn findings_tell_the_dpo_what_to_fix() {
         .data(
             r#"mutation($a: ID!, $r: ID!) { createDataFlow(input: { activityId: $a, recipientId: $r,
                 dataCategories: ["content.message"], dataSubjects: ["end_users"], countries: ["IN"],
-                transfers: [{ country: "IN", safeguard: { mechanism: ADEQUACY_DECISION } }] }) { id } }"#,
+                transfers: [{ country: "IN", safeguard: { mechanism: STANDARD_CONTRACTUAL_CLAUSES, sccModule: 3 } }] }) { id } }"#,
             json!({ "a": activity, "r": acme }),
         )
         .await;
@@ -412,14 +412,13 @@ async fn findings_tell_the_dpo_what_to_fix() {
             .iter()
             .any(|f| f["code"] == code && f["entity"].as_str().unwrap().contains(entity))
     };
-    assert!(has("ADEQUACY_WITHOUT_DECISION", "acme_in"), "{findings:#?}");
-    assert!(has("PROCESSOR_WITHOUT_DPA", "acme_in"));
-    let adequacy = findings
+    assert!(has("TIA_MISSING", "acme_in"), "{findings:#?}");
+    assert!(has("PROCESSOR_WITHOUT_DPA", "acme_in"), "{findings:#?}");
+    let tia = findings
         .iter()
-        .find(|f| f["code"] == "ADEQUACY_WITHOUT_DECISION")
+        .find(|f| f["code"] == "TIA_MISSING")
         .unwrap();
-    assert_eq!(adequacy["severity"], "HIGH");
-    assert!(adequacy["message"].as_str().unwrap().contains("India"));
+    assert!(tia["message"].as_str().unwrap().contains("India"), "{tia}");
     // Severity order: most severe first.
     let order = |s: &Value| {
         ["HIGH", "MEDIUM", "LOW", "INFO"]
@@ -432,6 +431,98 @@ async fn findings_tell_the_dpo_what_to_fix() {
             .windows(2)
             .all(|w| order(&w[0]["severity"]) <= order(&w[1]["severity"]))
     );
+}
+
+/// The registry refuses an adequacy transfer to a country without a decision, so the finding
+/// comes from a decision lapsing under a transfer that relied on it: Privacy Shield, until the
+/// Court of Justice invalidated it on 16 July 2020 (Schrems II).
+#[tokio::test]
+async fn a_lapsed_adequacy_decision_is_a_finding() {
+    let spring_2020 = "2020-03-02T09:00:00Z".parse().unwrap();
+    let server = TestServer::setup(Setup {
+        manual_clock: Some(spring_2020),
+        registry: subreg::server::RegistryOptions {
+            load_example: false,
+            ..Default::default()
+        },
+        ..Setup::default()
+    })
+    .await;
+    let clock = server.clock.clone().unwrap();
+    server
+        .data(
+            r#"mutation {
+                createDataCategory(input: { key: "email", name: "Email address" }) { key }
+                createDataSubjectCategory(input: { key: "customers", name: "Customers" }) { key }
+            }"#,
+            json!({}),
+        )
+        .await;
+    let activity = server
+        .data(
+            r#"mutation { createProcessingActivity(input: { key: "newsletter", name: "Newsletter",
+                organizationRole: CONTROLLER, purposes: ["Sending the newsletter"], legalBasis: CONSENT,
+                retentionPeriod: "P2Y", dataCategories: ["email"], dataSubjects: ["customers"] }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let mailer = server
+        .data(
+            r#"mutation { createRecipient(input: { key: "mailer", legalName: "Mailer Inc.",
+                kind: SERVICE_PROVIDER, defaultRole: PROCESSOR, country: "US", dpfCertified: true,
+                dpaReference: "DPA 2019-12", status: ACTIVE, processingLocations: ["US"],
+                transferSafeguard: { mechanism: ADEQUACY_DECISION } }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let flow = r#"mutation($a: ID!, $r: ID!) { createDataFlow(input: { activityId: $a, recipientId: $r,
+        dataCategories: ["email"], dataSubjects: ["customers"], countries: ["US"],
+        transfers: [{ country: "US", safeguard: { mechanism: ADEQUACY_DECISION } }] }) { id } }"#;
+    let ids = json!({
+        "a": activity["createProcessingActivity"]["id"],
+        "r": mailer["createRecipient"]["id"],
+    });
+    server.data(flow, ids.clone()).await;
+    let findings = "{ complianceFindings { severity code entity message } }";
+    let lapsed = |data: &Value| {
+        data["complianceFindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == "ADEQUACY_WITHOUT_DECISION")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert!(lapsed(&server.data(findings, json!({})).await).is_empty());
+
+    clock.set("2020-08-03T09:00:00Z".parse().unwrap());
+    let after = lapsed(&server.data(findings, json!({})).await);
+    assert_eq!(after.len(), 1, "{after:#?}");
+    assert_eq!(after[0]["severity"], "HIGH");
+    assert!(after[0]["entity"].as_str().unwrap().contains("mailer"));
+    assert!(
+        after[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("United States"),
+        "{}",
+        after[0]["message"]
+    );
+    // A new transfer on the lapsed decision is refused, and nothing is written.
+    let refused = server.graphql(flow, ids).await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no adequacy decision is in force for United States"),
+        "{refused}"
+    );
+    let flows = server.data("{ dataFlows { totalCount } }", json!({})).await;
+    assert_eq!(flows["dataFlows"]["totalCount"], 1, "{flows}");
 }
 
 #[test]

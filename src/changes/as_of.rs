@@ -2,7 +2,8 @@
 //! each entity up to that instant holds its state then. The database does the grouping, so the
 //! memory used is proportional to the answer, not to the length of the log.
 
-use crate::registry::{RecipientSnapshot, RegistryError, Result};
+use crate::registry::visibility::on_public_list;
+use crate::registry::{RecipientSnapshot, Registry, RegistryError, Result};
 use chrono::{DateTime, Utc};
 use entity::{ChangeKind, RecipientRole, change_event, recipient};
 use futures_util::TryStreamExt;
@@ -10,47 +11,17 @@ use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    FromQueryResult, QueryFilter, QuerySelect,
 };
 use std::collections::{HashMap, HashSet};
-
-fn deleted(kind: ChangeKind) -> bool {
-    matches!(
-        kind,
-        ChangeKind::RecipientDeleted | ChangeKind::FlowDeleted | ChangeKind::ActivityDeleted
-    )
-}
-
-/// The latest event up to `at` of every entity of the given types that still existed then.
-pub async fn latest_events(
-    conn: &impl ConnectionTrait,
-    at: DateTime<Utc>,
-    entity_types: &[&str],
-) -> Result<Vec<change_event::Model>> {
-    crate::registry::validate::instant("asOf", at)?;
-    let latest = Query::select()
-        .expr(change_event::Column::Seq.max())
-        .from(change_event::Entity)
-        .and_where(change_event::Column::OccurredAt.lte(at))
-        .and_where(change_event::Column::EntityType.is_in(entity_types.iter().copied()))
-        .group_by_col(change_event::Column::EntityType)
-        .group_by_col(change_event::Column::EntityId)
-        .to_owned();
-    Ok(change_event::Entity::find()
-        .filter(change_event::Column::Seq.in_subquery(latest))
-        .order_by_asc(change_event::Column::Seq)
-        .all(conn)
-        .await?
-        .into_iter()
-        .filter(|e| !deleted(e.kind))
-        .collect())
-}
 
 /// The latest state of one entity, as its event row holds it.
 #[derive(Debug, FromQueryResult)]
 pub struct LatestState {
     pub entity_type: String,
     pub entity_id: i32,
+    /// When the entity last changed (up to the instant asked for).
+    pub occurred_at: DateTime<Utc>,
     pub recipient_id: Option<i32>,
     pub activity_id: Option<i32>,
     /// The entity's snapshot, as JSON text (parsed by the caller into its own type).
@@ -97,6 +68,7 @@ pub async fn for_each_latest<T: Send + 'static>(
         .select_only()
         .column(change_event::Column::EntityType)
         .column(change_event::Column::EntityId)
+        .column(change_event::Column::OccurredAt)
         .column(change_event::Column::RecipientId)
         .column(change_event::Column::ActivityId)
         .column_as(snapshot, "snapshot")
@@ -147,61 +119,93 @@ async fn first_seen(
         .collect())
 }
 
+/// What the subprocessor list needs of the log: recipients in full, the rest as a few ids.
+#[derive(Default)]
+struct ListState {
+    recipients: HashMap<i32, (RecipientSnapshot, DateTime<Utc>)>,
+    processor_activities: HashSet<i32>,
+    /// Each flow's recipient, activity and own role (`None`: the recipient's default role).
+    flows: Vec<(i32, i32, Option<RecipientRole>)>,
+}
+
+/// The part of a flow's snapshot the list reads; the rest is skipped unparsed.
+#[derive(serde::Deserialize)]
+struct LoggedRole {
+    role: Option<RecipientRole>,
+}
+
+/// The part of an activity's snapshot the list reads.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LoggedActivityRole {
+    organization_role: Option<String>,
+}
+
 /// The public subprocessor list as it stood at `at`: public recipients, announced or active,
 /// acting as processor in a flow of an activity the organization performed as processor.
-/// Each with its processing locations at that instant.
+/// Each with its processing locations at that instant. The log is streamed, so memory follows
+/// the registry's recipients and flows, not the log's length.
 pub async fn subprocessors(
-    conn: &impl ConnectionTrait,
+    registry: &Registry,
     at: DateTime<Utc>,
 ) -> Result<Vec<(recipient::Model, Vec<String>)>> {
-    let events =
-        latest_events(conn, at, &["RECIPIENT", "DATA_FLOW", "PROCESSING_ACTIVITY"]).await?;
-    let mut recipients: HashMap<i32, (RecipientSnapshot, DateTime<Utc>)> = HashMap::new();
-    let mut processor_activities = HashSet::new();
-    let mut flows = Vec::new();
-    for event in events {
-        match event.entity_type.as_str() {
+    let db = registry.pool().ok_or_else(|| {
+        RegistryError::Conflict("the past list cannot be read inside a batch of writes".into())
+    })?;
+    let ListState {
+        mut recipients,
+        processor_activities,
+        flows,
+    } = for_each_latest(
+        db,
+        at,
+        &["RECIPIENT", "DATA_FLOW", "PROCESSING_ACTIVITY"],
+        ListState::default(),
+        |state, row| match row.entity_type.as_str() {
             "RECIPIENT" => {
-                if let Ok(snapshot) = serde_json::from_value::<RecipientSnapshot>(event.snapshot) {
-                    recipients.insert(event.entity_id, (snapshot, event.occurred_at));
+                if let Ok(snapshot) = serde_json::from_str::<RecipientSnapshot>(&row.snapshot) {
+                    state
+                        .recipients
+                        .insert(row.entity_id, (snapshot, row.occurred_at));
                 }
             }
             "PROCESSING_ACTIVITY" => {
-                if event.snapshot["organizationRole"] == "PROCESSOR" {
-                    processor_activities.insert(event.entity_id);
+                if serde_json::from_str::<LoggedActivityRole>(&row.snapshot)
+                    .is_ok_and(|a| a.organization_role.as_deref() == Some("PROCESSOR"))
+                {
+                    state.processor_activities.insert(row.entity_id);
                 }
             }
-            _ => flows.push(event),
-        }
-    }
+            _ => {
+                if let (Some(recipient_id), Some(activity_id), Ok(flow)) = (
+                    row.recipient_id,
+                    row.activity_id,
+                    serde_json::from_str::<LoggedRole>(&row.snapshot),
+                ) {
+                    state.flows.push((recipient_id, activity_id, flow.role));
+                }
+            }
+        },
+    )
+    .await?;
     let mut subprocessors = HashSet::new();
-    for flow in flows {
-        let (Some(recipient_id), Some(activity_id)) = (flow.recipient_id, flow.activity_id) else {
-            continue;
-        };
+    for (recipient_id, activity_id, role) in flows {
         let Some((recipient, _)) = recipients.get(&recipient_id) else {
             continue;
         };
-        let role = serde_json::from_value::<Option<RecipientRole>>(flow.snapshot["role"].clone())
-            .ok()
-            .flatten()
-            .unwrap_or(recipient.default_role);
-        if role == RecipientRole::Processor && processor_activities.contains(&activity_id) {
+        if role.unwrap_or(recipient.default_role) == RecipientRole::Processor
+            && processor_activities.contains(&activity_id)
+        {
             subprocessors.insert(recipient_id);
         }
     }
     let ids: Vec<i32> = subprocessors.into_iter().collect();
-    let created = first_seen(conn, &ids).await?;
+    let created = first_seen(db, &ids).await?;
     let mut list: Vec<(recipient::Model, Vec<String>)> = ids
         .into_iter()
         .filter_map(|id| {
             let (snapshot, updated_at) = recipients.remove(&id)?;
-            let listed = snapshot.public
-                && matches!(
-                    snapshot.status,
-                    entity::RecipientStatus::Announced | entity::RecipientStatus::Active
-                );
-            listed.then(|| {
+            on_public_list(snapshot.public, snapshot.status).then(|| {
                 let created_at = created.get(&id).copied().unwrap_or(updated_at);
                 let locations = snapshot.processing_locations.clone();
                 (snapshot.into_model(id, created_at, updated_at), locations)

@@ -79,7 +79,7 @@ impl PublicQuery {
                 .map(Recipient)
                 .collect());
         };
-        let past = crate::changes::as_of::subprocessors(registry.db(), at)
+        let past = crate::changes::as_of::subprocessors(registry, at)
             .await
             .api()?;
         let loader = ctx.data::<RequestLoader>()?;

@@ -178,7 +178,7 @@ struct Written {
     recipient_id: i32,
 }
 
-/// A flow's snapshot, and whether its recipient is public and of which kind.
+/// A flow's snapshot, whether its recipient is on the public subprocessor list, and its kind.
 async fn state_of(
     txn: &DatabaseTransaction,
     flow: &data_flow::Model,
@@ -243,7 +243,9 @@ async fn state_of(
     };
     Ok((
         snapshot(flow, &keys, &countries, &transfers),
-        recipient.as_ref().is_some_and(|r| r.public),
+        recipient
+            .as_ref()
+            .is_some_and(|r| visibility::on_public_list(r.public, r.status)),
         recipient.map(|r| r.kind),
     ))
 }
@@ -299,7 +301,12 @@ async fn store(
             "a data flow has at least one destination country",
         ));
     }
-    let transfers = validate::transfers(&countries, &input.transfers, recipient.dpf_certified)?;
+    let transfers = validate::transfers(
+        &countries,
+        &input.transfers,
+        recipient.dpf_certified,
+        now.date_naive(),
+    )?;
 
     for (i, key) in input.data_categories.iter().enumerate() {
         validate::category_key(&format!("dataCategories[{i}]"), key)?;

@@ -5,7 +5,7 @@
 use super::changelog::{self, NewEvent};
 use super::error::{RegistryError, Result};
 use super::recipients::{locations_of, snapshot};
-use super::{Actor, Registry, validate};
+use super::{Actor, Registry, validate, visibility};
 use chrono::{DateTime, Utc};
 use entity::{ChangeKind, ObjectionStatus, RecipientStatus, change_event, objection, recipient};
 use sea_orm::{
@@ -90,7 +90,7 @@ impl Registry {
                 snapshot: after,
                 announced_at: Some(now),
                 effective_at: Some(effective_at),
-                public: updated.public,
+                public: visibility::on_public_list(updated.public, updated.status),
             },
         )
         .await?;
@@ -147,7 +147,7 @@ impl Registry {
                     snapshot: after,
                     announced_at: existing.announced_at,
                     effective_at: Some(effective_at),
-                    public: updated.public,
+                    public: visibility::on_public_list(updated.public, updated.status),
                 },
             )
             .await?;

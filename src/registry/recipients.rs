@@ -178,12 +178,13 @@ fn validate_recipient(input: &RecipientInput, now: chrono::DateTime<Utc>) -> Res
                     "the recipient has no processing location outside the EEA, so no transfer safeguard applies",
                 ));
             }
-            let us = outside_eea.iter().any(|c| c.as_str() == "US");
+            let destinations: Vec<&str> = outside_eea.iter().map(|c| c.as_str()).collect();
             Some(validate::safeguard(
                 "transfer",
-                us.then_some("US"),
+                &destinations,
                 safeguard,
                 input.dpf_certified,
+                now.date_naive(),
             )?)
         }
         None => None,
@@ -487,7 +488,7 @@ impl Registry {
                 snapshot: after,
                 announced_at: None,
                 effective_at: None,
-                public: created.public,
+                public: visibility::on_public_list(created.public, created.status),
             },
         )
         .await?;
@@ -607,7 +608,8 @@ impl Registry {
                         snapshot: after,
                         announced_at: None,
                         effective_at: None,
-                        public: (existing.public || updated.public)
+                        public: (visibility::on_public_list(existing.public, existing.status)
+                            || visibility::on_public_list(updated.public, updated.status))
                             && visibility::touches_public("RECIPIENT", &changes_for_feed),
                     },
                 )
@@ -667,7 +669,7 @@ impl Registry {
                 snapshot: before,
                 announced_at: None,
                 effective_at: None,
-                public: existing.public,
+                public: visibility::on_public_list(existing.public, existing.status),
             },
         )
         .await?;

@@ -29,7 +29,23 @@ pub fn name(field: &str, value: &str) -> Result<String> {
             "must not contain control characters",
         ));
     }
+    if value.chars().any(is_invisible_override) {
+        return Err(RegistryError::invalid(field, INVISIBLE_OVERRIDE));
+    }
     Ok(value.to_owned())
+}
+
+const INVISIBLE_OVERRIDE: &str = "must not contain invisible direction overrides, isolates or zero-width spaces (U+200B, U+202A-U+202E, U+2066-U+2069, U+FEFF) or line separators (U+2028, U+2029)";
+
+/// Characters that change how the text around them is displayed without being seen: bidi
+/// embeddings, overrides and isolates make "Stripe" read as something else in a spreadsheet or
+/// a list ("Trojan Source"), zero-width spaces split look-alike names. Joiners and the
+/// left-to-right and right-to-left marks stay allowed: scripts and names need them.
+fn is_invisible_override(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}'
+    )
 }
 
 /// An optional free text: trimmed, empty means absent, bounded; line breaks and tabs are
@@ -52,6 +68,9 @@ pub fn text(field: &str, value: Option<&str>) -> Result<Option<String>> {
             field,
             "must not contain control characters other than line breaks and tabs",
         ));
+    }
+    if value.chars().any(is_invisible_override) {
+        return Err(RegistryError::invalid(field, INVISIBLE_OVERRIDE));
     }
     Ok(Some(value.to_owned()))
 }
@@ -172,10 +191,14 @@ pub fn url(field: &str, value: Option<&str>) -> Result<Option<String>> {
     let Some(value) = text(field, value)? else {
         return Ok(None);
     };
-    if !(value.starts_with("https://") || value.starts_with("http://")) || value.contains(' ') {
+    // Parsed by the WHATWG URL rules (the `url` crate), kept as entered.
+    let web_address = (value.starts_with("https://") || value.starts_with("http://"))
+        && !value.chars().any(char::is_whitespace)
+        && url::Url::parse(&value).is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty()));
+    if !web_address {
         return Err(RegistryError::invalid(
             field,
-            "must be an http or https URL",
+            "must be an http or https URL with a host, such as https://example.com/privacy",
         ));
     }
     Ok(Some(value))
@@ -207,15 +230,18 @@ pub fn retention_period(field: &str, value: Option<&str>) -> Result<Option<Strin
     }
 }
 
-/// A transfer safeguard: each mechanism carries exactly the details it needs.
+/// A transfer safeguard for data sent to `destinations` (the third countries it covers): each
+/// mechanism carries exactly the details it needs, and an adequacy decision must be in force
+/// `today` for every destination.
 ///
 /// `importer_dpf_certified` is whether the importing recipient is certified under the EU-US
 /// Data Privacy Framework; an adequacy transfer to the US relies on it (Decision 2023/1795).
 pub fn safeguard(
     field: &str,
-    country_code: Option<&str>,
+    destinations: &[&str],
     safeguard: &Safeguard,
     importer_dpf_certified: bool,
+    today: NaiveDate,
 ) -> Result<Safeguard> {
     let mechanism = safeguard.mechanism;
     let scc = mechanism == TransferMechanism::StandardContractualClauses;
@@ -268,23 +294,32 @@ pub fn safeguard(
             "a transfer on compelling legitimate interests (Art. 49(1), second subparagraph) must document its suitable safeguards, which the record of processing (Art. 30(1)(e)) lists",
         ));
     }
-    if let Some(date) = safeguard.tia_date {
-        let today = Utc::now().date_naive();
-        if date > today || date < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(date) {
-            return Err(RegistryError::invalid(
-                format!("{field}.tiaDate"),
-                "the transfer impact assessment date must be a past date",
-            ));
-        }
-    }
-    if mechanism == TransferMechanism::AdequacyDecision
-        && country_code == Some("US")
-        && !importer_dpf_certified
+    if let Some(date) = safeguard.tia_date
+        && (date > today || date < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(date))
     {
         return Err(RegistryError::invalid(
-            format!("{field}.mechanism"),
-            "the US adequacy decision (EU-US Data Privacy Framework, 2023/1795) covers only certified organisations: set dpfCertified on the recipient or use another mechanism",
+            format!("{field}.tiaDate"),
+            "the transfer impact assessment date must be a past date",
         ));
+    }
+    if mechanism == TransferMechanism::AdequacyDecision {
+        for &country in destinations {
+            if !reference::has_adequacy(country, today) {
+                let name = reference::country(country).map_or(country, |c| c.name);
+                return Err(RegistryError::invalid(
+                    format!("{field}.mechanism"),
+                    format!(
+                        "no adequacy decision is in force for {name} ({country}) on {today}: use standard contractual clauses, binding corporate rules or another Chapter V safeguard"
+                    ),
+                ));
+            }
+            if country == "US" && !importer_dpf_certified {
+                return Err(RegistryError::invalid(
+                    format!("{field}.mechanism"),
+                    "the US adequacy decision (EU-US Data Privacy Framework, 2023/1795) covers only certified organisations: set dpfCertified on the recipient or use another mechanism",
+                ));
+            }
+        }
     }
     Ok(Safeguard {
         safeguards,
@@ -297,6 +332,7 @@ pub fn transfers(
     countries: &[String],
     transfers: &[TransferInput],
     importer_dpf_certified: bool,
+    today: NaiveDate,
 ) -> Result<Vec<TransferInput>> {
     let mut by_country = HashSet::new();
     let mut out = Vec::with_capacity(transfers.len());
@@ -325,9 +361,10 @@ pub fn transfers(
         }
         let safeguard = safeguard(
             &field,
-            Some(&code),
+            &[code.as_str()],
             &transfer.safeguard,
             importer_dpf_certified,
+            today,
         )?;
         out.push(TransferInput {
             country: code,
@@ -362,6 +399,10 @@ fn truncate(value: &str) -> String {
 mod tests {
     use super::*;
 
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+    }
+
     #[test]
     fn keys_are_lowercase_identifiers() {
         assert!(key("key", "stripe").is_ok());
@@ -373,6 +414,37 @@ mod tests {
         assert!(category_key("key", "contact.phone_number").is_ok());
         assert!(category_key("key", "contact..phone").is_err());
         assert!(category_key("key", "contact.%").is_err());
+    }
+
+    #[test]
+    fn urls_need_a_scheme_and_a_host() {
+        for ok in [
+            "https://stripe.com/privacy",
+            "http://example.com",
+            "https://a.b/c?d=e#f",
+        ] {
+            assert_eq!(url("u", Some(ok)).unwrap().as_deref(), Some(ok));
+        }
+        for bad in [
+            "http://",
+            "https://",
+            "ftp://x.y",
+            "stripe.com",
+            "https://a b.c",
+            "https://[::1",
+        ] {
+            assert!(url("u", Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_refuse_invisible_direction_overrides() {
+        assert!(name("n", "Stripe\u{202E}EPIRTS").is_err());
+        assert!(name("n", "Str\u{200B}ipe").is_err());
+        assert!(text("t", Some("a\u{2066}b")).is_err());
+        // Joiners and direction marks belong to scripts and stay allowed.
+        assert!(name("n", "\u{0915}\u{094D}\u{200D}\u{0937}").is_ok());
+        assert!(name("n", "\u{05D0}\u{200F} Ltd").is_ok());
     }
 
     #[test]
@@ -397,12 +469,12 @@ mod tests {
             safeguards: None,
             tia_date: None,
         };
-        assert!(safeguard("t", Some("IN"), &scc, false).is_err());
+        assert!(safeguard("t", &["IN"], &scc, false, today()).is_err());
         let scc = Safeguard {
             scc_module: Some(2),
             ..scc
         };
-        assert!(safeguard("t", Some("IN"), &scc, false).is_ok());
+        assert!(safeguard("t", &["IN"], &scc, false, today()).is_ok());
         let compelling = Safeguard {
             mechanism: TransferMechanism::Derogation,
             scc_module: None,
@@ -410,7 +482,7 @@ mod tests {
             safeguards: None,
             tia_date: None,
         };
-        let err = safeguard("t", Some("IN"), &compelling, false).unwrap_err();
+        let err = safeguard("t", &["IN"], &compelling, false, today()).unwrap_err();
         assert!(matches!(err, RegistryError::Invalid { ref field, .. } if field == "t.safeguards"));
     }
 
@@ -423,14 +495,48 @@ mod tests {
             safeguards: None,
             tia_date: None,
         };
-        assert!(safeguard("t", Some("US"), &adequacy, false).is_err());
-        assert!(safeguard("t", Some("US"), &adequacy, true).is_ok());
+        assert!(safeguard("t", &["US"], &adequacy, false, today()).is_err());
+        assert!(safeguard("t", &["US"], &adequacy, true, today()).is_ok());
+        // Before the Data Privacy Framework (Schrems II to July 2023) no decision covered the US.
+        let schrems_ii = NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
+        assert!(safeguard("t", &["US"], &adequacy, true, schrems_ii).is_err());
+    }
+
+    #[test]
+    fn adequacy_needs_a_decision_in_force_for_every_destination() {
+        let adequacy = Safeguard {
+            mechanism: TransferMechanism::AdequacyDecision,
+            scc_module: None,
+            derogation: None,
+            safeguards: None,
+            tia_date: None,
+        };
+        assert!(safeguard("t", &["GB", "CH", "JP"], &adequacy, false, today()).is_ok());
+        let err = safeguard("t", &["GB", "IN"], &adequacy, false, today()).unwrap_err();
+        assert!(
+            matches!(err, RegistryError::Invalid { ref field, ref message } if field == "t.mechanism" && message.contains("India (IN)")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_tia_is_dated_in_the_past() {
+        let scc = Safeguard {
+            mechanism: TransferMechanism::StandardContractualClauses,
+            scc_module: Some(2),
+            derogation: None,
+            safeguards: None,
+            tia_date: Some(today()),
+        };
+        assert!(safeguard("t", &["IN"], &scc, false, today()).is_ok());
+        let yesterday = today().pred_opt().unwrap();
+        assert!(safeguard("t", &["IN"], &scc, false, yesterday).is_err());
     }
 
     #[test]
     fn every_destination_outside_the_eea_needs_a_transfer() {
         let countries = vec!["NL".to_owned(), "US".to_owned()];
-        assert!(transfers(&countries, &[], false).is_err());
+        assert!(transfers(&countries, &[], false, today()).is_err());
         let eea_transfer = TransferInput {
             country: "NL".into(),
             safeguard: Safeguard {
@@ -441,6 +547,6 @@ mod tests {
                 tia_date: None,
             },
         };
-        assert!(transfers(&countries, &[eea_transfer], false).is_err());
+        assert!(transfers(&countries, &[eea_transfer], false, today()).is_err());
     }
 }

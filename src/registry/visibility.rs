@@ -1,9 +1,20 @@
 //! What of a change the public feed shows. A public event concerns a recipient on the
-//! public subprocessor list (or a flow to one); its snapshot and field changes still carry
+//! public subprocessor list (or a flow to one; see [`on_public_list`]); its snapshot and field changes still carry
 //! internal notes (contract references, assessments, assumptions) and, for a flow, the internal
 //! activity and intermediary it names. Callers without a key see only the fields below.
 
+use entity::RecipientStatus;
 use serde_json::{Map, Value};
+
+/// Whether a recipient is on the public subprocessor list: public, and announced or active. A
+/// public recipient still PROPOSED is internal planning (customers hear of it when it is
+/// announced, with their notice period); a retired one has left the list. An event reaches the
+/// public feed when its recipient is on the list before or after it, so customers see a
+/// recipient arrive (its announcement) and leave (its retirement), and nothing of one never
+/// announced.
+pub fn on_public_list(public: bool, status: RecipientStatus) -> bool {
+    public && matches!(status, RecipientStatus::Announced | RecipientStatus::Active)
+}
 
 /// The recipient fields a customer sees on the subprocessor list.
 const PUBLIC_RECIPIENT_FIELDS: &[&str] = &[
