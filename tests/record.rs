@@ -7,6 +7,7 @@ use calamine::{Data, Reader, Xlsx};
 use chrono::{Duration as Days, SubsecRound, Utc};
 use common::{Setup, TestServer};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::io::Cursor;
 
 const RECORD: &str = r#"query($p: Perspective!, $at: DateTime) {
@@ -78,28 +79,300 @@ async fn the_record_holds_every_art30_field_the_registry_holds() {
                 .find(|a| a["key"] == source["key"])
                 .unwrap_or_else(|| panic!("{} is in the record", source["key"]));
             let key = &source["key"];
-            // (field in the record, whether the registry holds it)
-            let held = [
-                ("purposes", non_empty(&source["purposes"])),
-                ("legalBasis", non_empty(&source["legalBasis"])),
-                ("dataSubjects", non_empty(&source["dataSubjects"])),
-                ("dataCategories", non_empty(&source["dataCategories"])),
-                ("recipientCategories", non_empty(&source["dataFlows"])),
-                ("recipients", non_empty(&source["dataFlows"])),
-                (
-                    "transfers",
-                    source["dataFlows"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .any(|f| non_empty(&f["transfers"])),
-                ),
-                ("retentionPeriod", non_empty(&source["retention"])),
-                ("securityMeasures", non_empty(&source["securityMeasures"])),
-            ];
+            let held = held_fields(source);
             for (field, holds) in held {
                 if holds {
                     assert!(non_empty(&entry[field]), "{perspective} {key}: {field}");
+                }
+            }
+        }
+    }
+}
+
+/// The Art. 30 fields of an activity in the record, each with whether the registry holds it for
+/// `source` (an activity as `ACTIVITIES` reads it).
+fn held_fields(source: &Value) -> [(&'static str, bool); 9] {
+    [
+        ("purposes", non_empty(&source["purposes"])),
+        ("legalBasis", non_empty(&source["legalBasis"])),
+        ("dataSubjects", non_empty(&source["dataSubjects"])),
+        ("dataCategories", non_empty(&source["dataCategories"])),
+        ("recipientCategories", non_empty(&source["dataFlows"])),
+        ("recipients", non_empty(&source["dataFlows"])),
+        (
+            "transfers",
+            source["dataFlows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| non_empty(&f["transfers"])),
+        ),
+        ("retentionPeriod", non_empty(&source["retention"])),
+        ("securityMeasures", non_empty(&source["securityMeasures"])),
+    ]
+}
+
+/// Where each field of the record is in the plain Art. 30 exports: (record field, heading).
+/// The processor record (Art. 30(2)) has no lawful basis or categories of recipients.
+fn export_headings(
+    perspective: &str,
+) -> (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+) {
+    match perspective {
+        "CONTROLLER" => (
+            &[
+                "Name and contact details of the controller (Art. 30(1)(a))",
+                "Data protection officer (Art. 30(1)(a))",
+            ],
+            &[
+                ("purposes", "Purposes of the processing (Art. 30(1)(b))"),
+                ("legalBasis", "Lawful basis (Art. 6(1))"),
+                (
+                    "dataSubjects",
+                    "Categories of data subjects (Art. 30(1)(c))",
+                ),
+                (
+                    "dataCategories",
+                    "Categories of personal data (Art. 30(1)(c))",
+                ),
+                (
+                    "recipientCategories",
+                    "Categories of recipients (Art. 30(1)(d))",
+                ),
+                (
+                    "recipients",
+                    "Recipients, including in third countries (Art. 30(1)(d))",
+                ),
+                (
+                    "transfers",
+                    "Transfers to third countries or international organisations, with safeguards (Art. 30(1)(e))",
+                ),
+                ("retentionPeriod", "Time limits for erasure (Art. 30(1)(f))"),
+                (
+                    "securityMeasures",
+                    "Technical and organisational security measures (Art. 30(1)(g))",
+                ),
+            ],
+        ),
+        _ => (
+            &[
+                "Name and contact details of the processor (Art. 30(2)(a))",
+                "Controllers on whose behalf the processor acts (Art. 30(2)(a))",
+                "Data protection officer (Art. 30(2)(a))",
+            ],
+            &[
+                (
+                    "purposes",
+                    "Categories of processing carried out on behalf of each controller (Art. 30(2)(b))",
+                ),
+                ("dataSubjects", "Categories of data subjects"),
+                ("dataCategories", "Categories of personal data"),
+                ("recipients", "Recipients"),
+                (
+                    "transfers",
+                    "Transfers to third countries or international organisations, with safeguards (Art. 30(2)(c))",
+                ),
+                ("retentionPeriod", "Retention period"),
+                (
+                    "securityMeasures",
+                    "Technical and organisational security measures (Art. 30(2)(d))",
+                ),
+            ],
+        ),
+    }
+}
+
+/// A record read back from an export: its organisation block and each activity's cells, by
+/// heading, the activity known by its reference (key).
+#[derive(Default)]
+struct Exported {
+    organization: HashMap<String, String>,
+    activities: HashMap<String, HashMap<String, String>>,
+}
+
+fn read_csv_export(bytes: &[u8], organization: &[&str]) -> Exported {
+    let text = std::str::from_utf8(bytes)
+        .unwrap()
+        .trim_start_matches('\u{feff}');
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let mut out = Exported::default();
+    for row in reader.records() {
+        let cells: HashMap<String, String> = headers
+            .iter()
+            .cloned()
+            .zip(row.unwrap().iter().map(str::to_owned))
+            .collect();
+        for heading in organization {
+            out.organization
+                .insert(heading.to_string(), cells[*heading].clone());
+        }
+        out.activities.insert(cells["Reference"].clone(), cells);
+    }
+    out
+}
+
+fn read_xlsx_export(bytes: Vec<u8>, sheet_prefix: &str) -> Exported {
+    let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).unwrap();
+    let sheet = workbook
+        .sheet_names()
+        .into_iter()
+        .find(|n| n.starts_with(sheet_prefix))
+        .unwrap_or_else(|| panic!("a sheet {sheet_prefix}"));
+    let range = workbook.worksheet_range(&sheet).unwrap();
+    let rows: Vec<Vec<String>> = range
+        .rows()
+        .map(|r| r.iter().map(cell_text).collect())
+        .collect();
+    let header = rows
+        .iter()
+        .position(|r| r.first().map(String::as_str) == Some("Reference"))
+        .expect("the table's header row");
+    let mut out = Exported::default();
+    // The header block above the table: label in A, value in B.
+    for row in &rows[..header] {
+        if let [label, value, ..] = row.as_slice() {
+            out.organization.insert(label.clone(), value.clone());
+        }
+    }
+    for row in rows[header + 1..].iter().take_while(|r| !r[0].is_empty()) {
+        let cells: HashMap<String, String> = rows[header]
+            .iter()
+            .cloned()
+            .zip(row.iter().cloned())
+            .collect();
+        out.activities.insert(row[0].clone(), cells);
+    }
+    out
+}
+
+fn read_markdown_export(bytes: &[u8]) -> Exported {
+    let doc = std::str::from_utf8(bytes).unwrap();
+    // `| label | value |` rows; lists are joined with <br> inside the cell.
+    let table = |section: &str| -> HashMap<String, String> {
+        section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| ")?.strip_suffix(" |"))
+            .filter_map(|l| l.split_once(" | "))
+            .map(|(label, value)| (label.to_owned(), value.trim().to_owned()))
+            .collect()
+    };
+    let (head, activities) = doc
+        .split_once("\n## Processing activities")
+        .expect("an activities section");
+    let mut out = Exported {
+        organization: table(head),
+        ..Exported::default()
+    };
+    let activities = activities.split("\n## ").next().unwrap();
+    for section in activities.split("\n### ").skip(1) {
+        let cells = table(section);
+        let key = cells["Reference"].trim_matches('`').to_owned();
+        out.activities.insert(key, cells);
+    }
+    out
+}
+
+fn read_json_export(bytes: &[u8], headings: &[(&str, &str)], organization: &[&str]) -> Exported {
+    let json: Value = serde_json::from_slice(bytes).unwrap();
+    let record = &json["records"][0];
+    let text = |v: &Value| {
+        if non_empty(v) {
+            v.to_string()
+        } else {
+            String::new()
+        }
+    };
+    let org = &record["organization"];
+    let mut out = Exported::default();
+    // The organisation block's headings, in order: the organisation, (the controllers,) the DPO.
+    for heading in organization {
+        let value = if heading.starts_with("Controllers") {
+            text(&record["controllers"])
+        } else if heading.starts_with("Data protection officer") {
+            text(&org["dpoEmail"])
+        } else {
+            text(&org["name"])
+        };
+        out.organization.insert(heading.to_string(), value);
+    }
+    for activity in record["activities"].as_array().unwrap() {
+        let cells = headings
+            .iter()
+            .map(|(field, heading)| (heading.to_string(), text(&activity[*field])))
+            .collect();
+        out.activities
+            .insert(activity["key"].as_str().unwrap().to_owned(), cells);
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_example_record_is_complete_in_every_format() {
+    let server = TestServer::start().await;
+    let registry = server.data(ACTIVITIES, json!({})).await;
+    for (perspective, sheet) in [
+        ("CONTROLLER", "Controller record"),
+        ("PROCESSOR", "Processor record"),
+    ] {
+        let (organization, headings) = export_headings(perspective);
+        let sources: Vec<&Value> = registry["processingActivities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["organizationRole"] == perspective)
+            .collect();
+        assert!(
+            !sources.is_empty(),
+            "{perspective}: the example has activities"
+        );
+        for format in ["csv", "xlsx", "markdown", "json"] {
+            let query = format!("perspective={}&format={format}", perspective.to_lowercase());
+            let (status, _, bytes) = download(&server, &query).await;
+            assert_eq!(status, 200, "{query}");
+            let exported = match format {
+                "csv" => read_csv_export(&bytes, organization),
+                "xlsx" => read_xlsx_export(bytes, sheet),
+                "markdown" => read_markdown_export(&bytes),
+                _ => read_json_export(&bytes, headings, organization),
+            };
+            for heading in organization {
+                let value = exported.organization.get(*heading);
+                assert!(
+                    value.is_some_and(|v| !v.trim().is_empty()),
+                    "{perspective} {format}: {heading} = {value:?}"
+                );
+            }
+            assert_eq!(
+                exported.activities.len(),
+                sources.len(),
+                "{perspective} {format}: one entry per activity"
+            );
+            for source in &sources {
+                let key = source["key"].as_str().unwrap();
+                let cells = exported
+                    .activities
+                    .get(key)
+                    .unwrap_or_else(|| panic!("{perspective} {format}: {key} is exported"));
+                for (field, holds) in held_fields(source) {
+                    let Some((_, heading)) = headings.iter().find(|(f, _)| *f == field) else {
+                        continue;
+                    };
+                    let value = cells.get(*heading);
+                    assert!(value.is_some(), "{perspective} {format}: no {heading}");
+                    if holds {
+                        assert!(
+                            value.is_some_and(|v| !v.trim().is_empty()),
+                            "{perspective} {format} {key}: {heading} is empty"
+                        );
+                    }
                 }
             }
         }
