@@ -252,6 +252,10 @@ async fn a_proposed_subprocessor_stays_off_the_public_feed_until_it_is_announced
         public_kinds_after(&server, &start).await,
         Vec::<String>::new()
     );
+    // Nor can a caller without a key look it up by its ID.
+    let node = r#"query($id: ID!) { node(id: $id) { ... on Recipient { key } } }"#;
+    let unseen = server.anonymous(node, json!({ "id": acme })).await;
+    assert!(unseen["data"]["node"].is_null(), "{unseen}");
 
     // The announcement is what customers hear first; what follows is public.
     server
@@ -271,6 +275,8 @@ async fn a_proposed_subprocessor_stays_off_the_public_feed_until_it_is_announced
         public_kinds_after(&server, &start).await,
         ["RECIPIENT_ANNOUNCED", "RECIPIENT_UPDATED"]
     );
+    let seen = server.anonymous(node, json!({ "id": acme })).await;
+    assert_eq!(seen["data"]["node"]["key"], "acme_cloud", "{seen}");
 
     // A proposal withdrawn before its announcement never reaches customers either.
     let mark = head(&server).await;

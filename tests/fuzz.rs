@@ -1782,20 +1782,27 @@ fn activity_input() -> BoxedStrategy<Json> {
 }
 
 /// What the `name` rule makes of `value`, if it accepts it.
-/// Bidi embeddings, overrides and isolates, zero-width space, line and paragraph separators,
-/// byte-order mark: refused in every text.
+/// Bidi embeddings and overrides, zero-width space, line and paragraph separators, byte-order
+/// mark: refused in every text.
 fn invisible(c: char) -> bool {
     matches!(
         c as u32,
-        0x200B | 0x202A..=0x202E | 0x2066..=0x2069 | 0x2028 | 0x2029 | 0xFEFF
+        0x200B | 0x202A..=0x202E | 0x2028 | 0x2029 | 0xFEFF
     )
+}
+
+/// Bidi isolates: refused in names only.
+fn isolate(c: char) -> bool {
+    matches!(c as u32, 0x2066..=0x2069)
 }
 
 fn expect_name(value: &str) -> Option<String> {
     let value = value.trim();
     let ok = !value.is_empty()
         && value.chars().count() <= 200
-        && !value.chars().any(|c| c.is_control() || invisible(c));
+        && !value
+            .chars()
+            .any(|c| c.is_control() || invisible(c) || isolate(c));
     ok.then(|| value.to_owned())
 }
 
@@ -2506,7 +2513,7 @@ proptest! {
         dpf in any::<bool>(),
     ) {
         let expected = safeguard_ok(country, &safeguard, dpf);
-        match validate::safeguard(&field, country.as_slice(), &safeguard, dpf, Utc::now().date_naive()) {
+        match validate::safeguard(&field, country.as_slice(), &safeguard, dpf, Utc::now().date_naive(), &[]) {
             Ok(v) => {
                 prop_assert!(expected, "accepted: {:?}", safeguard);
                 prop_assert_eq!(v.mechanism, safeguard.mechanism);
@@ -2561,7 +2568,7 @@ proptest! {
                 && seen.insert(t.country.clone())
                 && safeguard_ok(Some(&t.country), &t.safeguard, dpf)
         }) && countries.iter().all(|c| !outside(c) || seen.contains(c));
-        match validate::transfers(&countries, &transfers, dpf, Utc::now().date_naive()) {
+        match validate::transfers(&countries, &transfers, dpf, Utc::now().date_naive(), &[]) {
             Ok(v) => {
                 prop_assert!(expected, "accepted: {:?} for {:?}", transfers, countries);
                 prop_assert_eq!(v.len(), transfers.len());

@@ -748,6 +748,15 @@ async fn a_lapsed_adequacy_decision_is_a_finding() {
             json!({}),
         )
         .await;
+    let planned = server
+        .data(
+            r#"mutation { createRecipient(input: { key: "planned", legalName: "Planned Inc.",
+                kind: SERVICE_PROVIDER, defaultRole: PROCESSOR, country: "US", dpfCertified: true,
+                status: PROPOSED, public: true, processingLocations: ["US"],
+                transferSafeguard: { mechanism: ADEQUACY_DECISION } }) { id } }"#,
+            json!({}),
+        )
+        .await;
     let flow = r#"mutation($a: ID!, $r: ID!) { createDataFlow(input: { activityId: $a, recipientId: $r,
         dataCategories: ["email"], dataSubjects: ["customers"], countries: ["US"],
         transfers: [{ country: "US", safeguard: { mechanism: ADEQUACY_DECISION } }] }) { id } }"#;
@@ -755,7 +764,8 @@ async fn a_lapsed_adequacy_decision_is_a_finding() {
         "a": activity["createProcessingActivity"]["id"],
         "r": mailer["createRecipient"]["id"],
     });
-    server.data(flow, ids.clone()).await;
+    let created = server.data(flow, ids.clone()).await;
+    let flow_id = created["createDataFlow"]["id"].clone();
     let findings = "{ complianceFindings { severity code entity message } }";
     let lapsed = |data: &Value| {
         data["complianceFindings"]
@@ -782,7 +792,7 @@ async fn a_lapsed_adequacy_decision_is_a_finding() {
         after[0]["message"]
     );
     // A new transfer on the lapsed decision is refused, and nothing is written.
-    let refused = server.graphql(flow, ids).await;
+    let refused = server.graphql(flow, ids.clone()).await;
     assert_eq!(
         refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{refused}"
@@ -796,6 +806,35 @@ async fn a_lapsed_adequacy_decision_is_a_finding() {
     );
     let flows = server.data("{ dataFlows { totalCount } }", json!({})).await;
     assert_eq!(flows["dataFlows"]["totalCount"], 1, "{flows}");
+
+    // Customers are not told of a new subprocessor on a lapsed decision.
+    let announce = server
+        .graphql(
+            r#"mutation($id: ID!) { announceRecipient(id: $id) { status } }"#,
+            json!({ "id": planned["createRecipient"]["id"] }),
+        )
+        .await;
+    assert_eq!(
+        announce["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{announce}"
+    );
+
+    // The lapse is a finding to act on, not a lock: edits that leave the transfer as it is,
+    // and the recipient's retirement, still go through.
+    let edited = server
+        .data(
+            r#"mutation($id: ID!) { updateDataFlow(id: $id, input: { purpose: "Monthly newsletter" }) { purpose } }"#,
+            json!({ "id": flow_id }),
+        )
+        .await;
+    assert_eq!(edited["updateDataFlow"]["purpose"], "Monthly newsletter");
+    let retired = server
+        .data(
+            r#"mutation($id: ID!) { updateRecipient(id: $id, input: { status: RETIRED }) { status } }"#,
+            json!({ "id": ids["r"] }),
+        )
+        .await;
+    assert_eq!(retired["updateRecipient"]["status"], "RETIRED");
 }
 
 #[test]

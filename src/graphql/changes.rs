@@ -162,7 +162,7 @@ impl SubprocessorChange {
             .load_one(RecipientId(id))
             .await
             .api()?
-            .filter(|r| r.public || sees_internal)
+            .filter(|r| sees_internal || visibility::shown_to_public(r))
             .map(Recipient))
     }
 

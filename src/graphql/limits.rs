@@ -292,6 +292,12 @@ impl<'a> Walker<'a> {
         let mut total = Extent::default();
         for selection in &set.items {
             let extent = match &selection.node {
+                // `__typename` is answered without a resolver and, as in async-graphql's own
+                // depth count, adds no level.
+                Selection::Field(field) if field.node.name.node == "__typename" => Extent {
+                    fields: 1,
+                    depth: 0,
+                },
                 Selection::Field(field) => {
                     let inner = self.selection_set(&field.node.selection_set.node, nesting + 1);
                     Extent {
@@ -413,11 +419,11 @@ mod tests {
     fn depth_follows_fragments_and_directives_are_counted_per_field() {
         let document = parse_query(
             "query { a { ...F } b @skip(if: false) }
-             fragment F on A { c { d @include(if: true) @skip(if: false) } ... on A { e { f { g } } } }",
+             fragment F on A { c { d @include(if: true) @skip(if: false) } ... on A { e { f { g __typename } } } }",
         )
         .expect("parses");
         let shape = measure(&document, 1_000);
-        assert_eq!(shape.depth, 4);
+        assert_eq!(shape.depth, 4, "__typename adds no level");
         assert_eq!(shape.most_directives, 2);
     }
 

@@ -10,7 +10,7 @@ use super::types::{
     Product, Recipient,
 };
 use crate::reference;
-use crate::registry::{RecipientFilter, Registry};
+use crate::registry::{RecipientFilter, Registry, visibility};
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -110,13 +110,20 @@ impl PublicQuery {
     }
 
     /// The European Commission's adequacy decisions in force on `asOf` (today when absent).
-    async fn adequacy_decisions(&self, as_of: Option<NaiveDate>) -> Vec<AdequacyDecision> {
-        let on = as_of.unwrap_or_else(|| Utc::now().date_naive());
-        reference::adequacy_decisions()
+    async fn adequacy_decisions(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<NaiveDate>,
+    ) -> async_graphql::Result<Vec<AdequacyDecision>> {
+        let on = match as_of {
+            Some(on) => on,
+            None => registry(ctx)?.now().date_naive(),
+        };
+        Ok(reference::adequacy_decisions()
             .iter()
             .filter(|d| reference::adequacy_decision(d.country, on) == Some(*d))
             .map(AdequacyDecision)
-            .collect()
+            .collect())
     }
 
     /// Any object by its global ID. Without an API key: public recipients and products only.
@@ -137,7 +144,7 @@ impl PublicQuery {
                 .recipient(row)
                 .await
                 .api()?
-                .filter(|m| m.public || caller.sees_internal())
+                .filter(|m| caller.sees_internal() || visibility::shown_to_public(m))
                 .map(|m| Node::Recipient(Recipient(m))),
             "DataFlow" => registry
                 .flow(row)

@@ -10,6 +10,7 @@ use super::error::ApiResult;
 use super::loaders::*;
 use super::relay::global_id;
 use crate::reference;
+use crate::registry::Registry;
 use async_graphql::{Context, ID, Interface, Object};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
@@ -65,8 +66,12 @@ impl Country {
     }
 
     /// The European Commission adequacy decision in force for the country today, if any.
-    async fn adequacy_decision(&self) -> Option<AdequacyDecision> {
-        reference::adequacy_decision(self.0.alpha2, Utc::now().date_naive()).map(AdequacyDecision)
+    async fn adequacy_decision(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<AdequacyDecision>> {
+        let today = ctx.data::<Registry>()?.now().date_naive();
+        Ok(reference::adequacy_decision(self.0.alpha2, today).map(AdequacyDecision))
     }
 }
 
@@ -228,11 +233,17 @@ impl Transfer {
     }
 
     /// For an adequacy transfer, the decision in force for the country today.
-    async fn adequacy_decision(&self) -> Option<AdequacyDecision> {
-        (self.0.mechanism == entity::TransferMechanism::AdequacyDecision)
-            .then(|| reference::adequacy_decision(&self.0.country, Utc::now().date_naive()))
-            .flatten()
-            .map(AdequacyDecision)
+    async fn adequacy_decision(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<AdequacyDecision>> {
+        let today = ctx.data::<Registry>()?.now().date_naive();
+        Ok(
+            (self.0.mechanism == entity::TransferMechanism::AdequacyDecision)
+                .then(|| reference::adequacy_decision(&self.0.country, today))
+                .flatten()
+                .map(AdequacyDecision),
+        )
     }
 }
 

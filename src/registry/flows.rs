@@ -257,6 +257,7 @@ async fn store(
     input: &FlowInput,
     created_at: Option<chrono::DateTime<Utc>>,
     now: chrono::DateTime<Utc>,
+    recorded_adequacy: &[&str],
 ) -> Result<Written> {
     let activity = processing_activity::Entity::find_by_id(input.activity_id)
         .one(txn)
@@ -306,6 +307,7 @@ async fn store(
         &input.transfers,
         recipient.dpf_certified,
         now.date_naive(),
+        recorded_adequacy,
     )?;
 
     for (i, key) in input.data_categories.iter().enumerate() {
@@ -764,7 +766,7 @@ impl Registry {
         validate::text("reason", reason)?;
         let write = self.write().await?;
         let txn = &write.txn;
-        let written = store(txn, None, &input, None, self.now()).await?;
+        let written = store(txn, None, &input, None, self.now(), &[]).await?;
         let seq = changelog::append(
             self,
             txn,
@@ -831,6 +833,14 @@ impl Registry {
                 },
             })
             .collect();
+        // Adequacy transfers the flow already has stay valid for these edits even if their
+        // decision has lapsed since (the record's findings report that).
+        let recorded: Vec<String> = old_transfers
+            .iter()
+            .filter(|t| t.safeguard.mechanism == TransferMechanism::AdequacyDecision)
+            .map(|t| t.country.clone())
+            .collect();
+        let recorded: Vec<&str> = recorded.iter().map(String::as_str).collect();
         let input = FlowInput {
             activity_id: patch.activity_id.unwrap_or(existing.activity_id),
             recipient_id: patch.recipient_id.unwrap_or(existing.recipient_id),
@@ -848,7 +858,15 @@ impl Registry {
                 .unwrap_or_else(|| existing.assumptions.0.clone()),
             sources: patch.sources.unwrap_or_else(|| existing.sources.0.clone()),
         };
-        let written = store(txn, Some(id), &input, Some(existing.created_at), self.now()).await?;
+        let written = store(
+            txn,
+            Some(id),
+            &input,
+            Some(existing.created_at),
+            self.now(),
+            &recorded,
+        )
+        .await?;
         let changes = changelog::diff(&before, &written.snapshot);
         let on_public_feed =
             (written.public || was_public) && visibility::touches_public("DATA_FLOW", &changes);

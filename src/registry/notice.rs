@@ -67,6 +67,30 @@ impl Registry {
                 ),
             ));
         }
+        // Customers are told of the safeguard as it stands today: an adequacy decision that
+        // has lapsed since the recipient was recorded must be replaced first.
+        if let Some(mechanism) = existing.transfer_mechanism {
+            let abroad: Vec<&str> = locations
+                .iter()
+                .map(String::as_str)
+                .filter(|c| !crate::reference::is_eea(c))
+                .collect();
+            let safeguard = super::inputs::Safeguard {
+                mechanism,
+                scc_module: existing.scc_module,
+                derogation: existing.derogation,
+                safeguards: existing.derogation_safeguards.clone(),
+                tia_date: existing.tia_date,
+            };
+            validate::safeguard(
+                "transfer",
+                &abroad,
+                &safeguard,
+                existing.dpf_certified,
+                now.date_naive(),
+                &[],
+            )?;
+        }
         let before = snapshot(&existing, &locations);
         let mut row: recipient::ActiveModel = existing.clone().into();
         row.status = Set(RecipientStatus::Announced);

@@ -165,7 +165,13 @@ struct Validated {
     locations: Vec<String>,
 }
 
-fn validate_recipient(input: &RecipientInput, now: chrono::DateTime<Utc>) -> Result<Validated> {
+/// `recorded`: the destinations whose adequacy transfer the registry already holds for this
+/// recipient (see `validate::safeguard`).
+fn validate_recipient(
+    input: &RecipientInput,
+    now: chrono::DateTime<Utc>,
+    recorded: &[&str],
+) -> Result<Validated> {
     let key = validate::key("key", &input.key)?;
     let country = validate::country("country", &input.country)?;
     let locations = validate::countries("processingLocations", &input.processing_locations)?;
@@ -185,6 +191,7 @@ fn validate_recipient(input: &RecipientInput, now: chrono::DateTime<Utc>) -> Res
                 safeguard,
                 input.dpf_certified,
                 now.date_naive(),
+                recorded,
             )?)
         }
         None => None,
@@ -467,7 +474,7 @@ impl Registry {
     ) -> Result<recipient::Model> {
         // Refused before anything else, so a bad reason never hides behind another error.
         validate::text("reason", reason)?;
-        let Validated { row, locations } = validate_recipient(&input, self.now())?;
+        let Validated { row, locations } = validate_recipient(&input, self.now(), &[])?;
         let write = self.write().await?;
         let txn = &write.txn;
         let created = row.insert(txn).await?;
@@ -554,7 +561,15 @@ impl Registry {
             sources: patch.sources.unwrap_or_else(|| existing.sources.0.clone()),
         };
         check_transition(&existing, input.status, input.public, self.now())?;
-        let Validated { mut row, locations } = validate_recipient(&input, self.now())?;
+        // An adequacy transfer already recorded stays valid for these edits even if its
+        // decision has lapsed since (the record's findings report that).
+        let recorded: Vec<&str> = match existing.transfer_mechanism {
+            Some(TransferMechanism::AdequacyDecision) => {
+                old_locations.iter().map(String::as_str).collect()
+            }
+            _ => Vec::new(),
+        };
+        let Validated { mut row, locations } = validate_recipient(&input, self.now(), &recorded)?;
         if !input.dpf_certified {
             let us_adequacy = transfer::Entity::find()
                 .filter(transfer::Column::Country.eq("US"))

@@ -29,23 +29,33 @@ pub fn name(field: &str, value: &str) -> Result<String> {
             "must not contain control characters",
         ));
     }
-    if value.chars().any(is_invisible_override) {
-        return Err(RegistryError::invalid(field, INVISIBLE_OVERRIDE));
+    if value
+        .chars()
+        .any(|c| is_invisible_override(c) || is_isolate(c))
+    {
+        return Err(RegistryError::invalid(field, INVISIBLE_IN_NAME));
     }
     Ok(value.to_owned())
 }
 
-const INVISIBLE_OVERRIDE: &str = "must not contain invisible direction overrides, isolates or zero-width spaces (U+200B, U+202A-U+202E, U+2066-U+2069, U+FEFF) or line separators (U+2028, U+2029)";
+const INVISIBLE_IN_NAME: &str = "must not contain invisible direction controls or zero-width spaces (U+200B, U+202A-U+202E, U+2066-U+2069, U+FEFF) or line separators (U+2028, U+2029)";
+const INVISIBLE_IN_TEXT: &str = "must not contain direction overrides or embeddings (U+202A-U+202E), zero-width spaces (U+200B, U+FEFF) or line separators (U+2028, U+2029); to set a right-to-left passage apart, use the isolates U+2066-U+2069";
 
 /// Characters that change how the text around them is displayed without being seen: bidi
-/// embeddings, overrides and isolates make "Stripe" read as something else in a spreadsheet or
-/// a list ("Trojan Source"), zero-width spaces split look-alike names. Joiners and the
-/// left-to-right and right-to-left marks stay allowed: scripts and names need them.
+/// embeddings and overrides make "Stripe" read as something else in a spreadsheet or a list
+/// ("Trojan Source"), zero-width spaces split look-alike names. Joiners and the left-to-right
+/// and right-to-left marks stay allowed everywhere: scripts and names need them.
 fn is_invisible_override(c: char) -> bool {
     matches!(
         c,
-        '\u{200B}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}'
+        '\u{200B}' | '\u{202A}'..='\u{202E}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}'
     )
+}
+
+/// Bidi isolates: how Unicode recommends setting a right-to-left passage apart in free text,
+/// but a name is a single run and has no use for them.
+fn is_isolate(c: char) -> bool {
+    matches!(c, '\u{2066}'..='\u{2069}')
 }
 
 /// An optional free text: trimmed, empty means absent, bounded; line breaks and tabs are
@@ -70,7 +80,7 @@ pub fn text(field: &str, value: Option<&str>) -> Result<Option<String>> {
         ));
     }
     if value.chars().any(is_invisible_override) {
-        return Err(RegistryError::invalid(field, INVISIBLE_OVERRIDE));
+        return Err(RegistryError::invalid(field, INVISIBLE_IN_TEXT));
     }
     Ok(Some(value.to_owned()))
 }
@@ -232,7 +242,9 @@ pub fn retention_period(field: &str, value: Option<&str>) -> Result<Option<Strin
 
 /// A transfer safeguard for data sent to `destinations` (the third countries it covers): each
 /// mechanism carries exactly the details it needs, and an adequacy decision must be in force
-/// `today` for every destination.
+/// `today` for every destination, except those in `recorded`, whose adequacy transfer the
+/// registry already holds: a decision that lapsed under it is a compliance finding to act on,
+/// and must not block other edits (or the recipient's retirement).
 ///
 /// `importer_dpf_certified` is whether the importing recipient is certified under the EU-US
 /// Data Privacy Framework; an adequacy transfer to the US relies on it (Decision 2023/1795).
@@ -242,6 +254,7 @@ pub fn safeguard(
     safeguard: &Safeguard,
     importer_dpf_certified: bool,
     today: NaiveDate,
+    recorded: &[&str],
 ) -> Result<Safeguard> {
     let mechanism = safeguard.mechanism;
     let scc = mechanism == TransferMechanism::StandardContractualClauses;
@@ -304,7 +317,7 @@ pub fn safeguard(
     }
     if mechanism == TransferMechanism::AdequacyDecision {
         for &country in destinations {
-            if !reference::has_adequacy(country, today) {
+            if !recorded.contains(&country) && !reference::has_adequacy(country, today) {
                 let name = reference::country(country).map_or(country, |c| c.name);
                 return Err(RegistryError::invalid(
                     format!("{field}.mechanism"),
@@ -328,11 +341,13 @@ pub fn safeguard(
 }
 
 /// The transfers of a flow: one per destination outside the EEA, none for any other country.
+/// `recorded`: the destinations whose adequacy transfer the flow already has (see [`safeguard`]).
 pub fn transfers(
     countries: &[String],
     transfers: &[TransferInput],
     importer_dpf_certified: bool,
     today: NaiveDate,
+    recorded: &[&str],
 ) -> Result<Vec<TransferInput>> {
     let mut by_country = HashSet::new();
     let mut out = Vec::with_capacity(transfers.len());
@@ -365,6 +380,7 @@ pub fn transfers(
             &transfer.safeguard,
             importer_dpf_certified,
             today,
+            recorded,
         )?;
         out.push(TransferInput {
             country: code,
@@ -441,7 +457,10 @@ mod tests {
     fn names_refuse_invisible_direction_overrides() {
         assert!(name("n", "Stripe\u{202E}EPIRTS").is_err());
         assert!(name("n", "Str\u{200B}ipe").is_err());
-        assert!(text("t", Some("a\u{2066}b")).is_err());
+        assert!(name("n", "a\u{2066}b\u{2069}").is_err());
+        assert!(text("t", Some("a\u{202A}b")).is_err());
+        // Isolates set a right-to-left passage apart in free text.
+        assert!(text("t", Some("named \u{2067}\u{05D0}\u{05D1}\u{2069} here")).is_ok());
         // Joiners and direction marks belong to scripts and stay allowed.
         assert!(name("n", "\u{0915}\u{094D}\u{200D}\u{0937}").is_ok());
         assert!(name("n", "\u{05D0}\u{200F} Ltd").is_ok());
@@ -469,12 +488,12 @@ mod tests {
             safeguards: None,
             tia_date: None,
         };
-        assert!(safeguard("t", &["IN"], &scc, false, today()).is_err());
+        assert!(safeguard("t", &["IN"], &scc, false, today(), &[]).is_err());
         let scc = Safeguard {
             scc_module: Some(2),
             ..scc
         };
-        assert!(safeguard("t", &["IN"], &scc, false, today()).is_ok());
+        assert!(safeguard("t", &["IN"], &scc, false, today(), &[]).is_ok());
         let compelling = Safeguard {
             mechanism: TransferMechanism::Derogation,
             scc_module: None,
@@ -482,7 +501,7 @@ mod tests {
             safeguards: None,
             tia_date: None,
         };
-        let err = safeguard("t", &["IN"], &compelling, false, today()).unwrap_err();
+        let err = safeguard("t", &["IN"], &compelling, false, today(), &[]).unwrap_err();
         assert!(matches!(err, RegistryError::Invalid { ref field, .. } if field == "t.safeguards"));
     }
 
@@ -495,11 +514,15 @@ mod tests {
             safeguards: None,
             tia_date: None,
         };
-        assert!(safeguard("t", &["US"], &adequacy, false, today()).is_err());
-        assert!(safeguard("t", &["US"], &adequacy, true, today()).is_ok());
+        assert!(safeguard("t", &["US"], &adequacy, false, today(), &[]).is_err());
+        assert!(safeguard("t", &["US"], &adequacy, true, today(), &[]).is_ok());
         // Before the Data Privacy Framework (Schrems II to July 2023) no decision covered the US.
         let schrems_ii = NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
-        assert!(safeguard("t", &["US"], &adequacy, true, schrems_ii).is_err());
+        assert!(safeguard("t", &["US"], &adequacy, true, schrems_ii, &[]).is_err());
+        // A transfer already recorded on the decision is kept (the lapse is a finding)...
+        assert!(safeguard("t", &["US"], &adequacy, true, schrems_ii, &["US"]).is_ok());
+        // ...but not for an importer outside the decision's scope.
+        assert!(safeguard("t", &["US"], &adequacy, false, today(), &["US"]).is_err());
     }
 
     #[test]
@@ -511,8 +534,8 @@ mod tests {
             safeguards: None,
             tia_date: None,
         };
-        assert!(safeguard("t", &["GB", "CH", "JP"], &adequacy, false, today()).is_ok());
-        let err = safeguard("t", &["GB", "IN"], &adequacy, false, today()).unwrap_err();
+        assert!(safeguard("t", &["GB", "CH", "JP"], &adequacy, false, today(), &[]).is_ok());
+        let err = safeguard("t", &["GB", "IN"], &adequacy, false, today(), &[]).unwrap_err();
         assert!(
             matches!(err, RegistryError::Invalid { ref field, ref message } if field == "t.mechanism" && message.contains("India (IN)")),
             "{err:?}"
@@ -528,15 +551,15 @@ mod tests {
             safeguards: None,
             tia_date: Some(today()),
         };
-        assert!(safeguard("t", &["IN"], &scc, false, today()).is_ok());
+        assert!(safeguard("t", &["IN"], &scc, false, today(), &[]).is_ok());
         let yesterday = today().pred_opt().unwrap();
-        assert!(safeguard("t", &["IN"], &scc, false, yesterday).is_err());
+        assert!(safeguard("t", &["IN"], &scc, false, yesterday, &[]).is_err());
     }
 
     #[test]
     fn every_destination_outside_the_eea_needs_a_transfer() {
         let countries = vec!["NL".to_owned(), "US".to_owned()];
-        assert!(transfers(&countries, &[], false, today()).is_err());
+        assert!(transfers(&countries, &[], false, today(), &[]).is_err());
         let eea_transfer = TransferInput {
             country: "NL".into(),
             safeguard: Safeguard {
@@ -547,6 +570,6 @@ mod tests {
                 tia_date: None,
             },
         };
-        assert!(transfers(&countries, &[eea_transfer], false, today()).is_err());
+        assert!(transfers(&countries, &[eea_transfer], false, today(), &[]).is_err());
     }
 }

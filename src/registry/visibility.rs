@@ -16,6 +16,16 @@ pub fn on_public_list(public: bool, status: RecipientStatus) -> bool {
     public && matches!(status, RecipientStatus::Announced | RecipientStatus::Active)
 }
 
+/// Whether a caller without a key may see the recipient itself: on the public list now, or
+/// retired from it after it was announced. A proposed one, or one withdrawn before its
+/// announcement, is as unknown to them as an internal one.
+pub fn shown_to_public(recipient: &entity::recipient::Model) -> bool {
+    on_public_list(recipient.public, recipient.status)
+        || (recipient.public
+            && recipient.status == RecipientStatus::Retired
+            && recipient.announced_at.is_some())
+}
+
 /// The recipient fields a customer sees on the subprocessor list.
 const PUBLIC_RECIPIENT_FIELDS: &[&str] = &[
     "key",
