@@ -35,10 +35,17 @@ pub struct DocumentBounds {
 }
 
 fn refused(limit: &'static str, message: String) -> ServerError {
+    coded(LIMIT_EXCEEDED, Some(limit), message)
+}
+
+/// A refusal with its `extensions.code` (and the limit it names, if any).
+fn coded(code: &'static str, limit: Option<&'static str>, message: String) -> ServerError {
     let mut err = ServerError::new(message, None);
     let mut extensions = async_graphql::ErrorExtensionValues::default();
-    extensions.set("code", LIMIT_EXCEEDED);
-    extensions.set("limit", limit);
+    extensions.set("code", code);
+    if let Some(limit) = limit {
+        extensions.set("limit", limit);
+    }
     err.extensions = Some(extensions);
     err
 }
@@ -100,14 +107,11 @@ pub fn check_document(request: &mut Request, bounds: DocumentBounds) -> ServerRe
     if !bounds.introspection
         && let Some(field) = introspection_field(request.parsed_query()?)
     {
-        let mut err = ServerError::new(
-            format!("introspection is switched off on this server: `{field}` is not available"),
+        return Err(coded(
+            INTROSPECTION_DISABLED,
             None,
-        );
-        let mut extensions = async_graphql::ErrorExtensionValues::default();
-        extensions.set("code", INTROSPECTION_DISABLED);
-        err.extensions = Some(extensions);
-        return Err(err);
+            format!("introspection is switched off on this server: `{field}` is not available"),
+        ));
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use super::changelog::{self, NewEvent};
 use super::error::{RegistryError, Result};
-use super::recipients::{locations_of, snapshot};
+use super::recipients::{locations_of, snapshot, stored_safeguard};
 use super::{Actor, Registry, validate, visibility};
 use chrono::{DateTime, Utc};
 use entity::{ChangeKind, ObjectionStatus, RecipientStatus, change_event, objection, recipient};
@@ -69,19 +69,12 @@ impl Registry {
         }
         // Customers are told of the safeguard as it stands today: an adequacy decision that
         // has lapsed since the recipient was recorded must be replaced first.
-        if let Some(mechanism) = existing.transfer_mechanism {
+        if let Some(safeguard) = stored_safeguard(&existing) {
             let abroad: Vec<&str> = locations
                 .iter()
                 .map(String::as_str)
                 .filter(|c| !crate::reference::is_eea(c))
                 .collect();
-            let safeguard = super::inputs::Safeguard {
-                mechanism,
-                scc_module: existing.scc_module,
-                derogation: existing.derogation,
-                safeguards: existing.derogation_safeguards.clone(),
-                tia_date: existing.tia_date,
-            };
             validate::safeguard(
                 "transfer",
                 &abroad,

@@ -159,6 +159,17 @@ fn subprocessor_ids() -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
+/// The transfer safeguard recorded on a recipient, if any.
+pub(super) fn stored_safeguard(recipient: &recipient::Model) -> Option<Safeguard> {
+    recipient.transfer_mechanism.map(|mechanism| Safeguard {
+        mechanism,
+        scc_module: recipient.scc_module,
+        derogation: recipient.derogation,
+        safeguards: recipient.derogation_safeguards.clone(),
+        tia_date: recipient.tia_date,
+    })
+}
+
 /// Validated columns of a recipient, shared by create and update.
 struct Validated {
     row: recipient::ActiveModel,
@@ -520,13 +531,7 @@ impl Registry {
             .await?
             .ok_or_else(|| RegistryError::not_found("Recipient", id))?;
         let old_locations = locations_of(txn, id).await?;
-        let current_transfer = existing.transfer_mechanism.map(|mechanism| Safeguard {
-            mechanism,
-            scc_module: existing.scc_module,
-            derogation: existing.derogation,
-            safeguards: existing.derogation_safeguards.clone(),
-            tia_date: existing.tia_date,
-        });
+        let current_transfer = stored_safeguard(&existing);
         let input = RecipientInput {
             key: patch.key.unwrap_or_else(|| existing.key.clone()),
             legal_name: patch
