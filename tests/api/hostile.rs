@@ -3,12 +3,10 @@
 //! was afterwards, compared through a fingerprint of everything a key can read plus the change
 //! log's length and head.
 
-mod common;
-
+use crate::common::ws::{TRANSPORT_WS, WsClient};
+use crate::common::{Setup, TestServer, client_with_key};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::ws::{TRANSPORT_WS, WsClient};
-use common::{Setup, TestServer, client_with_key};
 use entity::Role;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;

@@ -24,7 +24,7 @@
 //!
 //! Each property runs a modest number of cases (64 to 256) so that the file finishes in well
 //! under a minute in CI. For a longer fuzzing session raise the count for every property with
-//! `PROPTEST_CASES`, e.g. `PROPTEST_CASES=5000 cargo test --release --test fuzz`; a failure
+//! `PROPTEST_CASES`, e.g. `PROPTEST_CASES=5000 cargo test --release --test api fuzz::`; a failure
 //! prints the shrunk input (no regression files are written into the work tree). The file runs
 //! on SQLite (`DATABASE_URL` unset) and on PostgreSQL (`DATABASE_URL=postgres://...`) alike.
 //!
@@ -34,12 +34,10 @@
 //! SQLite, and a NUL character in a free text or in a lookup by key, or an instant before
 //! 4713 BC, failed on PostgreSQL, each with an internal error.
 
-mod common;
-
+use crate::common::TestServer;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{NaiveDate, Utc};
-use common::TestServer;
 use entity::{Derogation, Role, TransferMechanism};
 use proptest::collection::vec;
 use proptest::prelude::*;

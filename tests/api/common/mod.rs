@@ -2,7 +2,6 @@
 //! with the example registry, and the real server on a random port. `DATABASE_URL` picks the
 //! backend: unset for SQLite, `postgres://...` (a server the test may create databases on) for
 //! PostgreSQL.
-#![allow(dead_code)]
 
 pub mod ws;
 

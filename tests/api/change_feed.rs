@@ -1,11 +1,9 @@
 //! Customers follow subprocessor changes and never miss one: the change log, the resumable
 //! subscription, notice periods and objections, and replicas that wake each other.
 
-mod common;
-
+use crate::common::ws::{CHANGES, LEGACY_WS, TRANSPORT_WS, WsClient};
+use crate::common::{Replica, Rfc3339, Setup, TestServer, rename_at};
 use chrono::{Duration as Days, SubsecRound, Utc};
-use common::ws::{CHANGES, LEGACY_WS, TRANSPORT_WS, WsClient};
-use common::{Replica, Rfc3339, Setup, TestServer, rename_at};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::Duration;

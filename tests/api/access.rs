@@ -3,10 +3,8 @@
 //! are made from the command line or by admins, shown once, stored as hashes, and revoked for
 //! good; every change names the key's holder.
 
-mod common;
-
-use common::ws::{CHANGES, TRANSPORT_WS, WsClient};
-use common::{TestServer, client_with_key};
+use crate::common::ws::{CHANGES, TRANSPORT_WS, WsClient};
+use crate::common::{TestServer, client_with_key};
 use entity::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};

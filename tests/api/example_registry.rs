@@ -1,7 +1,7 @@
 //! The example registry loads through the registry layer, whole or not at all, and its
 //! history starts in the change log.
 
-mod common;
+use crate::common;
 
 use entity::change_event;
 use sea_orm::{EntityTrait, PaginatorTrait};

@@ -1,5 +1,4 @@
 //! A WebSocket GraphQL client speaking `graphql-transport-ws` or the legacy `graphql-ws`.
-#![allow(dead_code)]
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};

@@ -1,9 +1,7 @@
 //! The registry as its users meet it over HTTP: an internal tool, a customer, the DPO, an
 //! editor. Runs on SQLite, or on PostgreSQL when `DATABASE_URL` points at one.
 
-mod common;
-
-use common::{Setup, TestServer};
+use crate::common::{Setup, TestServer};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use subreg::config::BackgroundSettings;

@@ -1,9 +1,7 @@
 //! The HTTP contract: GraphQL over HTTP, GraphiQL, health and readiness, the checked-in SDL, and
 //! the graphql-http conformance audit run by its reference npm package.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::{Value, json};
@@ -165,7 +163,7 @@ async fn graphql_over_http_conformance_audit() {
 /// An operator follows the server through its metrics and its logs' request ids.
 #[tokio::test]
 async fn metrics_count_operations_subscriptions_and_the_feeds_lag() {
-    use common::ws::{CHANGES, TRANSPORT_WS, WsClient};
+    use crate::common::ws::{CHANGES, TRANSPORT_WS, WsClient};
     let server = TestServer::start().await;
     let metric = |text: &str, name: &str| -> Option<f64> {
         text.lines()

@@ -1,11 +1,11 @@
 //! The DPO produces the record of processing activities (GDPR Art. 30) for a supervisory
 //! authority, for today or as it stood on a past date, with the gaps it reveals.
 
-mod common;
+use crate::common;
 
+use crate::common::{Setup, TestServer};
 use calamine::{Data, Reader, Xlsx};
 use chrono::{Duration as Days, SubsecRound, Utc};
-use common::{Setup, TestServer};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::io::Cursor;

@@ -1,9 +1,7 @@
 //! An editor maintains the registry: every write is validated, and a refused write changes
 //! nothing.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use serde_json::{Value, json};
 
 const CREATE_RECIPIENT: &str = r#"mutation($input: CreateRecipientInput!) {

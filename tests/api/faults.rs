@@ -5,10 +5,8 @@
 //! gives prompt errors and a failing /readyz, and it recovers without a restart when the
 //! database comes back.
 
-mod common;
-
-use common::fresh_database;
-use common::ws::{CHANGES, TRANSPORT_WS, WsClient};
+use crate::common::fresh_database;
+use crate::common::ws::{CHANGES, TRANSPORT_WS, WsClient};
 use futures_util::{SinkExt, StreamExt};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};

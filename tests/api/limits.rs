@@ -2,10 +2,8 @@
 //! says which limit, or the HTTP status that means it: 413, 429 with Retry-After, 503), never a
 //! 500 and never a hang; the request just inside the limit is served.
 
-mod common;
-
-use common::ws::{TRANSPORT_WS, WsClient};
-use common::{Setup, TestServer, client_with_key};
+use crate::common::ws::{TRANSPORT_WS, WsClient};
+use crate::common::{Setup, TestServer, client_with_key};
 use entity::Role;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;

@@ -1,0 +1,19 @@
+//! The integration suite, one test binary: every module starts the real server (or opens the
+//! registry) on its own database and calls it as a client would. One binary rather than one
+//! per file: the harness and the dependencies are compiled and linked once.
+//!
+//! Run one part with a filter, e.g. `cargo test --test api record::`.
+
+mod common;
+
+mod access;
+mod change_feed;
+mod editing;
+mod example_registry;
+mod faults;
+mod fuzz;
+mod hostile;
+mod http;
+mod limits;
+mod record;
+mod registry_api;
