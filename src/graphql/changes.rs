@@ -38,7 +38,9 @@ pub enum ChangeKind {
     RecipientRetired,
     /// A recipient was removed from the registry.
     RecipientDeleted,
-    /// A data flow was added.
+    /// A data flow was added. On the public feed also: a flow first shown to customers, when
+    /// the recipient it goes to is announced (one event per flow, right after the
+    /// announcement; the internal feed then shows the flow's creation twice).
     FlowCreated,
     /// A data flow changed.
     FlowUpdated,

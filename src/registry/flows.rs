@@ -938,4 +938,47 @@ impl Registry {
         self.commit(write, Some(seq)).await?;
         Ok(existing)
     }
+    /// Puts the current data flows to a recipient that has just joined the public list on the
+    /// public feed, one FLOW_CREATED event each, in the transaction of its announcement. Flows
+    /// recorded while it was proposed were internal planning; without this a customer would
+    /// learn of the new subprocessor but not what data goes to it until a flow next changed.
+    /// Returns the sequence number of the last event appended, if any.
+    pub(super) async fn publish_flows_to(
+        &self,
+        txn: &DatabaseTransaction,
+        recipient_id: i32,
+        actor: &Actor,
+        reason: Option<&str>,
+    ) -> Result<Option<i64>> {
+        let flows = data_flow::Entity::find()
+            .filter(data_flow::Column::RecipientId.eq(recipient_id))
+            .order_by_asc(data_flow::Column::Id)
+            .all(txn)
+            .await?;
+        let mut last = None;
+        for flow in flows {
+            let (snapshot, public, recipient_kind) = state_of(txn, &flow).await?;
+            let seq = changelog::append(
+                self,
+                txn,
+                actor,
+                reason,
+                NewEvent {
+                    kind: ChangeKind::FlowCreated,
+                    recipient_id: Some(recipient_id),
+                    recipient_kind,
+                    flow_id: Some(flow.id),
+                    activity_id: Some(flow.activity_id),
+                    changes: changelog::diff(&Value::Null, &snapshot),
+                    snapshot,
+                    announced_at: None,
+                    effective_at: None,
+                    public,
+                },
+            )
+            .await?;
+            last = Some(seq);
+        }
+        Ok(last)
+    }
 }

@@ -111,6 +111,14 @@ impl Registry {
             },
         )
         .await?;
+        // An internal recipient's flows are already on the internal feed as they were made.
+        let seq = if updated.public {
+            self.publish_flows_to(txn, id, actor, reason)
+                .await?
+                .unwrap_or(seq)
+        } else {
+            seq
+        };
         self.commit(write, Some(seq)).await?;
         Ok(updated)
     }

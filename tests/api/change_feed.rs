@@ -271,8 +271,36 @@ async fn a_proposed_subprocessor_stays_off_the_public_feed_until_it_is_announced
     .await;
     assert_eq!(
         public_kinds_after(&server, &start).await,
-        ["RECIPIENT_ANNOUNCED", "RECIPIENT_UPDATED"]
+        ["RECIPIENT_ANNOUNCED", "FLOW_CREATED", "RECIPIENT_UPDATED"]
     );
+    // The flow planned before the announcement comes with it: customers learn what data goes
+    // to the new subprocessor, and where, without the registry's internal notes.
+    let published = server
+        .anonymous(
+            r#"query($after: String) { subprocessorChanges(after: $after, first: 100) {
+                nodes { kind recipientId dataFlowId snapshot changes { field } } } }"#,
+            json!({ "after": start }),
+        )
+        .await;
+    let flow_event = &published["data"]["subprocessorChanges"]["nodes"][1];
+    assert_eq!(flow_event["recipientId"], acme.as_str(), "{published}");
+    assert!(flow_event["dataFlowId"].is_string(), "{published}");
+    let snapshot = &flow_event["snapshot"];
+    assert_eq!(snapshot["dataCategories"], json!(["content.message"]));
+    assert_eq!(snapshot["dataSubjects"], json!(["end_users"]));
+    assert_eq!(snapshot["countries"], json!(["DE", "US"]));
+    assert_eq!(
+        snapshot["transfers"],
+        json!([{ "country": "US", "mechanism": "STANDARD_CONTRACTUAL_CLAUSES", "sccModule": 3, "derogation": null }])
+    );
+    assert!(snapshot.get("activity").is_none(), "{snapshot}");
+    let internal = server.history(json!({})).await;
+    let flow_events: Vec<&str> = internal
+        .iter()
+        .filter(|e| e["dataFlowId"] == flow_event["dataFlowId"])
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(flow_events, ["FLOW_CREATED", "FLOW_CREATED"]);
     let seen = server.anonymous(node, json!({ "id": acme })).await;
     assert_eq!(seen["data"]["node"]["key"], "acme_cloud", "{seen}");
 

@@ -272,7 +272,7 @@ impl TestServer {
                     r#"query($after: String, $filter: ChangeFilterInput) {
                         subprocessorChanges(after: $after, first: 500, filter: $filter) {
                           pageInfo { hasNextPage endCursor }
-                          nodes { cursor sequence kind recipientId products }
+                          nodes { cursor sequence kind recipientId dataFlowId products }
                         } }"#,
                     json!({ "after": after, "filter": filter }),
                 )
