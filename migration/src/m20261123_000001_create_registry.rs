@@ -679,6 +679,16 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // The taxonomy's parent links restrict deletes, and SQLite empties a table row by row
+        // as it drops it: cut the links first.
+        manager
+            .exec_stmt(
+                Query::update()
+                    .table(DataCategory::Table)
+                    .value(DataCategory::ParentId, Option::<i32>::None)
+                    .to_owned(),
+            )
+            .await?;
         for table in [
             ChangeEventProduct::Table.into_iden(),
             ChangeEvent::Table.into_iden(),

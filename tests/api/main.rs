@@ -15,5 +15,6 @@ mod fuzz;
 mod hostile;
 mod http;
 mod limits;
+mod migrations;
 mod record;
 mod registry_api;

@@ -1,0 +1,116 @@
+//! The migrations run both ways, on a registry that holds data: each `down` undoes its `up`,
+//! the schema `up` rebuilds is the one it built the first time, and rolling the later
+//! migrations back and forward again keeps the registry's recipients, flows and history.
+
+use crate::common;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
+use subreg::registry::Registry;
+use subreg::{db, seed};
+
+/// The tables, columns and indexes of the database, as the backend describes them.
+async fn schema_of(conn: &DatabaseConnection) -> Vec<String> {
+    let sql = match conn.get_database_backend() {
+        DatabaseBackend::Sqlite => {
+            "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') AS line FROM sqlite_master
+             WHERE name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations' ORDER BY type, name"
+        }
+        _ => {
+            "SELECT line FROM (
+               SELECT 'column ' || table_name || '.' || column_name || ': ' || data_type || ' '
+                      || is_nullable || ' ' || COALESCE(column_default, '') AS line
+               FROM information_schema.columns
+               WHERE table_schema = 'public' AND table_name <> 'seaql_migrations'
+               UNION ALL
+               SELECT 'index ' || indexname || ': ' || indexdef
+               FROM pg_indexes WHERE schemaname = 'public' AND tablename <> 'seaql_migrations'
+               UNION ALL
+               SELECT 'constraint ' || conname || ': ' || pg_get_constraintdef(oid)
+               FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+                 AND conrelid::regclass::text <> 'seaql_migrations'
+             ) AS schema ORDER BY line"
+        }
+    };
+    conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await
+        .expect("read the schema")
+        .iter()
+        .map(|row| row.try_get::<String>("", "line").expect("a schema line"))
+        .collect()
+}
+
+/// How many rows the registry's main tables hold.
+async fn rows_of(conn: &DatabaseConnection) -> Vec<(&'static str, i64)> {
+    let mut rows = Vec::new();
+    for table in [
+        "recipient",
+        "processing_activity",
+        "data_flow",
+        "transfer",
+        "change_event",
+    ] {
+        let count = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count rows")
+            .expect("one row")
+            .try_get::<i64>("", "n")
+            .expect("a count");
+        rows.push((table, count));
+    }
+    rows
+}
+
+#[tokio::test]
+async fn every_migration_rolls_back_and_applies_again() {
+    let (url, _dir) = common::fresh_database().await;
+    let conn = db::connect(&url, None).await.expect("connect");
+    db::migrate(&conn).await.expect("migrate");
+    let example = seed::parse(seed::EXAMPLE_REGISTRY).expect("the shipped file parses");
+    seed::load(&Registry::new(conn.clone()), &example)
+        .await
+        .expect("the example registry loads");
+    let schema = schema_of(&conn).await;
+    assert!(schema.len() > 50, "{schema:#?}");
+    let rows = rows_of(&conn).await;
+    assert!(rows.iter().all(|(_, n)| *n > 0), "{rows:?}");
+
+    // Back one migration at a time to the first, then forward again.
+    let migrations = Migrator::migrations().len();
+    for applied in (1..migrations).rev() {
+        Migrator::down(&conn, Some(1))
+            .await
+            .unwrap_or_else(|e| panic!("rolling back to {applied} migrations: {e}"));
+        let now_applied = Migrator::get_applied_migrations(&conn)
+            .await
+            .expect("applied migrations")
+            .len();
+        assert_eq!(now_applied, applied);
+    }
+    Migrator::up(&conn, None).await.expect("apply them again");
+    assert_eq!(schema_of(&conn).await, schema);
+    assert_eq!(
+        rows_of(&conn).await,
+        rows,
+        "the registry survives the round trip"
+    );
+
+    // All the way down leaves no table of the registry; up builds the same schema again, on
+    // which the example registry loads as on a new database.
+    Migrator::down(&conn, None)
+        .await
+        .expect("roll back every migration");
+    assert_eq!(schema_of(&conn).await, Vec::<String>::new());
+    Migrator::up(&conn, None)
+        .await
+        .expect("apply every migration");
+    assert_eq!(schema_of(&conn).await, schema);
+    seed::load(&Registry::new(conn.clone()), &example)
+        .await
+        .expect("the example registry loads again");
+    assert_eq!(rows_of(&conn).await, rows);
+}
