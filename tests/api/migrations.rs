@@ -75,7 +75,10 @@ async fn every_migration_rolls_back_and_applies_again() {
         .await
         .expect("the example registry loads");
     let schema = schema_of(&conn).await;
-    assert!(schema.len() > 50, "{schema:#?}");
+    assert!(
+        schema.iter().any(|line| line.contains("recipient_id")),
+        "{schema:#?}"
+    );
     let rows = rows_of(&conn).await;
     assert!(rows.iter().all(|(_, n)| *n > 0), "{rows:?}");
 
