@@ -52,6 +52,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use subreg::config::ServerSettings;
 use subreg::graphql::limits::{count_tokens, measure};
+use subreg::reference::{AdequacyScope, adequacy_decision};
 use subreg::registry::RegistryError;
 use subreg::registry::inputs::{Safeguard, TransferInput};
 use subreg::registry::validate;
@@ -2290,9 +2291,9 @@ fn safeguard_value() -> BoxedStrategy<Safeguard> {
         .boxed()
 }
 
-/// Whether the `safeguard` rules accept `s` for a transfer to `country` today. Of the countries
-/// the strategies draw, the United Kingdom, Switzerland and (for certified importers) the United
-/// States have an adequacy decision in force.
+/// Whether the `safeguard` rules accept `s` for a transfer to `country` today. An adequacy
+/// decision must be in force today by the reference table of decisions (for the US, one that
+/// covers certified importers only: the importer must be certified).
 fn safeguard_ok(country: Option<&str>, s: &Safeguard, dpf: bool) -> bool {
     let scc = s.mechanism == TransferMechanism::StandardContractualClauses;
     let derogation = s.mechanism == TransferMechanism::Derogation;
@@ -2309,7 +2310,10 @@ fn safeguard_ok(country: Option<&str>, s: &Safeguard, dpf: bool) -> bool {
         && s.tia_date
             .is_none_or(|d| d <= today && d >= NaiveDate::from_ymd_opt(2000, 1, 1).unwrap())
         && (s.mechanism != TransferMechanism::AdequacyDecision
-            || country.is_none_or(|c| matches!(c, "GB" | "CH") || (c == "US" && dpf)))
+            || country.is_none_or(|c| {
+                adequacy_decision(c, today)
+                    .is_some_and(|d| d.scope != AdequacyScope::CertifiedOrganisations || dpf)
+            }))
 }
 
 proptest! {
