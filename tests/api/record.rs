@@ -1055,6 +1055,58 @@ async fn the_tables_and_the_log_describe_the_same_registry() {
         )
         .await
         .unwrap();
+    // A public subprocessor planned with a flow, then announced: the announcement republishes
+    // the flow on the public feed, which must not change the state the log describes.
+    let announced = registry
+        .create_recipient(
+            RecipientInput {
+                key: "state_test_announced".into(),
+                legal_name: "State Test Announced B.V.".into(),
+                kind: entity::RecipientKind::ServiceProvider,
+                default_role: entity::RecipientRole::Processor,
+                description: None,
+                country: "NL".into(),
+                processing_locations: vec!["NL".into()],
+                transfer: None,
+                dpa_reference: Some("DPA-1".into()),
+                certifications: vec![],
+                dpf_certified: false,
+                website: None,
+                privacy_notice_url: None,
+                status: entity::RecipientStatus::Proposed,
+                public: true,
+                assumptions: vec![],
+                sources: vec![],
+            },
+            &actor,
+            None,
+        )
+        .await
+        .unwrap();
+    let announced_flow = registry
+        .create_flow(
+            FlowInput {
+                activity_id: activity.id,
+                recipient_id: announced.id,
+                via_recipient_id: None,
+                role: None,
+                purpose: None,
+                data_categories: vec!["online.ip_address".into()],
+                data_subjects: vec!["end_users".into()],
+                countries: vec!["NL".into()],
+                transfers: vec![],
+                assumptions: vec![],
+                sources: vec![],
+            },
+            &actor,
+            None,
+        )
+        .await
+        .unwrap();
+    registry
+        .announce_recipient(announced.id, None, &actor, None)
+        .await
+        .unwrap();
     let sms = registry
         .activity_by_key("sms_delivery")
         .await
@@ -1100,6 +1152,7 @@ async fn the_tables_and_the_log_describe_the_same_registry() {
     let edited = tables.flows.iter().find(|f| f.id == flow.id).unwrap();
     assert_eq!(edited.countries, ["NL", "US"]);
     assert_eq!(edited.role, Some(entity::RecipientRole::Controller));
+    assert!(tables.flows.iter().any(|f| f.id == announced_flow.id));
 
     // Today's record reads the tables; a past one the log, and it is the state of then.
     let today = load_state(registry, None).await.unwrap();
