@@ -38,9 +38,11 @@ pub enum ChangeKind {
     RecipientRetired,
     /// A recipient was removed from the registry.
     RecipientDeleted,
-    /// A data flow was added. On the public feed also: a flow first shown to customers, when
-    /// the recipient it goes to is announced (one event per flow, right after the
-    /// announcement; the internal feed then shows the flow's creation twice).
+    /// A data flow was added. Also written right after a recipient's announcement, one per
+    /// flow the recipient then has: together they are its complete set of flows at that
+    /// moment (a client keeping its own copy replaces what it held for the recipient, e.g.
+    /// from before a retirement). These events give the reason "shown to customers with the
+    /// announcement of ..." and, on the internal feed, follow the flow's first creation.
     FlowCreated,
     /// A data flow changed.
     FlowUpdated,

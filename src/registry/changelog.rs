@@ -34,6 +34,14 @@ const CHANGE_LOG_LOCK: i64 = 0x5375_6272_6567;
 /// The channel on which PostgreSQL replicas announce committed change-log events.
 pub const CHANNEL: &str = "subreg_changes";
 
+/// Takes the change log's lock on PostgreSQL until the end of the transaction: writers commit
+/// one at a time, in the order of their sequence numbers.
+pub(crate) async fn take_turn(txn: &DatabaseTransaction) -> Result<()> {
+    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CHANGE_LOG_LOCK})"))
+        .await?;
+    Ok(())
+}
+
 /// What kind of entity an event is about, and which one.
 fn entity_of(event: &NewEvent) -> (&'static str, i32) {
     use ChangeKind::*;
@@ -92,8 +100,9 @@ pub(crate) async fn append(
     let reason = super::validate::text("reason", reason)?;
     let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
     if postgres {
-        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CHANGE_LOG_LOCK})"))
-            .await?;
+        // Already held when the transaction came from `Registry::write`; taking it again is
+        // free (advisory locks are re-entrant) and keeps sequence numbers in commit order.
+        take_turn(txn).await?;
     }
     let (entity_type, entity_id) = entity_of(&event);
     let products = products_of(txn, &event).await?;

@@ -942,14 +942,20 @@ impl Registry {
     /// public feed, one FLOW_CREATED event each, in the transaction of its announcement. Flows
     /// recorded while it was proposed were internal planning; without this a customer would
     /// learn of the new subprocessor but not what data goes to it until a flow next changed.
-    /// Returns the sequence number of the last event appended, if any.
+    /// The events say why they were written, so the internal feed's second creation of a flow
+    /// explains itself. Returns the sequence number of the last event appended, if any.
     pub(super) async fn publish_flows_to(
         &self,
         txn: &DatabaseTransaction,
-        recipient_id: i32,
+        recipient: &recipient::Model,
         actor: &Actor,
-        reason: Option<&str>,
     ) -> Result<Option<i64>> {
+        let recipient_id = recipient.id;
+        let reason = format!(
+            "shown to customers with the announcement of `{}`",
+            recipient.key
+        );
+        let reason = Some(reason.as_str());
         let flows = data_flow::Entity::find()
             .filter(data_flow::Column::RecipientId.eq(recipient_id))
             .order_by_asc(data_flow::Column::Id)

@@ -175,18 +175,23 @@ impl Registry {
         &self.settings
     }
 
-    /// Waits its turn as a writer (SQLite only) and begins a transaction.
+    /// Waits its turn as a writer and begins a transaction. Writers take turns on both backends:
+    /// a change reads the registry before it writes (is the recipient on the public list? which
+    /// flows go to it?), and under PostgreSQL's READ COMMITTED two concurrent changes would each
+    /// decide on a state the other is changing. On PostgreSQL the turn is the change log's
+    /// advisory lock, taken first and held to the commit, so it also orders the replicas.
     pub(crate) async fn write(&self) -> Result<Write> {
-        let turn = if !self.in_batch && self.conn.get_database_backend() == DatabaseBackend::Sqlite
-        {
+        let sqlite = self.conn.get_database_backend() == DatabaseBackend::Sqlite;
+        let turn = if !self.in_batch && sqlite {
             Some(self.writer.clone().lock_owned().await)
         } else {
             None
         };
-        Ok(Write {
-            txn: self.conn.begin().await?,
-            _turn: turn,
-        })
+        let txn = self.conn.begin().await?;
+        if !sqlite {
+            changelog::take_turn(&txn).await?;
+        }
+        Ok(Write { txn, _turn: turn })
     }
 
     /// Commits a write and, outside a batch, wakes subscribers to read the log from `seq`.

@@ -113,7 +113,7 @@ impl Registry {
         .await?;
         // An internal recipient's flows are already on the internal feed as they were made.
         let seq = if updated.public {
-            self.publish_flows_to(txn, id, actor, reason)
+            self.publish_flows_to(txn, &updated, actor)
                 .await?
                 .unwrap_or(seq)
         } else {

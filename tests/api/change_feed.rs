@@ -278,13 +278,17 @@ async fn a_proposed_subprocessor_stays_off_the_public_feed_until_it_is_announced
     let published = server
         .anonymous(
             r#"query($after: String) { subprocessorChanges(after: $after, first: 100) {
-                nodes { kind recipientId dataFlowId snapshot changes { field } } } }"#,
+                nodes { kind recipientId dataFlowId reason snapshot changes { field } } } }"#,
             json!({ "after": start }),
         )
         .await;
     let flow_event = &published["data"]["subprocessorChanges"]["nodes"][1];
     assert_eq!(flow_event["recipientId"], acme.as_str(), "{published}");
     assert!(flow_event["dataFlowId"].is_string(), "{published}");
+    assert_eq!(
+        flow_event["reason"],
+        "shown to customers with the announcement of `acme_cloud`"
+    );
     let snapshot = &flow_event["snapshot"];
     assert_eq!(snapshot["dataCategories"], json!(["content.message"]));
     assert_eq!(snapshot["dataSubjects"], json!(["end_users"]));
