@@ -806,7 +806,7 @@ impl Registry {
             .one(txn)
             .await?
             .ok_or_else(|| RegistryError::not_found("DataFlow", id))?;
-        let (before, was_public, _) = state_of(txn, &existing).await?;
+        let (before, was_public, before_kind) = state_of(txn, &existing).await?;
         let keys = |field: &str| -> Vec<String> {
             before[field]
                 .as_array()
@@ -868,34 +868,82 @@ impl Registry {
         )
         .await?;
         let changes = changelog::diff(&before, &written.snapshot);
-        let on_public_feed =
-            (written.public || was_public) && visibility::touches_public("DATA_FLOW", &changes);
-        let seq = if changes.as_object().is_some_and(|c| !c.is_empty()) {
-            Some(
-                changelog::append(
-                    self,
-                    txn,
-                    actor,
-                    reason,
-                    NewEvent {
-                        kind: ChangeKind::FlowUpdated,
-                        recipient_id: Some(written.recipient_id),
-                        recipient_kind: written.recipient_kind,
-                        flow_id: Some(id),
-                        activity_id: Some(written.flow.activity_id),
-                        changes,
-                        snapshot: written.snapshot,
-                        announced_at: None,
-                        effective_at: None,
-                        public: on_public_feed,
-                    },
-                )
-                .await?,
+        if changes.as_object().is_none_or(|c| c.is_empty()) {
+            self.commit(write, None).await?;
+            return Ok(written.flow);
+        }
+        // A flow moved between a recipient on the public list and one off it is, to customers,
+        // a flow that leaves or joins the list: the public feed says that, and the update
+        // itself, which names both recipients, stays internal. Otherwise an unannounced
+        // subprocessor would be named on the public feed.
+        let moved_off_list = was_public && !written.public;
+        let moved_onto_list = !was_public && written.public;
+        if moved_off_list {
+            changelog::append(
+                self,
+                txn,
+                actor,
+                Some("no longer shown to customers: the flow now goes to a recipient that is not on the public list"),
+                NewEvent {
+                    kind: ChangeKind::FlowDeleted,
+                    recipient_id: Some(existing.recipient_id),
+                    recipient_kind: before_kind,
+                    flow_id: Some(id),
+                    activity_id: Some(existing.activity_id),
+                    changes: changelog::diff(&before, &Value::Null),
+                    snapshot: before,
+                    announced_at: None,
+                    effective_at: None,
+                    public: true,
+                },
             )
-        } else {
-            None
-        };
-        self.commit(write, seq).await?;
+            .await?;
+        }
+        let public_update = !moved_off_list
+            && !moved_onto_list
+            && written.public
+            && visibility::touches_public("DATA_FLOW", &changes);
+        let mut seq = changelog::append(
+            self,
+            txn,
+            actor,
+            reason,
+            NewEvent {
+                kind: ChangeKind::FlowUpdated,
+                recipient_id: Some(written.recipient_id),
+                recipient_kind: written.recipient_kind,
+                flow_id: Some(id),
+                activity_id: Some(written.flow.activity_id),
+                changes,
+                snapshot: written.snapshot.clone(),
+                announced_at: None,
+                effective_at: None,
+                public: public_update,
+            },
+        )
+        .await?;
+        if moved_onto_list {
+            seq = changelog::append(
+                self,
+                txn,
+                actor,
+                Some("shown to customers: the flow now goes to a recipient on the public list"),
+                NewEvent {
+                    kind: ChangeKind::FlowCreated,
+                    recipient_id: Some(written.recipient_id),
+                    recipient_kind: written.recipient_kind,
+                    flow_id: Some(id),
+                    activity_id: Some(written.flow.activity_id),
+                    changes: changelog::diff(&Value::Null, &written.snapshot),
+                    snapshot: written.snapshot,
+                    announced_at: None,
+                    effective_at: None,
+                    public: true,
+                },
+            )
+            .await?;
+        }
+        self.commit(write, Some(seq)).await?;
         Ok(written.flow)
     }
 

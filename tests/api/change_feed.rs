@@ -330,6 +330,95 @@ async fn a_proposed_subprocessor_stays_off_the_public_feed_until_it_is_announced
 }
 
 #[tokio::test]
+async fn a_flow_moved_to_an_unannounced_subprocessor_leaves_the_public_feed_without_naming_it() {
+    let server = TestServer::start().await;
+    let acme = propose_subprocessor(&server).await;
+    let flows = server
+        .data(
+            r#"{ dataFlows(first: 100) { edges { node { id recipient { id key public status } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let listed = flows["dataFlows"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .find(|f| f["recipient"]["public"] == true && f["recipient"]["status"] == "ACTIVE")
+        .expect("a flow to a subprocessor on the public list")
+        .clone();
+    let (flow, listed_recipient) = (&listed["id"], &listed["recipient"]["id"]);
+    let start = head(&server).await;
+    let public_events = |after: String| {
+        let server = &server;
+        async move {
+            let data = server
+                .anonymous(
+                    r#"query($after: String) { subprocessorChanges(after: $after, first: 100) {
+                        nodes { kind recipientId dataFlowId reason snapshot changes { field before after } } } }"#,
+                    json!({ "after": after }),
+                )
+                .await;
+            assert!(data.get("errors").is_none(), "{data}");
+            data["data"]["subprocessorChanges"]["nodes"].clone()
+        }
+    };
+    let move_to = |recipient: Value| {
+        let server = &server;
+        async move {
+            server
+                .data(
+                    r#"mutation($id: ID!, $r: ID!) { updateDataFlow(id: $id, input: {
+                        recipientId: $r, countries: ["DE"], transfers: [] }) { id } }"#,
+                    json!({ "id": flow, "r": recipient }),
+                )
+                .await;
+        }
+    };
+
+    // To customers the flow leaves the list; the proposed subprocessor is not named.
+    move_to(json!(acme)).await;
+    let seen = public_events(start.clone()).await;
+    assert_eq!(seen.as_array().unwrap().len(), 1, "{seen:#}");
+    assert_eq!(seen[0]["kind"], "FLOW_DELETED");
+    assert_eq!(seen[0]["recipientId"], *listed_recipient);
+    assert_eq!(seen[0]["dataFlowId"], *flow);
+    for secret in ["acme", &acme] {
+        assert!(!seen.to_string().contains(secret), "{seen:#}");
+    }
+
+    // Moved back, it joins the list again as it is now.
+    let mark = head(&server).await;
+    move_to(listed_recipient.clone()).await;
+    let seen = public_events(mark).await;
+    assert_eq!(seen.as_array().unwrap().len(), 1, "{seen:#}");
+    assert_eq!(seen[0]["kind"], "FLOW_CREATED");
+    assert_eq!(seen[0]["recipientId"], *listed_recipient);
+    assert_eq!(seen[0]["snapshot"]["countries"], json!(["DE"]));
+    for secret in ["acme", &acme] {
+        assert!(!seen.to_string().contains(secret), "{seen:#}");
+    }
+
+    // The registry's own history has both updates, each beside what customers were shown.
+    let internal: Vec<String> = server
+        .history(json!({}))
+        .await
+        .into_iter()
+        .filter(|e| e["dataFlowId"] == *flow)
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        internal[internal.len() - 4..],
+        [
+            "FLOW_DELETED",
+            "FLOW_UPDATED",
+            "FLOW_UPDATED",
+            "FLOW_CREATED"
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_new_subprocessor_is_announced_objected_to_and_activated_after_its_notice_period() {
     let now = Utc::now().trunc_subsecs(0);
     let server = TestServer::setup(Setup {
