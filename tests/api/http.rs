@@ -11,9 +11,14 @@ fn the_checked_in_schema_is_what_the_server_serves() {
     let checked_in =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
             .expect("schema.graphql");
+    let served = subreg::graphql::sdl();
     assert!(
-        checked_in == subreg::graphql::sdl(),
-        "schema.graphql is stale: run `cargo run -- export-schema > schema.graphql`"
+        checked_in == served,
+        "schema.graphql is stale: run `cargo run -- export-schema > schema.graphql`\n{}",
+        similar::TextDiff::from_lines(&checked_in, &served)
+            .unified_diff()
+            .context_radius(3)
+            .header("schema.graphql (checked in)", "served by the server")
     );
 }
 
