@@ -9,9 +9,9 @@ use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::api_key;
 
-/// An API key, without its secret.
 pub struct ApiKey(api_key::Model);
 
+/// An API key, without its secret.
 #[Object(guard = "ADMIN")]
 impl ApiKey {
     /// Global ID.
@@ -93,6 +93,9 @@ impl KeyMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Who or what will hold the key.")] name: String,
+        #[graphql(
+            desc = "What the key allows: VIEWER reads, EDITOR also changes the registry, ADMIN also manages keys."
+        )]
         role: Role,
     ) -> async_graphql::Result<CreatedApiKey> {
         let actor = Caller::of(ctx).actor();
@@ -109,7 +112,11 @@ impl KeyMutation {
 
     /// Revokes an API key for good (ADMIN): requests with it are refused and its open
     /// subscriptions end.
-    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiKey> {
+    async fn revoke_api_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The key to revoke (its ID).")] id: ID,
+    ) -> async_graphql::Result<ApiKey> {
         let actor = Caller::of(ctx).actor();
         let id = expect_id("id", "ApiKey", &id)?;
         Ok(ApiKey(

@@ -62,37 +62,59 @@ impl From<TransferInput> for reg::TransferInput {
     }
 }
 
-/// A new recipient.
+/// A new recipient: anyone the organization will pass personal data to (GDPR Art. 4(9)).
 #[derive(InputObject)]
 pub struct CreateRecipientInput {
-    /// Stable identifier: lowercase letters, digits and underscores.
+    /// Stable identifier: 1 to 64 lowercase letters, digits and underscores, starting with a
+    /// letter, e.g. `stripe`. Unique among recipients.
     key: String,
+    /// The recipient's legal name, as in its contract, e.g. "Stripe Payments Europe, Ltd.".
     legal_name: String,
+    /// What kind of party the recipient is.
     kind: RecipientKind,
+    /// The role the recipient plays for the data it receives (controller, joint controller,
+    /// processor or mere conduit), unless a data flow sets its own.
     default_role: RecipientRole,
+    /// What the recipient does with the data, in a sentence or two.
     description: Option<String>,
     /// Country of establishment (ISO 3166-1 alpha-2).
     country: String,
-    /// Countries where the recipient processes the data.
+    /// Countries where the recipient processes the data (ISO 3166-1 alpha-2); none when
+    /// absent. These are the processing locations the subprocessor list shows customers.
     #[graphql(default)]
     processing_locations: Vec<String>,
-    /// Required when a processing location is outside the EEA and the recipient is announced
-    /// or active.
+    /// The GDPR Chapter V transfer mechanism covering the processing locations outside the
+    /// EEA. Required when there is such a location and the recipient is announced or active;
+    /// refused when every location is in the EEA.
     transfer_safeguard: Option<TransferSafeguardInput>,
+    /// Reference of the data processing agreement (Art. 28(3)) or other contract with the
+    /// recipient. Internal: shown to API key holders only.
     dpa_reference: Option<String>,
+    /// Certifications the recipient holds, e.g. "ISO/IEC 27001:2013", "SOC 2 Type II"; none
+    /// when absent.
     #[graphql(default)]
     certifications: Vec<String>,
+    /// Whether the recipient is certified under the EU-US Data Privacy Framework; an adequacy
+    /// transfer to a US recipient relies on it (Decision 2023/1795). False when absent.
     #[graphql(default)]
     dpf_certified: bool,
+    /// The recipient's website: an http or https URL with a host.
     website: Option<String>,
+    /// The recipient's privacy notice: an http or https URL with a host.
     privacy_notice_url: Option<String>,
-    /// PROPOSED when absent.
+    /// Where the recipient starts in its lifecycle; PROPOSED when absent. A recipient on the
+    /// public list starts PROPOSED and reaches customers through `announceRecipient` and its
+    /// notice period; an internal one may start ACTIVE.
     status: Option<RecipientStatus>,
-    /// Whether the recipient appears on the public subprocessor list.
+    /// Whether the recipient appears on the public subprocessor list (once announced or
+    /// active). False when absent: internal.
     #[graphql(default)]
     public: bool,
+    /// Assumptions made where the sources leave a fact open; none when absent. Internal.
     #[graphql(default)]
     assumptions: Vec<String>,
+    /// Where the recipient's facts come from (a privacy statement, a contract); none when
+    /// absent. Internal.
     #[graphql(default)]
     sources: Vec<String>,
 }
@@ -100,22 +122,48 @@ pub struct CreateRecipientInput {
 /// Changes to a recipient: absent fields stay as they are; `null` clears an optional one.
 #[derive(InputObject, Default)]
 pub struct UpdateRecipientInput {
+    /// A new stable identifier: 1 to 64 lowercase letters, digits and underscores, starting
+    /// with a letter.
     key: Option<String>,
+    /// The recipient's legal name.
     legal_name: Option<String>,
+    /// What kind of party the recipient is.
     kind: Option<RecipientKind>,
+    /// The role the recipient plays unless a data flow sets its own.
     default_role: Option<RecipientRole>,
+    /// What the recipient does with the data; `null` clears it.
     description: MaybeUndefined<String>,
+    /// Country of establishment (ISO 3166-1 alpha-2).
     country: Option<String>,
+    /// Countries where the recipient processes the data (ISO 3166-1 alpha-2), replacing the
+    /// recorded ones.
     processing_locations: Option<Vec<String>>,
+    /// The GDPR Chapter V transfer mechanism covering the processing locations outside the
+    /// EEA, replacing the recorded one; `null` clears it (refused while an announced or active
+    /// recipient processes outside the EEA).
     transfer_safeguard: MaybeUndefined<TransferSafeguardInput>,
+    /// Reference of the data processing agreement (Art. 28(3)) or other contract; `null`
+    /// clears it.
     dpa_reference: MaybeUndefined<String>,
+    /// Certifications held, replacing the recorded ones.
     certifications: Option<Vec<String>>,
+    /// Whether the recipient is certified under the EU-US Data Privacy Framework.
     dpf_certified: Option<bool>,
+    /// The recipient's website (an http or https URL); `null` clears it.
     website: MaybeUndefined<String>,
+    /// The recipient's privacy notice (an http or https URL); `null` clears it.
     privacy_notice_url: MaybeUndefined<String>,
+    /// A new lifecycle state. Announcing goes through `announceRecipient`, and a public
+    /// recipient becomes active only once its notice period has run; retiring is always
+    /// possible.
     status: Option<RecipientStatus>,
+    /// Whether the recipient appears on the public subprocessor list. An announced or active
+    /// recipient cannot join the list directly: set it back to PROPOSED and announce it, so
+    /// customers get their notice period.
     public: Option<bool>,
+    /// Assumptions made where the sources leave a fact open, replacing the recorded ones.
     assumptions: Option<Vec<String>>,
+    /// Where the recipient's facts come from, replacing the recorded sources.
     sources: Option<Vec<String>>,
 }
 
@@ -128,17 +176,21 @@ fn patch<T, U: From<T>>(value: MaybeUndefined<T>) -> Option<Option<U>> {
     }
 }
 
-/// A new data flow.
+/// A new data flow: a processing activity sends some of its data categories, about some of its
+/// data subjects, to a recipient in a role, to some countries.
 #[derive(InputObject)]
 pub struct CreateDataFlowInput {
-    /// The processing activity the data comes from.
+    /// The processing activity the data comes from (its ID).
     activity_id: ID,
-    /// The recipient.
+    /// The recipient (its ID).
     recipient_id: ID,
-    /// For an onward flow, the recipient that forwards the data.
+    /// For an onward flow, the recipient that forwards the data (its ID), e.g. Segment
+    /// forwarding to Mixpanel.
     via_recipient_id: Option<ID>,
-    /// The recipient's role in this flow, when it differs from its default role.
+    /// The recipient's role in this flow, when it differs from its default role: a carrier is
+    /// a mere conduit for message content and a controller for its own billing.
     role: Option<RecipientRole>,
+    /// Why the data is sent to this recipient.
     purpose: Option<String>,
     /// Data category keys, each processed by the activity (or a descendant of one).
     data_categories: Vec<String>,
@@ -146,11 +198,14 @@ pub struct CreateDataFlowInput {
     data_subjects: Vec<String>,
     /// Destination countries (ISO 3166-1 alpha-2).
     countries: Vec<String>,
-    /// One transfer per destination outside the EEA.
+    /// One transfer per destination outside the EEA, with its GDPR Chapter V mechanism;
+    /// none when absent.
     #[graphql(default)]
     transfers: Vec<TransferInput>,
+    /// Assumptions made where the sources leave a fact open; none when absent.
     #[graphql(default)]
     assumptions: Vec<String>,
+    /// Where the flow's facts come from; none when absent.
     #[graphql(default)]
     sources: Vec<String>,
 }
@@ -158,43 +213,78 @@ pub struct CreateDataFlowInput {
 /// Changes to a data flow: absent fields stay as they are; `null` clears an optional one.
 #[derive(InputObject, Default)]
 pub struct UpdateDataFlowInput {
+    /// The processing activity the data comes from (its ID).
     activity_id: Option<ID>,
+    /// The recipient (its ID). Moving a flow between a recipient on the public subprocessor
+    /// list and one off it reaches customers as the flow leaving or joining the list.
     recipient_id: Option<ID>,
+    /// For an onward flow, the recipient that forwards the data (its ID); `null` makes it a
+    /// direct flow.
     via_recipient_id: MaybeUndefined<ID>,
+    /// The recipient's role in this flow; `null` falls back to the recipient's default role.
     role: MaybeUndefined<RecipientRole>,
+    /// Why the data is sent; `null` clears it.
     purpose: MaybeUndefined<String>,
+    /// Data category keys, replacing the recorded ones; each processed by the activity (or a
+    /// descendant of one).
     data_categories: Option<Vec<String>>,
+    /// Data subject category keys, replacing the recorded ones; each concerned by the activity.
     data_subjects: Option<Vec<String>>,
+    /// Destination countries (ISO 3166-1 alpha-2), replacing the recorded ones.
     countries: Option<Vec<String>>,
+    /// The transfers to destinations outside the EEA, one per country, replacing the recorded
+    /// ones.
     transfers: Option<Vec<TransferInput>>,
+    /// Assumptions made where the sources leave a fact open, replacing the recorded ones.
     assumptions: Option<Vec<String>>,
+    /// Where the flow's facts come from, replacing the recorded sources.
     sources: Option<Vec<String>>,
 }
 
-/// A new processing activity.
+/// A new processing activity: what the organization does with personal data, why and on
+/// which legal basis (an entry of the record of processing activities, GDPR Art. 30).
 #[derive(InputObject)]
 pub struct CreateProcessingActivityInput {
+    /// Stable identifier: 1 to 64 lowercase letters, digits and underscores, starting with a
+    /// letter, e.g. `sms_delivery`. Unique among activities.
     key: String,
+    /// The activity's name, e.g. "SMS messaging".
     name: String,
+    /// What the activity is.
     description: Option<String>,
+    /// CONTROLLER for the organization's own processing (recorded under Art. 30(1)),
+    /// PROCESSOR for processing on customers' behalf (Art. 30(2)).
     organization_role: OrganizationRole,
     /// For processing on customers' behalf: the controllers, by category (Art. 30(2)(a)).
     #[graphql(default)]
     controllers: Vec<String>,
+    /// The purposes of the processing (Art. 30(1)(b)).
     purposes: Vec<String>,
+    /// The lawful basis (Art. 6(1)); a finding in the record while absent.
     legal_basis: Option<LegalBasis>,
+    /// The data subject category keys concerned (Art. 30(1)(c)).
     data_subjects: Vec<String>,
+    /// The data category keys processed (Art. 30(1)(c)); a flow of the activity may send
+    /// these or their descendants.
     data_categories: Vec<String>,
+    /// The product keys the activity serves; none when absent.
     #[graphql(default)]
     products: Vec<String>,
-    /// ISO 8601 duration: P6M, P10Y, P30D.
+    /// The time limit for erasure (Art. 30(1)(f)) as an ISO 8601 period with one unit: P6M,
+    /// P10Y, P2W, P30D.
     retention_period: Option<String>,
+    /// Why the data is kept that long.
     retention_reason: Option<String>,
+    /// The technical and organisational security measures (Art. 30(1)(g), Art. 32(1)); none
+    /// when absent.
     #[graphql(default)]
     security_measures: Vec<String>,
+    /// The Art. 9(2) condition relied on where special categories of data are processed.
     special_category_condition: Option<String>,
+    /// Assumptions made where the sources leave a fact open; none when absent.
     #[graphql(default)]
     assumptions: Vec<String>,
+    /// Where the activity's facts come from; none when absent.
     #[graphql(default)]
     sources: Vec<String>,
 }
@@ -203,53 +293,94 @@ pub struct CreateProcessingActivityInput {
 /// one.
 #[derive(InputObject, Default)]
 pub struct UpdateProcessingActivityInput {
+    /// A new stable identifier: 1 to 64 lowercase letters, digits and underscores, starting
+    /// with a letter.
     key: Option<String>,
+    /// The activity's name.
     name: Option<String>,
+    /// What the activity is; `null` clears it.
     description: MaybeUndefined<String>,
+    /// The organization's role: CONTROLLER (Art. 30(1)) or PROCESSOR (Art. 30(2)).
     organization_role: Option<OrganizationRole>,
+    /// For processing on customers' behalf: the controllers, by category (Art. 30(2)(a)),
+    /// replacing the recorded ones.
     controllers: Option<Vec<String>>,
+    /// The purposes of the processing (Art. 30(1)(b)), replacing the recorded ones.
     purposes: Option<Vec<String>>,
+    /// The lawful basis (Art. 6(1)); `null` clears it.
     legal_basis: MaybeUndefined<LegalBasis>,
+    /// The data subject category keys concerned, replacing the recorded ones.
     data_subjects: Option<Vec<String>>,
+    /// The data category keys processed, replacing the recorded ones.
     data_categories: Option<Vec<String>>,
+    /// The product keys the activity serves, replacing the recorded ones.
     products: Option<Vec<String>>,
+    /// The time limit for erasure (Art. 30(1)(f)), an ISO 8601 period such as P6M; `null`
+    /// clears it.
     retention_period: MaybeUndefined<String>,
+    /// Why the data is kept that long; `null` clears it.
     retention_reason: MaybeUndefined<String>,
+    /// The technical and organisational security measures (Art. 30(1)(g)), replacing the
+    /// recorded ones.
     security_measures: Option<Vec<String>>,
+    /// The Art. 9(2) condition relied on for special categories; `null` clears it.
     special_category_condition: MaybeUndefined<String>,
+    /// Assumptions made where the sources leave a fact open, replacing the recorded ones.
     assumptions: Option<Vec<String>>,
+    /// Where the activity's facts come from, replacing the recorded sources.
     sources: Option<Vec<String>>,
 }
 
 /// A data category; its parent is the key without its last segment.
 #[derive(InputObject)]
 pub struct DataCategoryInput {
+    /// Dotted key whose prefix is the parent's key, e.g. `contact.phone_number` under
+    /// `contact`: segments of lowercase letters, digits and underscores. The parent must exist.
     key: String,
+    /// The category's name, e.g. "Phone number".
     name: String,
+    /// What the category covers.
     description: Option<String>,
+    /// Whether the category is a special category of personal data (Art. 9(1)); the findings
+    /// report an activity that processes it without an Art. 9(2) condition. False when absent.
     #[graphql(default)]
     special_category: bool,
+    /// The matching key of the fideslang data category taxonomy, where one exists, e.g.
+    /// `user.contact.phone_number`.
     fides_key: Option<String>,
 }
 
 /// A data subject category or a product.
 #[derive(InputObject)]
 pub struct TermInput {
+    /// Stable identifier: 1 to 64 lowercase letters, digits and underscores, starting with a
+    /// letter, e.g. `end_users` or `sms`.
     key: String,
+    /// The name, e.g. "End users" or "SMS".
     name: String,
+    /// Who belongs to the data subject category, or what the product does.
     description: Option<String>,
 }
 
-/// The organization's details.
+/// The organization's details: the controller (or processor) that keeps the registry, as the
+/// record of processing activities names it (Art. 30(1)(a), 30(2)(a)).
 #[derive(InputObject)]
 pub struct OrganizationInput {
+    /// Legal name.
     name: String,
+    /// Postal address of the establishment.
     address: String,
+    /// Country of establishment (ISO 3166-1 alpha-2).
     country: String,
+    /// Name or function of the data protection officer (Art. 37).
     dpo_name: String,
+    /// How to reach the data protection officer (an e-mail address).
     dpo_email: String,
+    /// The data protection officer's postal address.
     dpo_address: Option<String>,
+    /// The representative in the Union (Art. 27), where one is designated.
     representative: Option<String>,
+    /// Where the organization's details come from; none when absent.
     #[graphql(default)]
     sources: Vec<String>,
 }
@@ -267,7 +398,7 @@ impl RegistryMutation {
     async fn create_recipient(
         &self,
         ctx: &Context<'_>,
-        input: CreateRecipientInput,
+        #[graphql(desc = "The recipient to add.")] input: CreateRecipientInput,
         #[graphql(desc = "Why, for the change log.")] reason: Option<String>,
     ) -> async_graphql::Result<Recipient> {
         let (registry, actor) = context(ctx)?;
@@ -303,7 +434,8 @@ impl RegistryMutation {
     async fn update_recipient(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The recipient to change (its ID).")] id: ID,
+        #[graphql(desc = "The fields to change; absent fields stay as they are.")]
         input: UpdateRecipientInput,
         #[graphql(desc = "Why, for the change log.")] reason: Option<String>,
     ) -> async_graphql::Result<Recipient> {
@@ -340,7 +472,7 @@ impl RegistryMutation {
     async fn delete_recipient(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The recipient to remove (its ID).")] id: ID,
         #[graphql(desc = "Why, for the change log.")] reason: Option<String>,
     ) -> async_graphql::Result<ID> {
         let (registry, actor) = context(ctx)?;
@@ -356,7 +488,7 @@ impl RegistryMutation {
     async fn create_data_flow(
         &self,
         ctx: &Context<'_>,
-        input: CreateDataFlowInput,
+        #[graphql(desc = "The data flow to add.")] input: CreateDataFlowInput,
         #[graphql(desc = "Why, for the change log.")] reason: Option<String>,
     ) -> async_graphql::Result<DataFlow> {
         let (registry, actor) = context(ctx)?;
@@ -387,7 +519,8 @@ impl RegistryMutation {
     async fn update_data_flow(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The data flow to change (its ID).")] id: ID,
+        #[graphql(desc = "The fields to change; absent fields stay as they are.")]
         input: UpdateDataFlowInput,
         #[graphql(desc = "Why, for the change log.")] reason: Option<String>,
     ) -> async_graphql::Result<DataFlow> {
@@ -432,7 +565,7 @@ impl RegistryMutation {
     async fn delete_data_flow(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The data flow to remove (its ID).")] id: ID,
         #[graphql(desc = "Why, for the change log.")] reason: Option<String>,
     ) -> async_graphql::Result<ID> {
         let (registry, actor) = context(ctx)?;
@@ -448,7 +581,7 @@ impl RegistryMutation {
     async fn create_processing_activity(
         &self,
         ctx: &Context<'_>,
-        input: CreateProcessingActivityInput,
+        #[graphql(desc = "The processing activity to add.")] input: CreateProcessingActivityInput,
         #[graphql(desc = "Why, for the change log.")] reason: Option<String>,
     ) -> async_graphql::Result<ProcessingActivity> {
         let (registry, actor) = context(ctx)?;
@@ -481,7 +614,8 @@ impl RegistryMutation {
     async fn update_processing_activity(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The processing activity to change (its ID).")] id: ID,
+        #[graphql(desc = "The fields to change; absent fields stay as they are.")]
         input: UpdateProcessingActivityInput,
         #[graphql(desc = "Why, for the change log.")] reason: Option<String>,
     ) -> async_graphql::Result<ProcessingActivity> {
@@ -516,7 +650,7 @@ impl RegistryMutation {
     async fn delete_processing_activity(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The processing activity to remove (its ID).")] id: ID,
         #[graphql(desc = "Why, for the change log.")] reason: Option<String>,
     ) -> async_graphql::Result<ID> {
         let (registry, actor) = context(ctx)?;
@@ -532,6 +666,7 @@ impl RegistryMutation {
     async fn create_data_category(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The data category to add; its parent must exist.")]
         input: DataCategoryInput,
     ) -> async_graphql::Result<DataCategory> {
         let (registry, _) = context(ctx)?;
@@ -546,7 +681,8 @@ impl RegistryMutation {
     async fn update_data_category(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The data category to change (its ID).")] id: ID,
+        #[graphql(desc = "The category's details; its key must stay the same.")]
         input: DataCategoryInput,
     ) -> async_graphql::Result<DataCategory> {
         let (registry, _) = context(ctx)?;
@@ -559,7 +695,11 @@ impl RegistryMutation {
     }
 
     /// Removes a data category that nothing uses; returns its ID.
-    async fn delete_data_category(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+    async fn delete_data_category(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The data category to remove (its ID).")] id: ID,
+    ) -> async_graphql::Result<ID> {
         let (registry, _) = context(ctx)?;
         registry
             .delete_data_category(expect_id("id", "DataCategory", &id)?)
@@ -572,7 +712,7 @@ impl RegistryMutation {
     async fn create_data_subject_category(
         &self,
         ctx: &Context<'_>,
-        input: TermInput,
+        #[graphql(desc = "The data subject category to add.")] input: TermInput,
     ) -> async_graphql::Result<DataSubjectCategory> {
         let (registry, _) = context(ctx)?;
         let created = registry
@@ -586,7 +726,7 @@ impl RegistryMutation {
     async fn delete_data_subject_category(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The data subject category to remove (its ID).")] id: ID,
     ) -> async_graphql::Result<ID> {
         let (registry, _) = context(ctx)?;
         registry
@@ -600,7 +740,7 @@ impl RegistryMutation {
     async fn create_product(
         &self,
         ctx: &Context<'_>,
-        input: TermInput,
+        #[graphql(desc = "The product to add.")] input: TermInput,
     ) -> async_graphql::Result<Product> {
         let (registry, _) = context(ctx)?;
         let created = registry.create_product(term_input(input)).await.api()?;
@@ -608,7 +748,11 @@ impl RegistryMutation {
     }
 
     /// Removes a product no activity serves; returns its ID.
-    async fn delete_product(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+    async fn delete_product(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The product to remove (its ID).")] id: ID,
+    ) -> async_graphql::Result<ID> {
         let (registry, _) = context(ctx)?;
         registry
             .delete_product(expect_id("id", "Product", &id)?)
@@ -621,6 +765,7 @@ impl RegistryMutation {
     async fn update_organization(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The organization's details, replacing the recorded ones.")]
         input: OrganizationInput,
     ) -> async_graphql::Result<Organization> {
         let (registry, _) = context(ctx)?;

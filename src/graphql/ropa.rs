@@ -31,9 +31,9 @@ pub enum Severity {
     Info,
 }
 
-/// The record of processing activities as it stood at an instant.
 pub struct RecordOfProcessingActivities(model::Record);
 
+/// The record of processing activities as it stood at an instant.
 #[Object(guard = "VIEWER")]
 impl RecordOfProcessingActivities {
     /// Controller record (Art. 30(1)) or processor record (Art. 30(2)).
@@ -78,9 +78,9 @@ impl RecordOfProcessingActivities {
     }
 }
 
-/// The organization, as the record names it.
 pub struct RecordOrganization<'a>(&'a model::OrganizationSection);
 
+/// The organization, as the record names it.
 #[Object(guard = "VIEWER")]
 impl RecordOrganization<'_> {
     /// Legal name.
@@ -119,9 +119,9 @@ impl RecordOrganization<'_> {
     }
 }
 
-/// One processing activity in the record.
 pub struct RecordActivity<'a>(&'a model::ActivityEntry);
 
+/// One processing activity in the record.
 #[Object(guard = "VIEWER")]
 impl RecordActivity<'_> {
     /// The activity's key.
@@ -200,9 +200,9 @@ impl RecordActivity<'_> {
     }
 }
 
-/// A category of personal data in the record.
 pub struct RecordCategory<'a>(&'a model::CategoryEntry);
 
+/// A category of personal data in the record.
 #[Object(guard = "VIEWER")]
 impl RecordCategory<'_> {
     /// The category's key.
@@ -221,9 +221,9 @@ impl RecordCategory<'_> {
     }
 }
 
-/// A named recipient in the record.
 pub struct RecordRecipient<'a>(&'a model::RecipientEntry);
 
+/// A named recipient in the record.
 #[Object(guard = "VIEWER")]
 impl RecordRecipient<'_> {
     /// The recipient's legal name.
@@ -252,9 +252,9 @@ impl RecordRecipient<'_> {
     }
 }
 
-/// A transfer to a third country in the record.
 pub struct RecordTransfer<'a>(&'a model::TransferEntry);
 
+/// A transfer to a third country in the record.
 #[Object(guard = "VIEWER")]
 impl RecordTransfer<'_> {
     /// The recipient's legal name.
@@ -298,9 +298,9 @@ impl RecordTransfer<'_> {
     }
 }
 
-/// A gap or risk in the record.
 pub struct ComplianceFinding(model::Finding);
 
+/// A gap or risk in the record.
 #[Object(guard = "VIEWER")]
 impl ComplianceFinding {
     /// How serious it is.
@@ -341,7 +341,13 @@ impl RopaQuery {
     async fn record_of_processing_activities(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "CONTROLLER for the Art. 30(1) record of the organization's own processing, PROCESSOR for the Art. 30(2) record of what it does on customers' behalf."
+        )]
         perspective: Perspective,
+        #[graphql(
+            desc = "The instant the record describes, not in the future; today when absent."
+        )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<RecordOfProcessingActivities> {
         let registry = ctx.data::<Registry>()?;
@@ -360,6 +366,9 @@ impl RopaQuery {
     async fn compliance_findings(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The instant the findings describe, not in the future; today when absent."
+        )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Vec<ComplianceFinding>> {
         let registry = ctx.data::<Registry>()?;

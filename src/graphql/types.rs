@@ -34,7 +34,6 @@ pub enum Node {
     Product(Product),
 }
 
-/// A country, by its ISO 3166-1 alpha-2 code.
 pub struct Country(pub reference::Country);
 
 impl Country {
@@ -47,6 +46,7 @@ impl Country {
     }
 }
 
+/// A country, by its ISO 3166-1 alpha-2 code.
 #[Object]
 impl Country {
     /// ISO 3166-1 alpha-2 code.
@@ -75,9 +75,9 @@ impl Country {
     }
 }
 
-/// A European Commission adequacy decision (GDPR Art. 45).
 pub struct AdequacyDecision(pub &'static reference::AdequacyDecision);
 
+/// A European Commission adequacy decision (GDPR Art. 45).
 #[Object]
 impl AdequacyDecision {
     /// The country the decision covers.
@@ -111,9 +111,9 @@ impl AdequacyDecision {
     }
 }
 
-/// The organization that keeps the registry.
 pub struct Organization(pub organization::Model);
 
+/// The organization that keeps the registry.
 #[Object]
 impl Organization {
     /// Legal name.
@@ -157,7 +157,6 @@ impl Organization {
     }
 }
 
-/// A transfer safeguard under GDPR Chapter V.
 pub struct TransferSafeguard {
     mechanism: entity::TransferMechanism,
     scc_module: Option<i16>,
@@ -166,6 +165,7 @@ pub struct TransferSafeguard {
     tia_date: Option<NaiveDate>,
 }
 
+/// A transfer safeguard under GDPR Chapter V.
 #[Object]
 impl TransferSafeguard {
     /// The instrument the transfer relies on.
@@ -197,9 +197,9 @@ impl TransferSafeguard {
     }
 }
 
-/// A transfer of one data flow to one destination country outside the EEA.
 pub struct Transfer(pub transfer::Model);
 
+/// A transfer of one data flow to one destination country outside the EEA.
 #[Object(guard = "VIEWER")]
 impl Transfer {
     /// The destination country.
@@ -247,9 +247,9 @@ impl Transfer {
     }
 }
 
-/// Anyone who receives personal data from the organization (GDPR Art. 4(9)).
 pub struct Recipient(pub recipient::Model);
 
+/// Anyone who receives personal data from the organization (GDPR Art. 4(9)).
 #[Object]
 impl Recipient {
     /// Global ID.
@@ -406,8 +406,6 @@ impl Recipient {
     }
 }
 
-/// A data flow: a processing activity sends some of its data to a recipient, in a role, to
-/// some countries, with one transfer per destination outside the EEA.
 pub struct DataFlow(pub data_flow::Model);
 
 impl DataFlow {
@@ -420,6 +418,8 @@ impl DataFlow {
     }
 }
 
+/// A data flow: a processing activity sends some of its data to a recipient, in a role, to
+/// some countries, with one transfer per destination outside the EEA.
 #[Object(guard = "VIEWER")]
 impl DataFlow {
     /// Global ID.
@@ -569,12 +569,12 @@ impl DataFlow {
     }
 }
 
-/// How long an activity keeps personal data, and why (Art. 30(1)(f)).
 pub struct Retention {
     period: String,
     reason: Option<String>,
 }
 
+/// How long an activity keeps personal data, and why (Art. 30(1)(f)).
 #[Object(guard = "VIEWER")]
 impl Retention {
     /// ISO 8601 duration, e.g. `P6M` for six months.
@@ -588,10 +588,10 @@ impl Retention {
     }
 }
 
-/// A processing activity: what the organization does with personal data, why, and on which
-/// legal basis.
 pub struct ProcessingActivity(pub processing_activity::Model);
 
+/// A processing activity: what the organization does with personal data, why, and on which
+/// legal basis.
 #[Object(guard = "VIEWER")]
 impl ProcessingActivity {
     /// Global ID.
@@ -714,10 +714,10 @@ impl ProcessingActivity {
     }
 }
 
-/// A category of personal data, in a hierarchy: a filter on a category matches its
-/// descendants.
 pub struct DataCategory(pub data_category::Model);
 
+/// A category of personal data, in a hierarchy: a filter on a category matches its
+/// descendants.
 #[Object(guard = "VIEWER")]
 impl DataCategory {
     /// Global ID.
@@ -763,9 +763,9 @@ impl DataCategory {
     }
 }
 
-/// A category of data subjects: customer contacts, end users, website visitors...
 pub struct DataSubjectCategory(pub data_subject_category::Model);
 
+/// A category of data subjects: customer contacts, end users, website visitors...
 #[Object(guard = "VIEWER")]
 impl DataSubjectCategory {
     /// Global ID.
@@ -789,9 +789,9 @@ impl DataSubjectCategory {
     }
 }
 
-/// A product or service personal data flows through.
 pub struct Product(pub product::Model);
 
+/// A product or service personal data flows through.
 #[Object]
 impl Product {
     /// Global ID.
