@@ -19,7 +19,7 @@
 use anyhow::Context as _;
 use clap::Parser;
 use subreg::registry::inputs::{FlowPatch, RecipientPatch};
-use subreg::registry::{Actor, FlowFilter, RecipientFilter, Registry};
+use subreg::registry::{Actor, FlowFilter, Keyed, RecipientFilter, Registry};
 use subreg::server::{RegistryOptions, open_registry};
 
 #[derive(Parser)]
@@ -78,8 +78,8 @@ async fn main() -> anyhow::Result<()> {
     let mut after = None;
     loop {
         let page = registry.flows_page(&selection, after, 10_000).await?;
-        flows.extend(page.flows.iter().map(|f| f.id));
-        after = page.flows.last().map(|f| f.id);
+        flows.extend(page.items.iter().map(|f| f.id));
+        after = page.items.last().map(Keyed::key);
         if !page.has_next_page {
             break;
         }

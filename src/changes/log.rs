@@ -1,11 +1,12 @@
 //! Reading the change log: the events of recipients and data flows after a cursor, filtered.
 
-use crate::registry::{Registry, RegistryError, Result};
+use crate::registry::{Keyed, Page, Registry, RegistryError, Result};
 use entity::{ChangeKind, RecipientKind, change_event, change_event_product, product};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Which events of the subprocessor change feed to return; empty lists do not filter.
@@ -24,6 +25,18 @@ pub struct ChangeFilter {
 pub struct ChangeEvent {
     pub event: change_event::Model,
     pub products: Vec<String>,
+}
+
+/// A position in the change log: after the event with this sequence number (0 is the start of
+/// the log, before its first event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeKey(pub i64);
+
+impl Keyed for ChangeEvent {
+    type Key = ChangeKey;
+    fn key(&self) -> ChangeKey {
+        ChangeKey(self.event.seq)
+    }
 }
 
 /// The feed covers recipients and data flows; activity changes stay internal.
@@ -140,6 +153,17 @@ pub async fn read_after(
             event,
         })
         .collect())
+}
+
+/// A page of at most `first` events after `after`, in sequence order.
+pub async fn page(
+    conn: &impl ConnectionTrait,
+    after: ChangeKey,
+    first: u64,
+    filter: &ChangeFilter,
+) -> Result<Page<ChangeEvent>> {
+    let events = read_after(conn, after.0, Page::<ChangeEvent>::limit(first), filter).await?;
+    Ok(Page::from_rows(events, first))
 }
 
 /// How many events of the feed match `filter`.

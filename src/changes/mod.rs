@@ -10,5 +10,5 @@ pub mod log;
 pub mod stream;
 pub mod tail;
 
-pub use log::{ChangeEvent, ChangeFilter};
+pub use log::{ChangeEvent, ChangeFilter, ChangeKey};
 pub use tail::Tail;

@@ -101,6 +101,20 @@ impl Guard for RoleGuard {
     }
 }
 
+/// Refuses callers without the role, if there is one; lets anyone through when there is none.
+/// For generic types whose readers depend on what they hold: a connection of public changes,
+/// a connection of internal recipients.
+pub struct ReadersGuard(pub Option<Role>);
+
+impl Guard for ReadersGuard {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        match self.0 {
+            Some(role) => Caller::of(ctx).require(role),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Guards, by role, for the `guard = "..."` attributes.
 pub const VIEWER: RoleGuard = RoleGuard(Role::Viewer);
 pub const EDITOR: RoleGuard = RoleGuard(Role::Editor);

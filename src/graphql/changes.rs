@@ -3,20 +3,19 @@
 
 use super::Limits;
 use super::auth::{Caller, EDITOR, VIEWER};
-use super::enums::{ObjectionStatus, RecipientKind};
-use super::error::{ApiResult, bad_input};
-use super::flows::PageInfo;
+use super::connection::{Connection, PageItem, TotalCount};
+use super::cursor::{self, decode_after};
+use super::enums::{ObjectionStatus, RecipientKind, stored};
+use super::error::ApiResult;
 use super::limits::SubscriptionSlots;
 use super::loaders::{RecipientId, RequestLoader};
 use super::relay::{expect_id, global_id};
 use super::types::Recipient;
-use crate::changes::{self, ChangeEvent, ChangeFilter, Tail};
+use crate::changes::{self, ChangeEvent, ChangeFilter, ChangeKey, Tail};
 use crate::metrics::Metrics;
 use crate::registry::visibility;
-use crate::registry::{Actor, ObjectionFilter, Registry};
+use crate::registry::{Actor, ObjectionFilter, ObjectionKey, Registry};
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject, Subscription};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use entity::objection;
 use futures_util::Stream;
@@ -73,37 +72,12 @@ impl ChangeFilterInput {
     /// The filter to apply for `caller`: without a key, the public feed whatever was asked.
     fn into_filter(self, caller: &Caller) -> ChangeFilter {
         ChangeFilter {
-            kinds: self
-                .kinds
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            recipient_kinds: self
-                .recipient_kinds
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
+            kinds: stored(self.kinds),
+            recipient_kinds: stored(self.recipient_kinds),
             products: self.products.unwrap_or_default(),
             public_only: self.public_only.unwrap_or(false) || !caller.sees_internal(),
         }
     }
-}
-
-fn event_cursor(seq: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("change:{seq}"))
-}
-
-/// The sequence number behind an event cursor.
-fn parse_event_cursor(cursor: &str) -> async_graphql::Result<i64> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|t| t.strip_prefix("change:").and_then(|n| n.parse().ok()))
-        .filter(|n: &i64| *n >= 0)
-        .ok_or_else(|| bad_input("after", "not a change cursor returned by this API"))
 }
 
 /// One field's value before and after a change.
@@ -117,15 +91,15 @@ pub struct FieldChange {
     after: Json<serde_json::Value>,
 }
 
-/// A change to a recipient or a data flow, from the append-only change log.
 pub struct SubprocessorChange(Arc<ChangeEvent>);
 
+/// A change to a recipient or a data flow, from the append-only change log.
 #[Object]
 impl SubprocessorChange {
     /// Opaque position in the feed: resubscribe (or query) with `after:` this cursor to get
     /// every later change exactly once.
     async fn cursor(&self) -> String {
-        event_cursor(self.0.event.seq)
+        cursor::encode(&ChangeKey(self.0.event.seq))
     }
 
     /// The event's sequence number; strictly increasing in commit order.
@@ -275,73 +249,21 @@ impl SubprocessorChange {
     }
 }
 
-/// An item of the change history, with its cursor.
-pub struct SubprocessorChangeEdge(Arc<ChangeEvent>);
+impl PageItem for SubprocessorChange {
+    type Row = ChangeEvent;
 
-#[Object]
-impl SubprocessorChangeEdge {
-    /// Opaque cursor of this change.
-    async fn cursor(&self) -> String {
-        event_cursor(self.0.event.seq)
+    fn row(&self) -> &Self::Row {
+        &self.0
     }
 
-    /// The change.
-    async fn node(&self) -> SubprocessorChange {
-        SubprocessorChange(self.0.clone())
-    }
+    const READERS: Option<entity::Role> = None;
+    const CONNECTION_DESCRIPTION: &'static str = "A page of the change history, oldest first.";
+    const EDGE_DESCRIPTION: &'static str = "An item of the change history, with its cursor.";
 }
 
-/// A page of the change history, oldest first.
-pub struct SubprocessorChangeConnection {
-    events: Vec<Arc<ChangeEvent>>,
-    has_next_page: bool,
-    after: Option<i64>,
-    filter: ChangeFilter,
-}
-
-#[Object]
-impl SubprocessorChangeConnection {
-    /// The changes of this page with their cursors.
-    async fn edges(&self) -> Vec<SubprocessorChangeEdge> {
-        self.events
-            .iter()
-            .cloned()
-            .map(SubprocessorChangeEdge)
-            .collect()
-    }
-
-    /// The changes of this page.
-    async fn nodes(&self) -> Vec<SubprocessorChange> {
-        self.events
-            .iter()
-            .cloned()
-            .map(SubprocessorChange)
-            .collect()
-    }
-
-    /// Pagination state.
-    async fn page_info(&self) -> PageInfo {
-        PageInfo {
-            has_next_page: self.has_next_page,
-            has_previous_page: self.after.is_some_and(|a| a > 0),
-            start_cursor: self.events.first().map(|e| event_cursor(e.event.seq)),
-            end_cursor: self.events.last().map(|e| event_cursor(e.event.seq)),
-        }
-    }
-
-    /// How many changes match the filter, over all pages.
-    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let registry = ctx.data::<Registry>()?;
-        let count = changes::log::count(registry.db(), &self.filter)
-            .await
-            .api()?;
-        Ok(i64::try_from(count).unwrap_or(i64::MAX))
-    }
-}
-
-/// A customer's objection to an announced subprocessor.
 pub struct Objection(objection::Model);
 
+/// A customer's objection to an announced subprocessor.
 #[Object(guard = "VIEWER")]
 impl Objection {
     /// Global ID.
@@ -361,7 +283,7 @@ impl Objection {
 
     /// Cursor of the announcement objected to.
     async fn announcement_cursor(&self) -> String {
-        event_cursor(self.0.announcement_seq)
+        cursor::encode(&ChangeKey(self.0.announcement_seq))
     }
 
     /// The objecting customer.
@@ -405,6 +327,32 @@ impl Objection {
     }
 }
 
+impl PageItem for Objection {
+    type Row = objection::Model;
+
+    fn row(&self) -> &Self::Row {
+        &self.0
+    }
+
+    const READERS: Option<entity::Role> = Some(entity::Role::Viewer);
+    const CONNECTION_DESCRIPTION: &'static str =
+        "A page of customers' objections to announced subprocessors, newest first.";
+    const EDGE_DESCRIPTION: &'static str = "An objection of a page, with its cursor.";
+}
+
+/// The registry's filter for the `objections` arguments.
+fn objection_filter(
+    recipient_id: Option<ID>,
+    statuses: Option<Vec<ObjectionStatus>>,
+) -> async_graphql::Result<ObjectionFilter> {
+    Ok(ObjectionFilter {
+        recipient_id: recipient_id
+            .map(|id| expect_id("recipientId", "Recipient", &id))
+            .transpose()?,
+        statuses: stored(statuses),
+    })
+}
+
 /// A customer's objection to an announced subprocessor.
 #[derive(InputObject)]
 pub struct ObjectionInput {
@@ -431,30 +379,32 @@ impl ChangeQuery {
         #[graphql(desc = "Return the changes after this cursor.")] after: Option<String>,
         #[graphql(desc = "Page size; the server's default when absent, at most its maximum.")]
         first: Option<i32>,
+        #[graphql(desc = "Which changes to return; every change the caller may see when absent.")]
         filter: Option<ChangeFilterInput>,
-    ) -> async_graphql::Result<SubprocessorChangeConnection> {
+    ) -> async_graphql::Result<Connection<SubprocessorChange>> {
         let limits = ctx.data::<Limits>()?;
         let first = limits.page_size(first)?;
-        let after = after.as_deref().map(parse_event_cursor).transpose()?;
+        let after = decode_after::<ChangeKey>(after.as_deref())?;
         let filter = filter.unwrap_or_default().into_filter(&Caller::of(ctx));
         let registry = ctx.data::<Registry>()?;
         filter.validate(registry).await.api()?;
-        let mut events =
-            changes::log::read_after(registry.db(), after.unwrap_or(0), first + 1, &filter)
-                .await
-                .api()?;
-        let has_next_page = events.len() as u64 > first;
-        events.truncate(first as usize);
-        Ok(SubprocessorChangeConnection {
-            events: events.into_iter().map(Arc::new).collect(),
-            has_next_page,
-            after,
-            filter,
-        })
+        let page = changes::log::page(registry.db(), after.unwrap_or(ChangeKey(0)), first, &filter)
+            .await
+            .api()?;
+        Ok(Connection::new(
+            page.map(|event| SubprocessorChange(Arc::new(event))),
+            after.as_ref(),
+            TotalCount::of(filter, |registry, filter| async move {
+                changes::log::count(registry.db(), &filter).await
+            }),
+        ))
     }
 
     /// Customers' objections to announced subprocessors, newest first.
-    #[graphql(guard = "VIEWER")]
+    #[graphql(
+        guard = "VIEWER",
+        deprecation = "Use `objectionsConnection`, which pages and counts; this list will be removed in the next release."
+    )]
     async fn objections(
         &self,
         ctx: &Context<'_>,
@@ -463,16 +413,7 @@ impl ChangeQuery {
             Vec<ObjectionStatus>,
         >,
     ) -> async_graphql::Result<Vec<Objection>> {
-        let filter = ObjectionFilter {
-            recipient_id: recipient_id
-                .map(|id| expect_id("recipientId", "Recipient", &id))
-                .transpose()?,
-            statuses: statuses
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-        };
+        let filter = objection_filter(recipient_id, statuses)?;
         Ok(ctx
             .data::<Registry>()?
             .objections(&filter)
@@ -481,6 +422,38 @@ impl ChangeQuery {
             .into_iter()
             .map(Objection)
             .collect())
+    }
+
+    /// Customers' objections to announced subprocessors (GDPR Art. 28(2)), newest first, a
+    /// page at a time.
+    #[graphql(guard = "VIEWER")]
+    async fn objections_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only objections to this recipient (its ID).")] recipient_id: Option<ID>,
+        #[graphql(desc = "Only objections in these states.")] statuses: Option<
+            Vec<ObjectionStatus>,
+        >,
+        #[graphql(desc = "Page size; the server's default when absent, at most its maximum.")]
+        first: Option<i32>,
+        #[graphql(desc = "Return the objections after this cursor (an `endCursor` of this list).")]
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<Objection>> {
+        let first = ctx.data::<Limits>()?.page_size(first)?;
+        let after = decode_after::<ObjectionKey>(after.as_deref())?;
+        let filter = objection_filter(recipient_id, statuses)?;
+        let registry = ctx.data::<Registry>()?;
+        let page = registry
+            .objections_page(&filter, after.as_ref(), first)
+            .await
+            .api()?;
+        Ok(Connection::new(
+            page.map(Objection),
+            after.as_ref(),
+            TotalCount::of(filter, |registry, filter| async move {
+                registry.count_objections(&filter).await
+            }),
+        ))
     }
 }
 
@@ -495,7 +468,10 @@ impl ChangeMutation {
     async fn announce_recipient(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The proposed recipient to announce (its ID).")] id: ID,
+        #[graphql(
+            desc = "When the recipient starts receiving personal data: no earlier than the end of the notice period, which is the default."
+        )]
         effective_at: Option<DateTime<Utc>>,
         #[graphql(desc = "Why, for the change log.")] reason: Option<String>,
     ) -> async_graphql::Result<Recipient> {
@@ -513,6 +489,9 @@ impl ChangeMutation {
     async fn object_to_subprocessor(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The objection: the announced subprocessor, the customer and its reasons."
+        )]
         input: ObjectionInput,
     ) -> async_graphql::Result<Objection> {
         let registry = ctx.data::<Registry>()?;
@@ -529,8 +508,14 @@ impl ChangeMutation {
     async fn resolve_objection(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The objection (its ID).")] id: ID,
+        #[graphql(
+            desc = "Where the objection now stands: UNDER_REVIEW, ACCOMMODATED or REJECTED."
+        )]
         status: ObjectionStatus,
+        #[graphql(
+            desc = "The decision explained to the customer; required for ACCOMMODATED and REJECTED."
+        )]
         resolution: Option<String>,
     ) -> async_graphql::Result<Objection> {
         let registry = ctx.data::<Registry>()?;
@@ -570,10 +555,14 @@ impl ChangeSubscription {
     async fn subprocessor_changes(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Resume after this change: the `cursor` of the last change received (from the start of the log when absent)."
+        )]
         after: Option<String>,
+        #[graphql(desc = "Which changes to return; every change the caller may see when absent.")]
         filter: Option<ChangeFilterInput>,
     ) -> async_graphql::Result<impl Stream<Item = SubprocessorChange> + use<>> {
-        let after = after.as_deref().map(parse_event_cursor).transpose()?;
+        let after = decode_after::<ChangeKey>(after.as_deref())?;
         let filter = filter.unwrap_or_default().into_filter(&Caller::of(ctx));
         let registry = ctx.data::<Registry>()?.clone();
         let tail = ctx.data::<Arc<Tail>>()?.clone();
@@ -589,7 +578,7 @@ impl ChangeSubscription {
             metrics.subscription_opened();
         }
         Ok(futures_util::StreamExt::map(
-            changes::stream::follow(registry, tail, after.unwrap_or(0), filter),
+            changes::stream::follow(registry, tail, after.map_or(0, |k| k.0), filter),
             move |event| {
                 // The stream owns the slot: it is given back when the subscription ends.
                 let _ = &open;

@@ -2,6 +2,15 @@
 
 use async_graphql::Enum;
 
+/// The stored values of an optional list of API enum values (a filter's): none when absent.
+pub fn stored<T, U: From<T>>(values: Option<Vec<T>>) -> Vec<U> {
+    values
+        .unwrap_or_default()
+        .into_iter()
+        .map(U::from)
+        .collect()
+}
+
 /// What kind of party a recipient is.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "entity::RecipientKind")]

@@ -2,18 +2,21 @@
 
 use super::Limits;
 use super::auth::VIEWER;
+use super::connection::{Connection, PageItem, TotalCount};
+use super::cursor::decode_after;
 use super::enums::{
     LegalBasis, OrganizationRole, RecipientKind, RecipientRole, RecipientStatus, TransferMechanism,
+    stored,
 };
 use super::error::ApiResult;
 use super::loaders::{
     ActivityId, FlowCategories, FlowCountries, FlowSubjects, FlowTransfers, RecipientId,
     RequestLoader,
 };
-use super::relay::{cursor, expect_ids, parse_cursor};
+use super::relay::expect_ids;
 use super::types::DataFlow;
-use crate::registry::{FlowFilter, FlowPage, Registry};
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use crate::registry::{FlowFilter, Registry};
+use async_graphql::{Context, ID, InputObject, Object};
 
 /// Which data flows to return. Values within one field are alternatives; all given fields must
 /// hold.
@@ -52,14 +55,6 @@ pub struct DataFlowFilter {
     subprocessing_only: Option<bool>,
 }
 
-fn map<T, U: From<T>>(values: Option<Vec<T>>) -> Vec<U> {
-    values
-        .unwrap_or_default()
-        .into_iter()
-        .map(U::from)
-        .collect()
-}
-
 impl DataFlowFilter {
     fn into_registry(self) -> async_graphql::Result<FlowFilter> {
         Ok(FlowFilter {
@@ -73,91 +68,43 @@ impl DataFlowFilter {
                 "ProcessingActivity",
                 &self.activities.unwrap_or_default(),
             )?,
-            recipient_kinds: map(self.recipient_kinds),
-            recipient_statuses: map(self.recipient_statuses),
-            roles: map(self.roles),
+            recipient_kinds: stored(self.recipient_kinds),
+            recipient_statuses: stored(self.recipient_statuses),
+            roles: stored(self.roles),
             data_categories: self.data_categories.unwrap_or_default(),
             data_subjects: self.data_subjects.unwrap_or_default(),
             products: self.products.unwrap_or_default(),
-            legal_bases: map(self.legal_bases),
-            organization_roles: map(self.organization_roles),
+            legal_bases: stored(self.legal_bases),
+            organization_roles: stored(self.organization_roles),
             countries: self.countries.unwrap_or_default(),
             outside_eea: self.outside_eea,
-            transfer_mechanisms: map(self.transfer_mechanisms),
+            transfer_mechanisms: stored(self.transfer_mechanisms),
             subprocessing_only: self.subprocessing_only.unwrap_or(false),
         })
     }
 }
 
-/// Pagination state of a connection page.
-#[derive(SimpleObject)]
-pub struct PageInfo {
-    /// Whether more items follow this page.
-    pub has_next_page: bool,
-    /// Whether items precede this page.
-    pub has_previous_page: bool,
-    /// Cursor of the first item of the page.
-    pub start_cursor: Option<String>,
-    /// Cursor of the last item; pass it as `after` for the next page.
-    pub end_cursor: Option<String>,
-}
+impl PageItem for DataFlow {
+    type Row = entity::data_flow::Model;
 
-/// An item of a page, with its cursor.
-pub struct DataFlowEdge(entity::data_flow::Model);
-
-#[Object(guard = "VIEWER")]
-impl DataFlowEdge {
-    /// Opaque cursor of this item.
-    async fn cursor(&self) -> String {
-        cursor(self.0.id)
+    fn row(&self) -> &Self::Row {
+        &self.0
     }
 
-    /// The data flow.
-    async fn node(&self) -> DataFlow {
-        DataFlow(self.0.clone())
-    }
+    const READERS: Option<entity::Role> = Some(entity::Role::Viewer);
+    const CONNECTION_DESCRIPTION: &'static str = "A page of data flows.";
+    const EDGE_DESCRIPTION: &'static str = "A data flow of a page, with its cursor.";
 }
 
 /// A page of data flows.
-pub struct DataFlowConnection {
-    selection: crate::registry::FlowSelection,
-    page: FlowPage,
-    after: Option<i32>,
-}
-
-#[Object(guard = "VIEWER")]
-impl DataFlowConnection {
-    /// The flows of this page with their cursors, in a stable order.
-    async fn edges(&self) -> Vec<DataFlowEdge> {
-        self.page.flows.iter().cloned().map(DataFlowEdge).collect()
-    }
-
-    /// The flows of this page, without cursors.
-    async fn nodes(&self) -> Vec<DataFlow> {
-        self.page.flows.iter().cloned().map(DataFlow).collect()
-    }
-
-    /// Pagination state.
-    async fn page_info(&self) -> PageInfo {
-        PageInfo {
-            has_next_page: self.page.has_next_page,
-            has_previous_page: self.after.is_some(),
-            start_cursor: self.page.flows.first().map(|f| cursor(f.id)),
-            end_cursor: self.page.flows.last().map(|f| cursor(f.id)),
-        }
-    }
-
-    /// How many flows match the filter, over all pages.
-    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let registry = ctx.data::<Registry>()?;
-        let count = registry.count_flows(&self.selection).await.api()?;
-        Ok(i64::try_from(count).unwrap_or(i64::MAX))
-    }
-}
+pub type DataFlowConnection = Connection<DataFlow>;
 
 /// Loads, in one batch per relation, what the query selects of the page's flows, so the page
 /// costs the same few statements whatever its size.
-async fn prime(ctx: &Context<'_>, flows: &[entity::data_flow::Model]) -> async_graphql::Result<()> {
+async fn prime(
+    ctx: &Context<'_>,
+    flows: &[&entity::data_flow::Model],
+) -> async_graphql::Result<()> {
     if flows.is_empty() {
         return Ok(());
     }
@@ -251,25 +198,27 @@ impl FlowQuery {
     async fn data_flows(
         &self,
         ctx: &Context<'_>,
-        filter: Option<DataFlowFilter>,
+        #[graphql(desc = "Which data flows to return; every flow when absent.")] filter: Option<
+            DataFlowFilter,
+        >,
         #[graphql(desc = "Page size; the server's default when absent, at most its maximum.")]
         first: Option<i32>,
         #[graphql(desc = "Return the flows after this cursor.")] after: Option<String>,
     ) -> async_graphql::Result<DataFlowConnection> {
         let first = ctx.data::<Limits>()?.page_size(first)?;
-        let after = after
-            .as_deref()
-            .map(|c| parse_cursor("after", c))
-            .transpose()?;
+        let after = decode_after(after.as_deref())?;
         let filter = filter.unwrap_or_default().into_registry()?;
         let registry = ctx.data::<Registry>()?;
         let selection = registry.select_flows(&filter).await.api()?;
         let page = registry.flows_page(&selection, after, first).await.api()?;
-        prime(ctx, &page.flows).await?;
-        Ok(DataFlowConnection {
-            selection,
-            page,
-            after,
-        })
+        let connection = Connection::new(
+            page.map(DataFlow),
+            after.as_ref(),
+            TotalCount::of(selection, |registry, selection| async move {
+                registry.count_flows(&selection).await
+            }),
+        );
+        prime(ctx, &connection.items().map(|f| &f.0).collect::<Vec<_>>()).await?;
+        Ok(connection)
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod auth;
 mod changes;
+mod connection;
+pub mod cursor;
 pub mod enums;
 pub mod error;
 pub mod executor;

@@ -1,7 +1,10 @@
 //! Queries over recipients, activities, taxonomies and reference data, and `node(id)`.
 
+use super::Limits;
 use super::auth::{Caller, VIEWER};
-use super::enums::{RecipientKind, RecipientStatus};
+use super::connection::{Connection, PageItem, TotalCount};
+use super::cursor::decode_after;
+use super::enums::{RecipientKind, RecipientStatus, stored};
 use super::error::{ApiResult, bad_input};
 use super::loaders::{RecipientIsSubprocessor, RecipientLocations, RequestLoader};
 use super::relay::{expect_id, parse_global_id};
@@ -10,7 +13,7 @@ use super::types::{
     Product, Recipient,
 };
 use crate::reference;
-use crate::registry::{RecipientFilter, Registry, visibility};
+use crate::registry::{ActivityKey, RecipientFilter, RecipientKey, Registry, visibility};
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -25,6 +28,41 @@ pub struct RecipientListFilter {
     public_only: Option<bool>,
     /// Only subprocessors.
     subprocessors_only: Option<bool>,
+}
+
+impl RecipientListFilter {
+    fn into_registry(self) -> RecipientFilter {
+        RecipientFilter {
+            kinds: stored(self.kinds),
+            statuses: stored(self.statuses),
+            public_only: self.public_only.unwrap_or(false),
+            subprocessors_only: self.subprocessors_only.unwrap_or(false),
+        }
+    }
+}
+
+impl PageItem for Recipient {
+    type Row = entity::recipient::Model;
+
+    fn row(&self) -> &Self::Row {
+        &self.0
+    }
+
+    const READERS: Option<entity::Role> = Some(entity::Role::Viewer);
+    const CONNECTION_DESCRIPTION: &'static str = "A page of recipients, by legal name.";
+    const EDGE_DESCRIPTION: &'static str = "A recipient of a page, with its cursor.";
+}
+
+impl PageItem for ProcessingActivity {
+    type Row = entity::processing_activity::Model;
+
+    fn row(&self) -> &Self::Row {
+        &self.0
+    }
+
+    const READERS: Option<entity::Role> = Some(entity::Role::Viewer);
+    const CONNECTION_DESCRIPTION: &'static str = "A page of processing activities, by name.";
+    const EDGE_DESCRIPTION: &'static str = "A processing activity of a page, with its cursor.";
 }
 
 fn registry<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Registry> {
@@ -67,6 +105,9 @@ impl PublicQuery {
     async fn subprocessors(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The instant the list describes, rebuilt from the change log; today when absent."
+        )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Vec<Recipient>> {
         let registry = registry(ctx)?;
@@ -98,7 +139,7 @@ impl PublicQuery {
         Ok(past.into_iter().map(|(r, _)| Recipient(r)).collect())
     }
 
-    /// The products.
+    /// The products and services personal data flows through (SMS, Voice, ...), by key.
     async fn products(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Product>> {
         Ok(registry(ctx)?
             .products()
@@ -113,6 +154,7 @@ impl PublicQuery {
     async fn adequacy_decisions(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The day the decisions are in force on; today when absent.")]
         as_of: Option<NaiveDate>,
     ) -> async_graphql::Result<Vec<AdequacyDecision>> {
         let on = match as_of {
@@ -127,7 +169,11 @@ impl PublicQuery {
     }
 
     /// Any object by its global ID. Without an API key: public recipients and products only.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The object's global ID, as its `id` field gives it.")] id: ID,
+    ) -> async_graphql::Result<Option<Node>> {
         let Some((type_name, row)) = parse_global_id(&id) else {
             return Err(bad_input("id", "not an ID issued by this API"));
         };
@@ -183,28 +229,17 @@ pub struct RegistryQuery;
 #[Object(guard = "VIEWER")]
 impl RegistryQuery {
     /// Every recipient, by legal name.
+    #[graphql(
+        deprecation = "Use `recipientsConnection`, which pages and counts; this list will be removed in the next release."
+    )]
     async fn recipients(
         &self,
         ctx: &Context<'_>,
-        filter: Option<RecipientListFilter>,
+        #[graphql(desc = "Which recipients to list; all of them when absent.")] filter: Option<
+            RecipientListFilter,
+        >,
     ) -> async_graphql::Result<Vec<Recipient>> {
-        let filter = filter.unwrap_or_default();
-        let filter = RecipientFilter {
-            kinds: filter
-                .kinds
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            statuses: filter
-                .statuses
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            public_only: filter.public_only.unwrap_or(false),
-            subprocessors_only: filter.subprocessors_only.unwrap_or(false),
-        };
+        let filter = filter.unwrap_or_default().into_registry();
         Ok(registry(ctx)?
             .recipients(&filter)
             .await
@@ -214,11 +249,42 @@ impl RegistryQuery {
             .collect())
     }
 
+    /// The recipients (GDPR Art. 4(9)), by legal name, a page at a time.
+    async fn recipients_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which recipients to list; all of them when absent.")] filter: Option<
+            RecipientListFilter,
+        >,
+        #[graphql(desc = "Page size; the server's default when absent, at most its maximum.")]
+        first: Option<i32>,
+        #[graphql(desc = "Return the recipients after this cursor (an `endCursor` of this list).")]
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<Recipient>> {
+        let first = ctx.data::<Limits>()?.page_size(first)?;
+        let after = decode_after::<RecipientKey>(after.as_deref())?;
+        let filter = filter.unwrap_or_default().into_registry();
+        let page = registry(ctx)?
+            .recipients_page(&filter, after.as_ref(), first)
+            .await
+            .api()?;
+        Ok(Connection::new(
+            page.map(Recipient),
+            after.as_ref(),
+            TotalCount::of(filter, |registry, filter| async move {
+                registry.count_recipients(&filter).await
+            }),
+        ))
+    }
+
     /// One recipient, by ID or by key.
     async fn recipient(
         &self,
         ctx: &Context<'_>,
-        id: Option<ID>,
+        #[graphql(desc = "The recipient's global ID; give this or `key`, not both.")] id: Option<
+            ID,
+        >,
+        #[graphql(desc = "The recipient's key, e.g. `stripe`; give this or `id`, not both.")]
         key: Option<String>,
     ) -> async_graphql::Result<Option<Recipient>> {
         let registry = registry(ctx)?;
@@ -230,6 +296,9 @@ impl RegistryQuery {
     }
 
     /// Every processing activity, by name.
+    #[graphql(
+        deprecation = "Use `processingActivitiesConnection`, which pages and counts; this list will be removed in the next release."
+    )]
     async fn processing_activities(
         &self,
         ctx: &Context<'_>,
@@ -243,11 +312,38 @@ impl RegistryQuery {
             .collect())
     }
 
+    /// The processing activities (GDPR Art. 30), by name, a page at a time.
+    async fn processing_activities_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size; the server's default when absent, at most its maximum.")]
+        first: Option<i32>,
+        #[graphql(
+            desc = "Return the processing activities after this cursor (an `endCursor` of this list)."
+        )]
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<ProcessingActivity>> {
+        let first = ctx.data::<Limits>()?.page_size(first)?;
+        let after = decode_after::<ActivityKey>(after.as_deref())?;
+        let page = registry(ctx)?
+            .activities_page(after.as_ref(), first)
+            .await
+            .api()?;
+        Ok(Connection::new(
+            page.map(ProcessingActivity),
+            after.as_ref(),
+            TotalCount::of((), |registry, _| async move {
+                registry.count_activities().await
+            }),
+        ))
+    }
+
     /// One processing activity, by ID or by key.
     async fn processing_activity(
         &self,
         ctx: &Context<'_>,
-        id: Option<ID>,
+        #[graphql(desc = "The activity's global ID; give this or `key`, not both.")] id: Option<ID>,
+        #[graphql(desc = "The activity's key, e.g. `sms_delivery`; give this or `id`, not both.")]
         key: Option<String>,
     ) -> async_graphql::Result<Option<ProcessingActivity>> {
         let registry = registry(ctx)?;

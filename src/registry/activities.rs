@@ -309,11 +309,7 @@ impl Registry {
 
     /// All processing activities, by name.
     pub async fn activities(&self) -> Result<Vec<processing_activity::Model>> {
-        Ok(processing_activity::Entity::find()
-            .order_by_asc(processing_activity::Column::Name)
-            .order_by_asc(processing_activity::Column::Id)
-            .all(self.db())
-            .await?)
+        Ok(super::pages::activities_in_order().all(self.db()).await?)
     }
 
     pub async fn activities_by_ids(

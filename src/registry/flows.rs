@@ -4,6 +4,7 @@
 use super::changelog::{self, NewEvent};
 use super::error::{RegistryError, Result};
 use super::inputs::{FlowInput, FlowPatch, TransferInput};
+use super::pages::{FlowKey, Page};
 use super::taxonomy::{
     categories_with_descendants, resolve_categories, resolve_products, resolve_subjects,
 };
@@ -55,11 +56,7 @@ pub struct FlowFilter {
 pub struct FlowSelection(Condition);
 
 /// One page of data flows, in id order.
-#[derive(Clone, Debug)]
-pub struct FlowPage {
-    pub flows: Vec<data_flow::Model>,
-    pub has_next_page: bool,
-}
+pub type FlowPage = Page<data_flow::Model>;
 
 fn flows_with(
     column: impl sea_orm::sea_query::IntoColumnRef,
@@ -602,28 +599,23 @@ impl Registry {
         Ok(FlowSelection(condition))
     }
 
-    /// The flows of `selection` after the flow with id `after`, at most `first` of them.
+    /// The flows of `selection` after the flow `after`, at most `first` of them, in id order.
     pub async fn flows_page(
         &self,
         selection: &FlowSelection,
-        after: Option<i32>,
+        after: Option<FlowKey>,
         first: u64,
     ) -> Result<FlowPage> {
         let mut query = data_flow::Entity::find().filter(selection.0.clone());
-        if let Some(after) = after {
+        if let Some(FlowKey(after)) = after {
             query = query.filter(data_flow::Column::Id.gt(after));
         }
-        let mut flows = query
+        let flows = query
             .order_by_asc(data_flow::Column::Id)
-            .limit(first + 1)
+            .limit(FlowPage::limit(first))
             .all(self.db())
             .await?;
-        let has_next_page = flows.len() as u64 > first;
-        flows.truncate(first as usize);
-        Ok(FlowPage {
-            flows,
-            has_next_page,
-        })
+        Ok(FlowPage::from_rows(flows, first))
     }
 
     /// How many flows `selection` holds.

@@ -13,6 +13,7 @@ mod flows;
 pub mod inputs;
 mod keys;
 mod notice;
+mod pages;
 mod recipients;
 mod taxonomy;
 pub mod validate;
@@ -24,6 +25,7 @@ pub use error::{RegistryError, Result};
 pub use flows::{FlowFilter, FlowPage, FlowSelection, FlowSnapshot, TransferSnapshot};
 pub use keys::{KEY_PREFIX, NewApiKey, hash_secret};
 pub use notice::ObjectionFilter;
+pub use pages::{ActivityKey, FlowKey, Keyed, ObjectionKey, Page, RecipientKey};
 pub use recipients::{RecipientFilter, RecipientSnapshot};
 
 use chrono::{DateTime, Utc};

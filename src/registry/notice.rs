@@ -241,16 +241,7 @@ impl Registry {
 
     /// Objections, newest first.
     pub async fn objections(&self, filter: &ObjectionFilter) -> Result<Vec<objection::Model>> {
-        let mut query = objection::Entity::find();
-        if let Some(recipient) = filter.recipient_id {
-            query = query.filter(objection::Column::RecipientId.eq(recipient));
-        }
-        if !filter.statuses.is_empty() {
-            query = query.filter(objection::Column::Status.is_in(filter.statuses.iter().copied()));
-        }
-        Ok(query
-            .order_by_desc(objection::Column::CreatedAt)
-            .order_by_desc(objection::Column::Id)
+        Ok(super::pages::objections_in_order(filter)
             .all(self.db())
             .await?)
     }

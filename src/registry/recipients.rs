@@ -129,7 +129,7 @@ impl RecipientSnapshot {
 
 /// The recipient ids that act as processor in a processing activity where the organization is
 /// itself a processor: the organization's subprocessors.
-fn subprocessor_ids() -> sea_orm::sea_query::SelectStatement {
+pub(super) fn subprocessor_ids() -> sea_orm::sea_query::SelectStatement {
     let processor_activities = Query::select()
         .column(processing_activity::Column::Id)
         .from(processing_activity::Entity)
@@ -378,22 +378,7 @@ impl Registry {
 
     /// Recipients matching `filter`, by legal name.
     pub async fn recipients(&self, filter: &RecipientFilter) -> Result<Vec<recipient::Model>> {
-        let mut query = recipient::Entity::find();
-        if !filter.kinds.is_empty() {
-            query = query.filter(recipient::Column::Kind.is_in(filter.kinds.iter().copied()));
-        }
-        if !filter.statuses.is_empty() {
-            query = query.filter(recipient::Column::Status.is_in(filter.statuses.iter().copied()));
-        }
-        if filter.public_only {
-            query = query.filter(recipient::Column::Public.eq(true));
-        }
-        if filter.subprocessors_only {
-            query = query.filter(recipient::Column::Id.in_subquery(subprocessor_ids()));
-        }
-        Ok(query
-            .order_by_asc(recipient::Column::LegalName)
-            .order_by_asc(recipient::Column::Id)
+        Ok(super::pages::recipients_in_order(filter)
             .all(self.db())
             .await?)
     }

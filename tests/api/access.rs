@@ -166,7 +166,7 @@ fn public_schema() -> BTreeMap<&'static str, (&'static str, Vec<&'static str>)> 
 
 const INTROSPECTION: &str = r#"{ __schema {
   types { name kind
-    fields { name type { ...T } args { name defaultValue type { ...T } } }
+    fields(includeDeprecated: true) { name type { ...T } args { name defaultValue type { ...T } } }
     inputFields { name defaultValue type { ...T } }
     enumValues { name } } }
 }

@@ -22,6 +22,114 @@ fn the_checked_in_schema_is_what_the_server_serves() {
     );
 }
 
+/// Every definition in `sdl` that has no description: object, interface, input, enum, union
+/// and scalar types, their fields and each field's arguments, input fields and enum values.
+/// The directives the GraphQL specification defines are not the API's and are left out.
+fn undocumented(sdl: &str) -> Vec<String> {
+    use async_graphql::parser::types::{
+        FieldDefinition, InputValueDefinition, TypeKind, TypeSystemDefinition,
+    };
+    use async_graphql::parser::{Positioned, parse_schema};
+
+    fn field(missing: &mut Vec<String>, owner: &str, f: &FieldDefinition) {
+        let name = format!("{owner}.{}", f.name.node);
+        if f.description.is_none() {
+            missing.push(format!("field {name}"));
+        }
+        arguments(missing, &name, &f.arguments);
+    }
+    fn arguments(
+        missing: &mut Vec<String>,
+        owner: &str,
+        args: &[Positioned<InputValueDefinition>],
+    ) {
+        for arg in args {
+            if arg.node.description.is_none() {
+                missing.push(format!("argument {owner}({}:)", arg.node.name.node));
+            }
+        }
+    }
+
+    let document = parse_schema(sdl).expect("the SDL parses");
+    let mut missing = Vec::new();
+    for definition in document.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else {
+            continue;
+        };
+        let ty = ty.node;
+        let name = ty.name.node.to_string();
+        if ty.description.is_none() {
+            missing.push(format!("type {name}"));
+        }
+        match &ty.kind {
+            TypeKind::Object(object) => {
+                for f in &object.fields {
+                    field(&mut missing, &name, &f.node);
+                }
+            }
+            TypeKind::Interface(interface) => {
+                for f in &interface.fields {
+                    field(&mut missing, &name, &f.node);
+                }
+            }
+            TypeKind::InputObject(input) => {
+                for f in &input.fields {
+                    if f.node.description.is_none() {
+                        missing.push(format!("input field {name}.{}", f.node.name.node));
+                    }
+                }
+            }
+            TypeKind::Enum(enumeration) => {
+                for value in &enumeration.values {
+                    if value.node.description.is_none() {
+                        missing.push(format!("enum value {name}.{}", value.node.value.node));
+                    }
+                }
+            }
+            TypeKind::Scalar | TypeKind::Union(_) => {}
+        }
+    }
+    missing
+}
+
+#[test]
+fn every_type_field_input_field_and_argument_is_documented() {
+    let missing = undocumented(&subreg::graphql::sdl());
+    assert!(
+        missing.is_empty(),
+        "{} definitions have no description in the SDL (write a doc comment on the `impl` of an \
+         `#[Object]`, on the field of an `InputObject`, or `#[graphql(desc = ...)]` on an \
+         argument):\n  {}",
+        missing.len(),
+        missing.join("\n  ")
+    );
+}
+
+#[test]
+fn the_documentation_check_finds_what_is_undocumented() {
+    let sdl = r#"
+        """A documented type."""
+        type Query {
+            """Documented."""
+            a(x: Int, """Documented.""" y: Int): Int
+            b: Int
+        }
+        input Filter { """Documented.""" kinds: [Int!] statuses: [Int!] }
+        """An enum."""
+        enum Kind { """Documented.""" A B }
+    "#;
+    assert_eq!(
+        undocumented(sdl),
+        [
+            "argument Query.a(x:)",
+            "field Query.b",
+            "type Filter",
+            "input field Filter.statuses",
+            "enum value Kind.B",
+        ]
+    );
+}
+
 #[tokio::test]
 async fn health_and_readiness() {
     let server = TestServer::start().await;

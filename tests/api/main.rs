@@ -16,5 +16,6 @@ mod hostile;
 mod http;
 mod limits;
 mod migrations;
+mod pages;
 mod record;
 mod registry_api;
