@@ -14,17 +14,19 @@ pub mod inputs;
 mod keys;
 mod notice;
 mod recipients;
+pub mod rules;
+pub mod snapshot;
 mod taxonomy;
 pub mod validate;
 pub mod visibility;
 
-pub use activities::ActivitySnapshot;
 pub use changelog::CHANNEL as CHANGE_CHANNEL;
 pub use error::{RegistryError, Result};
-pub use flows::{FlowFilter, FlowPage, FlowSelection, FlowSnapshot, TransferSnapshot};
+pub use flows::{FlowFilter, FlowPage, FlowSelection};
 pub use keys::{KEY_PREFIX, NewApiKey, hash_secret};
 pub use notice::ObjectionFilter;
-pub use recipients::{RecipientFilter, RecipientSnapshot};
+pub use recipients::RecipientFilter;
+pub use snapshot::{ActivitySnapshot, FlowSnapshot, RecipientSnapshot, Snapshot, TransferSnapshot};
 
 use chrono::{DateTime, Utc};
 pub use clock::{Clock, ManualClock, SystemClock};

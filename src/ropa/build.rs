@@ -8,9 +8,9 @@ use super::model::{
 };
 use super::state::{State, StateFlow, load_state};
 use crate::reference;
+use crate::registry::rules::is_subprocessing;
 use crate::registry::{ActivitySnapshot, Registry, RegistryError, Result, TransferSnapshot};
 use chrono::{DateTime, Utc};
-use entity::{OrganizationRole, RecipientRole};
 use serde::Serialize;
 use serde::ser::Impossible;
 use std::collections::{BTreeSet, HashMap};
@@ -175,13 +175,6 @@ impl serde::Serializer for VariantName {
     }
 }
 
-fn wanted(perspective: Perspective) -> OrganizationRole {
-    match perspective {
-        Perspective::Controller => OrganizationRole::Controller,
-        Perspective::Processor => OrganizationRole::Processor,
-    }
-}
-
 /// The record of one perspective from a loaded state.
 pub fn record(
     state: &State,
@@ -189,7 +182,7 @@ pub fn record(
     generated_at: DateTime<Utc>,
     options: &FindingOptions,
 ) -> Record {
-    let role = wanted(perspective);
+    let role = perspective.organization_role();
     let mut flows_by_activity: HashMap<i32, Vec<&StateFlow>> = HashMap::new();
     for flow in &state.flows {
         flows_by_activity
@@ -207,7 +200,7 @@ pub fn record(
                 controllers.extend(a.controllers.iter().cloned());
             }
             let flows = flows_by_activity.get(id).map(Vec::as_slice).unwrap_or(&[]);
-            activity_entry(state, perspective, a, flows)
+            activity_entry(state, a, flows)
         })
         .collect();
     Record {
@@ -221,12 +214,7 @@ pub fn record(
     }
 }
 
-fn activity_entry(
-    state: &State,
-    perspective: Perspective,
-    a: &ActivitySnapshot,
-    flows: &[&StateFlow],
-) -> ActivityEntry {
+fn activity_entry(state: &State, a: &ActivitySnapshot, flows: &[&StateFlow]) -> ActivityEntry {
     // Borrowed while collecting and deduplicating; the entries own their text.
     let mut recipients: BTreeSet<(&str, &'static str, &'static str, &str, bool)> = BTreeSet::new();
     let mut kinds: BTreeSet<&'static str> = BTreeSet::new();
@@ -235,9 +223,7 @@ fn activity_entry(
         let Some(recipient) = state.recipients.get(&flow.recipient_id) else {
             continue;
         };
-        let role = flow
-            .role(&state.recipients)
-            .unwrap_or(recipient.default_role);
+        let role = flow.role_of(recipient);
         let kind = variant_name(&recipient.kind).unwrap_or_default();
         kinds.insert(kind);
         recipients.insert((
@@ -245,7 +231,7 @@ fn activity_entry(
             variant_name(&role).unwrap_or_default(),
             kind,
             &recipient.country,
-            perspective == Perspective::Processor && role == RecipientRole::Processor,
+            is_subprocessing(a.organization_role, role),
         ));
         for t in &flow.transfers {
             let mechanism = variant_name(&t.mechanism).unwrap_or_default();

@@ -5,7 +5,7 @@ use super::build::name_of;
 use super::model::{Finding, Perspective, Severity};
 use super::state::{State, StateFlow};
 use crate::reference;
-use entity::{OrganizationRole, RecipientRole, RecipientStatus, TransferMechanism};
+use entity::{RecipientRole, RecipientStatus, TransferMechanism};
 use std::collections::HashSet;
 
 /// Tunable thresholds.
@@ -56,10 +56,7 @@ fn finding(
 
 /// The findings of the record of `perspective` in `state`, most severe first.
 pub fn findings(state: &State, perspective: Perspective, options: &FindingOptions) -> Vec<Finding> {
-    let role = match perspective {
-        Perspective::Controller => OrganizationRole::Controller,
-        Perspective::Processor => OrganizationRole::Processor,
-    };
+    let role = perspective.organization_role();
     let mut out = Vec::new();
     let today = state.at.date_naive();
     let mut activity_keys = std::collections::HashMap::new();
@@ -137,7 +134,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
             .unwrap_or_default();
         // Most flows have no finding: the reference is only written for those that do.
         let flow_ref = || format!("{activity} -> {}", recipient.key);
-        let role = flow.role(&state.recipients);
+        let role = flow.role_of(recipient);
         if recipient.status == RecipientStatus::Retired {
             out.push(finding(
                 Severity::Medium,
@@ -150,7 +147,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
                 ),
             ));
         }
-        if role == Some(RecipientRole::Processor) && recipient.dpa_reference.is_none() {
+        if role == RecipientRole::Processor && recipient.dpa_reference.is_none() {
             processors_without_dpa.insert(flow.recipient_id);
         }
         seen_recipients.insert(flow.recipient_id);

@@ -13,6 +13,16 @@ pub enum Perspective {
     Processor,
 }
 
+impl Perspective {
+    /// The organization's role in the activities the record covers.
+    pub fn organization_role(self) -> entity::OrganizationRole {
+        match self {
+            Self::Controller => entity::OrganizationRole::Controller,
+            Self::Processor => entity::OrganizationRole::Processor,
+        }
+    }
+}
+
 /// The record as it stood at `as_of`.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

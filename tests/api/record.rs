@@ -1023,9 +1023,9 @@ async fn the_tables_and_the_log_describe_the_same_registry() {
     let flow = registry
         .create_flow(
             FlowInput {
-                activity_id: activity.id,
-                recipient_id: recipient.id,
-                via_recipient_id: None,
+                activity: activity.id,
+                recipient: recipient.id,
+                via: None,
                 role: None,
                 purpose: None,
                 data_categories: vec!["contact.phone_number".into()],
@@ -1086,9 +1086,9 @@ async fn the_tables_and_the_log_describe_the_same_registry() {
     let announced_flow = registry
         .create_flow(
             FlowInput {
-                activity_id: activity.id,
-                recipient_id: announced.id,
-                via_recipient_id: None,
+                activity: activity.id,
+                recipient: announced.id,
+                via: None,
                 role: None,
                 purpose: None,
                 data_categories: vec!["online.ip_address".into()],
