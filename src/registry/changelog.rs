@@ -33,13 +33,6 @@ pub(crate) async fn take_turn(txn: &DatabaseTransaction) -> Result<()> {
     Ok(())
 }
 
-/// A recipient in one of an event's states.
-#[derive(Clone)]
-pub(crate) struct RecipientState {
-    pub id: i32,
-    pub snapshot: RecipientSnapshot,
-}
-
 /// A data flow in one of an event's states, with what the event row records of its recipient.
 #[derive(Clone)]
 pub(crate) struct FlowState {
@@ -107,29 +100,25 @@ pub(crate) struct NewEvent {
 }
 
 impl NewEvent {
-    /// A change to a recipient; its kind follows from the status before and after.
-    pub fn recipient(transition: Transition<RecipientState>) -> Self {
+    /// A change to the recipient with row id `id`; its kind follows from the status before
+    /// and after.
+    pub fn recipient(id: i32, transition: Transition<RecipientSnapshot>) -> Self {
         let kind = match &transition {
             Transition::Created(_) => ChangeKind::RecipientCreated,
             Transition::Deleted(_) => ChangeKind::RecipientDeleted,
-            Transition::Updated { before, after } => {
-                match (before.snapshot.status, after.snapshot.status) {
-                    (from, to) if from == to => ChangeKind::RecipientUpdated,
-                    (_, RecipientStatus::Announced) => ChangeKind::RecipientAnnounced,
-                    (_, RecipientStatus::Active) => ChangeKind::RecipientActivated,
-                    (_, RecipientStatus::Retired) => ChangeKind::RecipientRetired,
-                    (_, RecipientStatus::Proposed) => ChangeKind::RecipientUpdated,
-                }
-            }
+            Transition::Updated { before, after } => match (before.status, after.status) {
+                (from, to) if from == to => ChangeKind::RecipientUpdated,
+                (_, RecipientStatus::Announced) => ChangeKind::RecipientAnnounced,
+                (_, RecipientStatus::Active) => ChangeKind::RecipientActivated,
+                (_, RecipientStatus::Retired) => ChangeKind::RecipientRetired,
+                (_, RecipientStatus::Proposed) => ChangeKind::RecipientUpdated,
+            },
         };
-        let (before, after) = (
-            transition.before().map(|s| &s.snapshot),
-            transition.after().map(|s| &s.snapshot),
-        );
+        let (before, after) = (transition.before(), transition.after());
         let changes = changes(before, after);
         let public = recipient_change_is_public(before, after);
         let unchanged = matches!(transition, Transition::Updated { .. }) && changes.0.is_empty();
-        let state = transition.into_recorded();
+        let snapshot = transition.into_recorded();
         // An announcement and an activation say when customers were told and when the
         // recipient starts.
         let dated = matches!(
@@ -138,15 +127,15 @@ impl NewEvent {
         );
         Self {
             kind,
-            entity_id: state.id,
-            recipient_id: Some(state.id),
-            recipient_kind: Some(state.snapshot.kind),
+            entity_id: id,
+            recipient_id: Some(id),
+            recipient_kind: Some(snapshot.kind),
             flow_id: None,
             activity_id: None,
             changes,
-            announced_at: state.snapshot.announced_at.filter(|_| dated),
-            effective_at: state.snapshot.effective_at.filter(|_| dated),
-            snapshot: Snapshot::Recipient(state.snapshot),
+            announced_at: snapshot.announced_at.filter(|_| dated),
+            effective_at: snapshot.effective_at.filter(|_| dated),
+            snapshot: Snapshot::Recipient(snapshot),
             public,
             reason: None,
             unchanged,

@@ -2,7 +2,7 @@
 //! to customers with an effective date no earlier than the notice period allows; customers may
 //! object until then; the registry activates it when the date passes.
 
-use super::changelog::{NewEvent, RecipientState, Transition};
+use super::changelog::{NewEvent, Transition};
 use super::error::{RegistryError, Result};
 use super::recipients::locations_of;
 use super::snapshot::RecipientSnapshot;
@@ -82,16 +82,13 @@ impl Registry {
         row.updated_at = Set(now);
         let updated = row.update(change.txn()).await?;
         change
-            .record(NewEvent::recipient(Transition::Updated {
-                before: RecipientState {
-                    id,
-                    snapshot: before,
+            .record(NewEvent::recipient(
+                id,
+                Transition::Updated {
+                    before,
+                    after: RecipientSnapshot::of(updated.clone(), locations),
                 },
-                after: RecipientState {
-                    id,
-                    snapshot: RecipientSnapshot::of(updated.clone(), locations),
-                },
-            }))
+            ))
             .await?;
         // An internal recipient's flows are already on the internal feed as they were made.
         if updated.public {
@@ -158,16 +155,13 @@ impl Registry {
             row.updated_at = Set(now);
             let updated = row.update(change.txn()).await?;
             change
-                .record(NewEvent::recipient(Transition::Updated {
-                    before: RecipientState {
-                        id,
-                        snapshot: before,
+                .record(NewEvent::recipient(
+                    id,
+                    Transition::Updated {
+                        before,
+                        after: RecipientSnapshot::of(updated.clone(), locations),
                     },
-                    after: RecipientState {
-                        id,
-                        snapshot: RecipientSnapshot::of(updated.clone(), locations),
-                    },
-                }))
+                ))
                 .await?;
             change.commit().await?;
             activated.push(updated);

@@ -1,6 +1,6 @@
 //! Recipients: reads, and writes that append to the change log.
 
-use super::changelog::{NewEvent, RecipientState, Transition};
+use super::changelog::{NewEvent, Transition};
 use super::error::{RegistryError, Result};
 use super::inputs::{RecipientInput, RecipientPatch, Safeguard};
 use super::rules::subprocessor_ids;
@@ -355,10 +355,10 @@ impl Registry {
         let created = row.insert(change.txn()).await?;
         replace_locations(change.txn(), created.id, &locations).await?;
         change
-            .record(NewEvent::recipient(Transition::Created(RecipientState {
-                id: created.id,
-                snapshot: RecipientSnapshot::of(created.clone(), locations),
-            })))
+            .record(NewEvent::recipient(
+                created.id,
+                Transition::Created(RecipientSnapshot::of(created.clone(), locations)),
+            ))
             .await?;
         change.commit().await?;
         Ok(created)
@@ -399,16 +399,13 @@ impl Registry {
             replace_locations(change.txn(), id, &locations).await?;
         }
         change
-            .record(NewEvent::recipient(Transition::Updated {
-                before: RecipientState {
-                    id,
-                    snapshot: RecipientSnapshot::of(existing, old_locations),
+            .record(NewEvent::recipient(
+                id,
+                Transition::Updated {
+                    before: RecipientSnapshot::of(existing, old_locations),
+                    after: RecipientSnapshot::of(updated.clone(), locations),
                 },
-                after: RecipientState {
-                    id,
-                    snapshot: RecipientSnapshot::of(updated.clone(), locations),
-                },
-            }))
+            ))
             .await?;
         change.commit().await?;
         Ok(updated)
@@ -442,10 +439,10 @@ impl Registry {
             .exec(change.txn())
             .await?;
         change
-            .record(NewEvent::recipient(Transition::Deleted(RecipientState {
+            .record(NewEvent::recipient(
                 id,
-                snapshot: RecipientSnapshot::of(existing.clone(), locations),
-            })))
+                Transition::Deleted(RecipientSnapshot::of(existing.clone(), locations)),
+            ))
             .await?;
         change.commit().await?;
         Ok(existing)
