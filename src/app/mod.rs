@@ -7,10 +7,10 @@ mod ropa;
 mod ws;
 
 use crate::changes::Tail;
-use crate::config::ServerSettings;
 use crate::graphql::{self, executor::GuardedSchema};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
+use crate::settings::ServerSettings;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, Request, StatusCode, header};

@@ -2,7 +2,8 @@
 //! for (see [`super::state`]): today's record and a past one come from the same code, so they
 //! cannot disagree.
 
-use super::findings::{self, FindingOptions};
+use super::FindingOptions;
+use super::findings;
 use super::model::{
     ActivityEntry, CategoryEntry, Perspective, RecipientEntry, Record, TransferEntry,
 };

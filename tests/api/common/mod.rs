@@ -10,10 +10,10 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use subreg::config::{BackgroundSettings, ServerSettings};
 use subreg::metrics::Metrics;
 use subreg::registry::{Actor, Clock, ManualClock, Registry};
 use subreg::server::{Background, RegistryOptions, Server, open_registry, start_background};
+use subreg::settings::{BackgroundSettings, ServerSettings};
 use tokio::sync::oneshot;
 
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
