@@ -1,6 +1,7 @@
 //! The record of processing activities (GDPR Art. 30) and its compliance findings.
 
 use super::auth::VIEWER;
+use super::enums::{RecipientKind, RecipientRole};
 use super::error::{ApiResult, bad_input};
 use crate::registry::Registry;
 use crate::ropa::{self, FindingOptions, model};
@@ -231,14 +232,14 @@ impl RecordRecipient<'_> {
         &self.0.legal_name
     }
 
-    /// Its kind (`RecipientKind` name).
-    async fn kind(&self) -> &str {
-        &self.0.kind
+    /// Its kind.
+    async fn kind(&self) -> RecipientKind {
+        self.0.kind.into()
     }
 
-    /// Its role for this activity's data (`RecipientRole` name).
-    async fn role(&self) -> &str {
-        &self.0.role
+    /// Its role for this activity's data.
+    async fn role(&self) -> RecipientRole {
+        self.0.role.into()
     }
 
     /// Its country of establishment.

@@ -2,8 +2,7 @@
 //! it concerns and a sentence a DPO understands.
 
 use super::FindingOptions;
-use super::build::name_of;
-use super::model::{Finding, Perspective, Severity};
+use super::model::{Finding, Perspective, Severity, name_of};
 use super::state::{State, StateFlow};
 use crate::reference;
 use entity::{OrganizationRole, RecipientRole, RecipientStatus, TransferMechanism};

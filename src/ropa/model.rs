@@ -2,7 +2,12 @@
 //! from the registry and what every exporter and the GraphQL API read.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use entity::{RecipientKind, RecipientRole};
 use serde::Serialize;
+
+mod names;
+
+pub(crate) use names::name_of;
 
 /// Which record: the organization's own processing (Art. 30(1)) or its processing on
 /// customers' behalf (Art. 30(2)).
@@ -91,10 +96,10 @@ pub struct CategoryEntry {
 #[serde(rename_all = "camelCase")]
 pub struct RecipientEntry {
     pub legal_name: String,
-    /// Recipient kind, as its enum name (`PAYMENT_SERVICE_PROVIDER`).
-    pub kind: String,
-    /// Role in the flow, as its enum name (`PROCESSOR`).
-    pub role: String,
+    /// Recipient kind (serialized as its API name, `PAYMENT_SERVICE_PROVIDER`).
+    pub kind: RecipientKind,
+    /// Role in the flow (serialized as its API name, `PROCESSOR`).
+    pub role: RecipientRole,
     /// Country of establishment, ISO 3166-1 alpha-2.
     pub country: String,
     pub subprocessor: bool,

@@ -38,11 +38,16 @@ fn category(key: &str, name: &str, special: bool) -> CategoryEntry {
     }
 }
 
+/// The enum value whose API name is `name` (`PAYMENT_SERVICE_PROVIDER`).
+fn named<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    serde_json::from_value(serde_json::Value::String(s(name))).unwrap()
+}
+
 fn recipient(name: &str, kind: &str, role: &str, country: &str, sub: bool) -> RecipientEntry {
     RecipientEntry {
         legal_name: s(name),
-        kind: s(kind),
-        role: s(role),
+        kind: named(kind),
+        role: named(role),
         country: s(country),
         subprocessor: sub,
     }

@@ -4,7 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::layout::{Field, Terms};
 use super::text;
-use crate::ropa::model::{ActivityEntry, OrganizationSection, Perspective, Record};
+use crate::ropa::model::{ActivityEntry, OrganizationSection, Perspective, Record, name_of};
+use entity::RecipientRole;
 
 /// The lines of a cell. Spreadsheets join them with line breaks, Markdown with `<br>`.
 pub(super) type Lines = Vec<String>;
@@ -142,7 +143,7 @@ pub(super) fn activity_field(
             .recipients
             .iter()
             .map(|r| {
-                let mut role = text::role(&r.role);
+                let mut role = text::role(name_of(r.role));
                 if r.subprocessor {
                     role.push_str(", sub-processor");
                 }
@@ -156,20 +157,20 @@ pub(super) fn activity_field(
         Field::JointControllers => activity
             .recipients
             .iter()
-            .filter(|r| r.role == "JOINT_CONTROLLER")
+            .filter(|r| r.role == RecipientRole::JointController)
             .map(|r| recipient_name(&r.legal_name, &r.country))
             .collect(),
         Field::Processors => {
-            let wanted = |role: &str, sub: bool| match record.perspective {
+            let wanted = |role: RecipientRole, sub: bool| match record.perspective {
                 // The controller's processors; the processor's own sub-processors.
-                Perspective::Controller => role == "PROCESSOR",
+                Perspective::Controller => role == RecipientRole::Processor,
                 Perspective::Processor => sub,
             };
             unique(
                 activity
                     .recipients
                     .iter()
-                    .filter(|r| wanted(&r.role, r.subprocessor))
+                    .filter(|r| wanted(r.role, r.subprocessor))
                     .map(|r| recipient_name(&r.legal_name, &r.country)),
             )
         }
@@ -237,8 +238,9 @@ fn recipients_by_category(activity: &ActivityEntry) -> Lines {
         }
     }
     for r in &activity.recipients {
-        let entry = names.entry(r.kind.as_str()).or_insert_with(|| {
-            order.push(r.kind.as_str());
+        let kind = name_of(r.kind);
+        let entry = names.entry(kind).or_insert_with(|| {
+            order.push(kind);
             Vec::new()
         });
         let name = recipient_name(&r.legal_name, &r.country);
