@@ -12,7 +12,7 @@ use crate::reference;
 use crate::registry::{ActivitySnapshot, Registry, RegistryError, Result, TransferSnapshot};
 use chrono::{DateTime, Utc};
 use entity::{OrganizationRole, RecipientKind, RecipientRole};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 fn wanted(perspective: Perspective) -> OrganizationRole {
@@ -79,7 +79,7 @@ fn activity_entry(
 ) -> ActivityEntry {
     // Borrowed while collecting and deduplicating; the entries own their text.
     let mut recipients: Vec<RecipientLine> = Vec::new();
-    let mut kinds: BTreeSet<&'static str> = BTreeSet::new();
+    let mut kinds: BTreeMap<&'static str, RecipientKind> = BTreeMap::new();
     let mut transfers: Vec<(&str, &TransferSnapshot, &'static str)> = Vec::new();
     for flow in flows {
         let Some(recipient) = state.recipients.get(&flow.recipient_id) else {
@@ -88,7 +88,7 @@ fn activity_entry(
         let role = flow
             .role(&state.recipients)
             .unwrap_or(recipient.default_role);
-        kinds.insert(name_of(recipient.kind));
+        kinds.insert(name_of(recipient.kind), recipient.kind);
         recipients.push((
             &recipient.legal_name,
             role,
@@ -108,15 +108,15 @@ fn activity_entry(
         .dedup_by(|(r1, t1, m1), (r2, t2, m2)| r1 == r2 && t1.country == t2.country && m1 == m2);
     let transfers = transfers
         .into_iter()
-        .map(|(recipient, t, mechanism)| TransferEntry {
+        .map(|(recipient, t, _)| TransferEntry {
             recipient: recipient.to_owned(),
             country: t.country.clone(),
             country_name: reference::country(&t.country)
                 .map(|c| c.name.to_owned())
                 .unwrap_or_else(|| t.country.clone()),
-            mechanism: mechanism.to_owned(),
+            mechanism: t.mechanism,
             scc_module: t.scc_module,
-            derogation: t.derogation.map(|d| name_of(d).to_owned()),
+            derogation: t.derogation,
             safeguards: t.safeguards.clone(),
             tia_date: t.tia_date,
         })
@@ -126,7 +126,7 @@ fn activity_entry(
         name: a.name.clone(),
         description: a.description.clone(),
         purposes: a.purposes.clone(),
-        legal_basis: a.legal_basis.map(|b| name_of(b).to_owned()),
+        legal_basis: a.legal_basis,
         data_subjects: a
             .data_subjects
             .iter()
@@ -149,7 +149,7 @@ fn activity_entry(
             })
             .collect(),
         special_category_condition: a.special_category_condition.clone(),
-        recipient_categories: kinds.into_iter().map(str::to_owned).collect(),
+        recipient_categories: kinds.into_values().collect(),
         recipients: recipients
             .into_iter()
             .map(

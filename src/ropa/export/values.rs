@@ -104,7 +104,7 @@ pub(super) fn activity_field(
             lines.extend(owned(&activity.purposes));
             lines
         }
-        Field::LegalBasis => one(activity.legal_basis.as_deref().map(text::legal_basis)),
+        Field::LegalBasis => one(activity.legal_basis.map(|b| text::legal_basis(name_of(b)))),
         Field::DataSubjects => owned(&activity.data_subjects),
         Field::DataCategories => activity
             .data_categories
@@ -136,7 +136,7 @@ pub(super) fn activity_field(
             activity
                 .recipient_categories
                 .iter()
-                .map(|k| text::recipient_kind(k)),
+                .map(|&k| text::recipient_kind(name_of(k))),
         ),
         Field::RecipientsByCategory => recipients_by_category(activity),
         Field::Recipients => activity
@@ -231,8 +231,9 @@ fn unique(values: impl Iterator<Item = String>) -> Lines {
 fn recipients_by_category(activity: &ActivityEntry) -> Lines {
     let mut order: Vec<&str> = Vec::new();
     let mut names: HashMap<&str, Vec<String>> = HashMap::new();
-    for kind in &activity.recipient_categories {
-        if !names.contains_key(kind.as_str()) {
+    for &kind in &activity.recipient_categories {
+        let kind = name_of(kind);
+        if !names.contains_key(kind) {
             order.push(kind);
             names.insert(kind, Vec::new());
         }
