@@ -122,6 +122,19 @@ fn close(code: u16, reason: &str) -> Message {
     }))
 }
 
+/// The close code for a connection whose client side ended in `err`: 1009 "message too big" for
+/// a message or frame over the size limit, 1002 "protocol error" for anything else.
+fn read_error_code(err: &axum::Error) -> u16 {
+    use std::error::Error as _;
+    match err
+        .source()
+        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
+    {
+        Some(tungstenite::Error::Capacity(_)) => 1009,
+        _ => 1002,
+    }
+}
+
 async fn serve(state: AppState, client: Client, protocol: WebSocketProtocols, socket: WebSocket) {
     let _open = OpenConnection::new(&state);
     let inner = &state.inner;
@@ -134,9 +147,9 @@ async fn serve(state: AppState, client: Client, protocol: WebSocketProtocols, so
             let read_error = read_error.clone();
             move |message| {
                 if let Err(err) = message {
-                    let text = err.to_string();
-                    let code = if text.contains("limit") { 1009 } else { 1002 };
-                    *read_error.lock().unwrap_or_else(|e| e.into_inner()) = Some((code, text));
+                    let code = read_error_code(err);
+                    *read_error.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some((code, err.to_string()));
                 }
                 future::ready(message.is_ok())
             }
@@ -302,5 +315,25 @@ async fn key_revoked(registry: Registry, key: i32) {
         if revocations.changed().await.is_err() {
             future::pending::<()>().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_error_code;
+    use tungstenite::error::{CapacityError, ProtocolError};
+
+    #[test]
+    fn read_errors_close_with_the_code_of_their_kind() {
+        let too_big = tungstenite::Error::Capacity(CapacityError::MessageTooLong {
+            size: 65_537,
+            max_size: 65_536,
+        });
+        assert_eq!(read_error_code(&axum::Error::new(too_big)), 1009);
+        let unmasked = tungstenite::Error::Protocol(ProtocolError::UnmaskedFrameFromClient);
+        assert_eq!(read_error_code(&axum::Error::new(unmasked)), 1002);
+        // Whatever the text says.
+        let io = std::io::Error::other("size limit exceeded");
+        assert_eq!(read_error_code(&axum::Error::new(io)), 1002);
     }
 }

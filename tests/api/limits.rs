@@ -594,6 +594,29 @@ async fn subscriptions_per_connection_are_bounded() {
     }
 }
 
+/// A WebSocket message over 64 KiB is closed with 1009 "message too big", before the handshake
+/// and after it.
+#[tokio::test]
+async fn websocket_messages_are_bounded() {
+    let server = TestServer::start().await;
+    let padding = "x".repeat(128 * 1024);
+    let mut socket = RawSocket::open(&server).await;
+    match socket.init(json!({ "padding": padding })).await {
+        Next::Closed(Some(1009)) => {}
+        other => panic!("expected a close with 1009 before the handshake, got {other:?}"),
+    }
+    let mut socket = RawSocket::open(&server).await;
+    match socket.init(server.init()).await {
+        Next::Message(m) if m["type"] == "connection_ack" => {}
+        other => panic!("expected connection_ack, got {other:?}"),
+    }
+    socket.subscribe("1", &json!(padding)).await;
+    match socket.next().await {
+        Next::Closed(Some(1009)) => {}
+        other => panic!("expected a close with 1009 after the handshake, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn connections_per_key_are_bounded() {
     let server = server_with(ServerSettings {
