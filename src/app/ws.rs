@@ -7,11 +7,9 @@
 //! `connection_init` does not come within ten seconds, and with 1001 when the server shuts down,
 //! after every open subscription has been completed.
 
-use super::AppState;
 use super::client::{Client, ConnectionOwner};
+use super::{AppState, Transport};
 use crate::graphql::auth::Caller;
-use crate::graphql::limits::SubscriptionSlots;
-use crate::graphql::loaders;
 use crate::registry::Registry;
 use async_graphql::http::{WebSocket as Protocol, WebSocketProtocols, WsMessage};
 use axum::body::Bytes;
@@ -205,18 +203,9 @@ async fn serve(state: AppState, client: Client, protocol: WebSocketProtocols, so
                     ),
                 ));
             };
-            let mut data = async_graphql::Data::default();
-            // Events stream for a long time: the loader must not serve them stale values.
-            let loader = loaders::request_loader(state.inner.registry.clone());
-            loader.enable_all_cache(false);
-            data.insert(loader);
-            data.insert(caller.actor());
-            data.insert(SubscriptionSlots::new(
-                state.inner.settings.limits.max_subscriptions_per_connection,
-            ));
-            data.insert(slot);
             handshake_tx.send_replace(Handshake::Done(caller.0.as_ref().map(|k| k.key_id)));
-            data.insert(caller);
+            let mut data = async_graphql::Data::default();
+            state.insert_request_data(&mut data, caller, Transport::WebSocket(slot));
             Ok(data)
         }
     };
