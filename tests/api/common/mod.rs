@@ -18,6 +18,9 @@ use tokio::sync::oneshot;
 
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
 
+/// Longer than any answer may take: a request still unanswered by then is a hang.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub struct TestServer {
     pub url: String,
     /// An HTTP client that sends the admin key with every request.
