@@ -50,21 +50,7 @@ impl Actor {
     }
 }
 
-/// Rules of the registry that an operator may tune.
-#[derive(Clone, Debug)]
-pub struct RegistrySettings {
-    /// How long before a newly announced subprocessor may start (GDPR Art. 28(2): customers must
-    /// be able to object in time). 30 days by default.
-    pub notice_period: chrono::Duration,
-}
-
-impl Default for RegistrySettings {
-    fn default() -> Self {
-        Self {
-            notice_period: chrono::Duration::days(30),
-        }
-    }
-}
+pub use crate::settings::RegistrySettings;
 
 /// The registry over one database.
 #[derive(Clone, Debug)]

@@ -1,27 +1,12 @@
 //! Compliance findings: the gaps and risks the record reveals, each with a severity, the entity
 //! it concerns and a sentence a DPO understands.
 
-use super::build::name_of;
-use super::model::{Finding, Perspective, Severity};
+use super::FindingOptions;
+use super::model::{Finding, Perspective, Severity, name_of};
 use super::state::{State, StateFlow};
 use crate::reference;
 use entity::{RecipientRole, RecipientStatus, TransferMechanism};
 use std::collections::HashSet;
-
-/// Tunable thresholds.
-#[derive(Clone, Debug)]
-pub struct FindingOptions {
-    /// A transfer impact assessment older than this many days is reported as outdated.
-    pub tia_max_age_days: i64,
-}
-
-impl Default for FindingOptions {
-    fn default() -> Self {
-        Self {
-            tia_max_age_days: 365,
-        }
-    }
-}
 
 /// Art. 46 instruments, which the EDPB expects a transfer impact assessment for.
 fn needs_tia(mechanism: TransferMechanism) -> bool {
@@ -220,7 +205,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
                             name_of(t.mechanism).to_lowercase().replace('_', " ")
                         ),
                     )),
-                    Some(date) if (today - date).num_days() > options.tia_max_age_days => {
+                    Some(date) if (today - date).num_days() > i64::from(options.tia_max_age_days) => {
                         out.push(finding(
                             Severity::Medium,
                             "TIA_OUTDATED",

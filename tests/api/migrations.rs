@@ -67,8 +67,8 @@ async fn rows_of(conn: &DatabaseConnection) -> Vec<(&'static str, i64)> {
 
 #[tokio::test]
 async fn every_migration_rolls_back_and_applies_again() {
-    let (url, _dir) = common::fresh_database().await;
-    let conn = db::connect(&url, None).await.expect("connect");
+    let database = common::fresh_database().await;
+    let conn = db::connect(&database.url, None).await.expect("connect");
     db::migrate(&conn).await.expect("migrate");
     let example = seed::parse(seed::EXAMPLE_REGISTRY).expect("the shipped file parses");
     seed::load(&Registry::new(conn.clone()), &example)
@@ -126,8 +126,8 @@ async fn the_entity_type_of_every_logged_event_follows_from_its_kind() {
     use entity::{EntityType, change_event};
     use sea_orm::{EntityTrait, QueryOrder};
 
-    let (url, _dir) = common::fresh_database().await;
-    let conn = db::connect(&url, None).await.expect("connect");
+    let database = common::fresh_database().await;
+    let conn = db::connect(&database.url, None).await.expect("connect");
     db::migrate(&conn).await.expect("migrate");
     let example = seed::parse(seed::EXAMPLE_REGISTRY).expect("the shipped file parses");
     seed::load(&Registry::new(conn.clone()), &example)

@@ -850,8 +850,8 @@ fn the_cli_exports_a_past_record_to_a_file() {
 
 fn cli_on_postgres(dir: &std::path::Path) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (url, _) = runtime.block_on(common::fresh_database());
-    run_cli(&url, dir);
+    let database = runtime.block_on(common::fresh_database());
+    run_cli(&database.url, dir);
 }
 
 fn run_cli(url: &str, dir: &std::path::Path) {
