@@ -1,6 +1,9 @@
-//! Settings, from command-line flags and the environment (flags win), read once at start.
+//! The command line: its flags and environment variables (flags win), read once at start into
+//! the typed [`crate::settings`]. Every default a flag shows is the settings' own.
 
-use crate::graphql::Limits;
+use crate::settings::{
+    BackgroundSettings, FindingOptions, Limits, RegistrySettings, ServerSettings, Settings,
+};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -97,7 +100,7 @@ pub struct RopaArgs {
     #[arg(long, default_value = "gdpr")]
     pub terminology: crate::ropa::model::Terminology,
     /// Transfer impact assessments older than this many days are reported as findings.
-    #[arg(long, default_value_t = 365)]
+    #[arg(long, default_value_t = FindingOptions::DEFAULT.tia_max_age_days)]
     pub tia_max_age_days: u32,
     /// Where to write the record; standard output when absent.
     #[arg(short, long)]
@@ -133,41 +136,41 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// Page size of a connection when `first` is absent.
-    #[arg(long, env = "SUBREG_DEFAULT_PAGE_SIZE", default_value_t = 50)]
+    #[arg(long, env = "SUBREG_DEFAULT_PAGE_SIZE", default_value_t = Limits::DEFAULT.default_page_size)]
     pub default_page_size: u64,
     /// Largest `first` a client may ask for.
-    #[arg(long, env = "SUBREG_MAX_PAGE_SIZE", default_value_t = 500)]
+    #[arg(long, env = "SUBREG_MAX_PAGE_SIZE", default_value_t = Limits::DEFAULT.max_page_size)]
     pub max_page_size: u64,
     /// Deepest selection nesting a query may have.
-    #[arg(long, env = "SUBREG_MAX_DEPTH", default_value_t = 12)]
+    #[arg(long, env = "SUBREG_MAX_DEPTH", default_value_t = Limits::DEFAULT.max_depth)]
     pub max_depth: usize,
     /// Most fields a query may select, fragments expanded.
-    #[arg(long, env = "SUBREG_MAX_COMPLEXITY", default_value_t = 1000)]
+    #[arg(long, env = "SUBREG_MAX_COMPLEXITY", default_value_t = Limits::DEFAULT.max_complexity)]
     pub max_complexity: usize,
     /// Most aliased fields in one document.
-    #[arg(long, env = "SUBREG_MAX_ALIASES", default_value_t = 15)]
+    #[arg(long, env = "SUBREG_MAX_ALIASES", default_value_t = Limits::DEFAULT.max_aliases)]
     pub max_aliases: usize,
     /// Most lexical tokens in one document.
-    #[arg(long, env = "SUBREG_MAX_TOKENS", default_value_t = 1000)]
+    #[arg(long, env = "SUBREG_MAX_TOKENS", default_value_t = Limits::DEFAULT.max_tokens)]
     pub max_tokens: usize,
     /// Most directives on one field.
-    #[arg(long, env = "SUBREG_MAX_DIRECTIVES", default_value_t = 50)]
+    #[arg(long, env = "SUBREG_MAX_DIRECTIVES", default_value_t = Limits::DEFAULT.max_directives)]
     pub max_directives: usize,
     /// Most operations in one batched HTTP request (a JSON array); 1 turns batching off.
-    #[arg(long, env = "SUBREG_MAX_BATCH_SIZE", default_value_t = 5)]
+    #[arg(long, env = "SUBREG_MAX_BATCH_SIZE", default_value_t = ServerSettings::DEFAULT.max_batch_size)]
     pub max_batch_size: usize,
     /// Most subscriptions one WebSocket connection may hold open.
     #[arg(
         long,
         env = "SUBREG_MAX_SUBSCRIPTIONS_PER_CONNECTION",
-        default_value_t = 20
+        default_value_t = Limits::DEFAULT.max_subscriptions_per_connection
     )]
     pub max_subscriptions_per_connection: usize,
     /// Most WebSocket connections open at once per API key (per client address without a key).
-    #[arg(long, env = "SUBREG_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 50)]
+    #[arg(long, env = "SUBREG_MAX_CONNECTIONS_PER_CLIENT", default_value_t = ServerSettings::DEFAULT.max_connections_per_client)]
     pub max_connections_per_client: usize,
     /// Requests a minute one API key may make (bursts of a sixth of it); 0 for no limit.
-    #[arg(long, env = "SUBREG_KEY_REQUESTS_PER_MINUTE", default_value_t = 600)]
+    #[arg(long, env = "SUBREG_KEY_REQUESTS_PER_MINUTE", default_value_t = ServerSettings::DEFAULT.key_requests_per_minute)]
     pub key_requests_per_minute: u32,
     /// Requests a minute one client address may make (bursts of a sixth of it); 0 for no
     /// limit. The address is the TCP peer's, or the left-most `X-Forwarded-For` entry with
@@ -175,136 +178,99 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "SUBREG_ADDRESS_REQUESTS_PER_MINUTE",
-        default_value_t = 1200
+        default_value_t = ServerSettings::DEFAULT.address_requests_per_minute
     )]
     pub address_requests_per_minute: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     #[arg(long, env = "SUBREG_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
     /// Seconds to wait, on SIGTERM, for requests in flight and for subscriptions to complete.
-    #[arg(long, env = "SUBREG_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    #[arg(long, env = "SUBREG_SHUTDOWN_GRACE_SECS", default_value_t = ServerSettings::DEFAULT.shutdown_grace.as_secs())]
     pub shutdown_grace_secs: u64,
     /// Largest request body, in bytes.
-    #[arg(long, env = "SUBREG_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
+    #[arg(long, env = "SUBREG_MAX_BODY_BYTES", default_value_t = ServerSettings::DEFAULT.max_body_bytes)]
     pub max_body_bytes: usize,
     /// Longest a request may take, in seconds.
-    #[arg(long, env = "SUBREG_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = "SUBREG_REQUEST_TIMEOUT_SECS", default_value_t = ServerSettings::DEFAULT.request_timeout.as_secs())]
     pub request_timeout_secs: u64,
     /// Serve GraphiQL to browsers at /graphql (`false` to switch it off in production).
-    #[arg(long, env = "SUBREG_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "SUBREG_GRAPHIQL", default_value_t = ServerSettings::DEFAULT.graphiql, action = clap::ArgAction::Set)]
     pub graphiql: bool,
     /// Allow schema introspection (`false` to switch it off in production).
-    #[arg(long, env = "SUBREG_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "SUBREG_INTROSPECTION", default_value_t = Limits::DEFAULT.introspection, action = clap::ArgAction::Set)]
     pub introspection: bool,
     /// Do not load the example registry into an empty database.
     #[arg(long, env = "SUBREG_NO_SEED")]
     pub no_seed: bool,
     /// Transfer impact assessments older than this many days are reported as findings.
-    #[arg(long, env = "SUBREG_TIA_MAX_AGE_DAYS", default_value_t = 365)]
+    #[arg(long, env = "SUBREG_TIA_MAX_AGE_DAYS", default_value_t = FindingOptions::DEFAULT.tia_max_age_days)]
     pub tia_max_age_days: u32,
     /// Days between announcing a new subprocessor and its earliest effective date.
-    #[arg(long, env = "SUBREG_NOTICE_PERIOD_DAYS", default_value_t = 30)]
+    #[arg(long, env = "SUBREG_NOTICE_PERIOD_DAYS", default_value_t = whole_days(RegistrySettings::DEFAULT.notice_period))]
     pub notice_period_days: u32,
     /// Seconds between checks for announced recipients whose notice period ended.
-    #[arg(long, env = "SUBREG_ACTIVATION_INTERVAL_SECS", default_value_t = 60)]
+    #[arg(long, env = "SUBREG_ACTIVATION_INTERVAL_SECS", default_value_t = BackgroundSettings::DEFAULT.activation_interval.as_secs())]
     pub activation_interval_secs: u64,
     /// Seconds between checks of the change log's head, beside PostgreSQL notifications (a
     /// safety net, and how processes sharing one SQLite file see each other's changes).
-    #[arg(long, env = "SUBREG_CHANGE_POLL_INTERVAL_SECS", default_value_t = 5)]
+    #[arg(long, env = "SUBREG_CHANGE_POLL_INTERVAL_SECS", default_value_t = BackgroundSettings::DEFAULT.change_poll_interval.as_secs())]
     pub change_poll_interval_secs: u64,
 }
 
-/// What runs beside the HTTP server.
-#[derive(Debug, Clone)]
-pub struct BackgroundSettings {
-    pub activation_interval: Duration,
-    pub change_poll_interval: Duration,
+// A switch can only turn a setting on: the settings it sets must default to off.
+const _: () = assert!(!ServerSettings::DEFAULT.trust_forwarded_for);
+
+/// A period in whole days, as a flag takes it.
+fn whole_days(period: chrono::Duration) -> u32 {
+    u32::try_from(period.num_days()).unwrap_or(u32::MAX)
 }
 
-impl Default for BackgroundSettings {
-    fn default() -> Self {
-        Self {
-            activation_interval: Duration::from_secs(60),
-            change_poll_interval: Duration::from_secs(5),
-        }
-    }
-}
-
-/// What the HTTP server needs to know.
-#[derive(Debug, Clone)]
-pub struct ServerSettings {
-    pub limits: Limits,
-    pub findings: crate::ropa::FindingOptions,
-    pub max_body_bytes: usize,
-    pub request_timeout: Duration,
-    pub graphiql: bool,
-    pub max_batch_size: usize,
-    pub max_connections_per_client: usize,
-    /// Requests a minute per API key; 0 for no limit.
-    pub key_requests_per_minute: u32,
-    /// Requests a minute per client address; 0 for no limit.
-    pub address_requests_per_minute: u32,
-    pub trust_forwarded_for: bool,
-    pub shutdown_grace: Duration,
-}
-
-impl Default for ServerSettings {
-    fn default() -> Self {
-        Self {
-            limits: Limits::default(),
-            findings: crate::ropa::FindingOptions::default(),
-            max_body_bytes: 256 * 1024,
-            request_timeout: Duration::from_secs(30),
-            graphiql: true,
-            max_batch_size: 5,
-            max_connections_per_client: 50,
-            key_requests_per_minute: 600,
-            address_requests_per_minute: 1200,
-            trust_forwarded_for: false,
-            shutdown_grace: Duration::from_secs(10),
+impl RopaArgs {
+    pub fn findings(&self) -> FindingOptions {
+        FindingOptions {
+            tia_max_age_days: self.tia_max_age_days,
         }
     }
 }
 
 impl ServeArgs {
-    pub fn registry_settings(&self) -> crate::registry::RegistrySettings {
-        crate::registry::RegistrySettings {
-            notice_period: chrono::Duration::days(i64::from(self.notice_period_days)),
-        }
-    }
-
-    pub fn background(&self) -> BackgroundSettings {
-        BackgroundSettings {
-            activation_interval: Duration::from_secs(self.activation_interval_secs.max(1)),
-            change_poll_interval: Duration::from_secs(self.change_poll_interval_secs.max(1)),
-        }
-    }
-
-    pub fn settings(&self) -> ServerSettings {
-        ServerSettings {
-            findings: crate::ropa::FindingOptions {
-                tia_max_age_days: i64::from(self.tia_max_age_days),
+    /// The settings the flags and the environment ask for, with the few corrections a value
+    /// needs to make sense (a default page no larger than the largest, batches of at least one
+    /// operation, background intervals of at least a second).
+    pub fn settings(&self) -> Settings {
+        Settings {
+            server: ServerSettings {
+                findings: FindingOptions {
+                    tia_max_age_days: self.tia_max_age_days,
+                },
+                limits: Limits {
+                    default_page_size: self.default_page_size.min(self.max_page_size),
+                    max_page_size: self.max_page_size,
+                    max_depth: self.max_depth,
+                    max_complexity: self.max_complexity,
+                    max_aliases: self.max_aliases,
+                    max_tokens: self.max_tokens,
+                    max_directives: self.max_directives,
+                    max_subscriptions_per_connection: self.max_subscriptions_per_connection,
+                    introspection: self.introspection,
+                },
+                max_body_bytes: self.max_body_bytes,
+                request_timeout: Duration::from_secs(self.request_timeout_secs),
+                graphiql: self.graphiql,
+                max_batch_size: self.max_batch_size.max(1),
+                max_connections_per_client: self.max_connections_per_client,
+                key_requests_per_minute: self.key_requests_per_minute,
+                address_requests_per_minute: self.address_requests_per_minute,
+                trust_forwarded_for: self.trust_forwarded_for,
+                shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             },
-            limits: Limits {
-                default_page_size: self.default_page_size.min(self.max_page_size),
-                max_page_size: self.max_page_size,
-                max_depth: self.max_depth,
-                max_complexity: self.max_complexity,
-                max_aliases: self.max_aliases,
-                max_tokens: self.max_tokens,
-                max_directives: self.max_directives,
-                max_subscriptions_per_connection: self.max_subscriptions_per_connection,
-                introspection: self.introspection,
+            registry: RegistrySettings {
+                notice_period: chrono::Duration::days(i64::from(self.notice_period_days)),
             },
-            max_body_bytes: self.max_body_bytes,
-            request_timeout: Duration::from_secs(self.request_timeout_secs),
-            graphiql: self.graphiql,
-            max_batch_size: self.max_batch_size.max(1),
-            max_connections_per_client: self.max_connections_per_client,
-            key_requests_per_minute: self.key_requests_per_minute,
-            address_requests_per_minute: self.address_requests_per_minute,
-            trust_forwarded_for: self.trust_forwarded_for,
-            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            background: BackgroundSettings {
+                activation_interval: Duration::from_secs(self.activation_interval_secs.max(1)),
+                change_poll_interval: Duration::from_secs(self.change_poll_interval_secs.max(1)),
+            },
         }
     }
 }
@@ -325,7 +291,87 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{Cli, Command, redact_url};
+    use crate::settings::Settings;
+    use clap::{ArgAction, CommandFactory, Parser};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn the_flags_default_to_the_settings_defaults() {
+        // The environment would win over the defaults.
+        if std::env::vars().any(|(name, _)| name.starts_with("SUBREG_")) {
+            eprintln!("skipped: SUBREG_* variables are set");
+            return;
+        }
+        let Command::Serve(args) = Cli::parse_from(["subreg", "serve"]).command else {
+            panic!("`subreg serve` parses as the serve command");
+        };
+        assert_eq!(args.settings(), Settings::DEFAULT);
+    }
+
+    /// README's Configuration table: flag → (environment variable, default).
+    fn configuration_table() -> BTreeMap<String, (String, String)> {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("README has a Configuration section");
+        section
+            .lines()
+            .filter(|line| line.starts_with("| `--"))
+            .map(|line| {
+                let cells: Vec<&str> = line
+                    .trim_matches('|')
+                    .split('|')
+                    .map(|cell| cell.trim().trim_matches('`'))
+                    .collect();
+                (
+                    cells[0].to_owned(),
+                    (cells[1].to_owned(), cells[2].to_owned()),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_lists_every_flag_of_serve_with_its_variable_and_default() {
+        let mut cli = Cli::command();
+        cli.build();
+        let serve = cli.find_subcommand("serve").expect("a serve command");
+        let flags: BTreeMap<String, (String, String)> = serve
+            .get_arguments()
+            .filter_map(|arg| {
+                let long = arg
+                    .get_long()
+                    .filter(|l| !matches!(*l, "help" | "version"))?;
+                let env = arg
+                    .get_env()
+                    .map(|env| env.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let default = if matches!(arg.get_action(), ArgAction::SetTrue) {
+                    "off".to_owned()
+                } else {
+                    let values: Vec<_> = arg
+                        .get_default_values()
+                        .iter()
+                        .map(|v| v.to_string_lossy().into_owned())
+                        .collect();
+                    values.join(", ")
+                };
+                Some((format!("--{long}"), (env, default)))
+            })
+            .collect();
+        let table = configuration_table();
+        for (flag, expected) in &flags {
+            assert_eq!(table.get(flag), Some(expected), "README's row for {flag}");
+        }
+        let extra: Vec<_> = table.keys().filter(|f| !flags.contains_key(*f)).collect();
+        assert!(
+            extra.is_empty(),
+            "README lists flags serve lacks: {extra:?}"
+        );
+    }
 
     #[test]
     fn passwords_stay_out_of_logs() {

@@ -3,6 +3,7 @@
 //!
 //! Layers, with arrows pointing one way: [`graphql`] translates GraphQL to calls on
 //! [`registry`], which validates, is the only writer, and reads and writes the `entity` models.
+//! Every layer reads its tunable values from [`settings`], which depends on none of them.
 
 pub mod app;
 pub mod changes;
@@ -15,3 +16,4 @@ pub mod registry;
 pub mod ropa;
 pub mod seed;
 pub mod server;
+pub mod settings;

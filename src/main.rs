@@ -26,17 +26,17 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let metrics = Metrics::new();
+            let settings = args.settings();
             let options = RegistryOptions {
-                settings: args.registry_settings(),
+                settings: settings.registry,
                 load_example: !args.no_seed,
                 ..RegistryOptions::default()
             };
             let url = &args.database.database_url;
             let registry = open_registry(url, Some(metrics.clone()), options).await?;
-            let _background = start_background(&registry, url, &args.background()).await?;
-            let settings = args.settings();
-            let grace = settings.shutdown_grace;
-            let server = Server::bind(args.listen, registry, metrics, settings).await?;
+            let _background = start_background(&registry, url, &settings.background).await?;
+            let grace = settings.server.shutdown_grace;
+            let server = Server::bind(args.listen, registry, metrics, settings.server).await?;
             tracing::info!(address = %server.local_addr()?, "serving GraphQL at /graphql");
             server.run(shutdown_signal(), grace).await?;
         }
@@ -76,9 +76,7 @@ async fn main() -> anyhow::Result<()> {
                 ..RegistryOptions::default()
             };
             let registry = open_registry(&args.database.database_url, None, options).await?;
-            let findings = subreg::ropa::FindingOptions {
-                tia_max_age_days: i64::from(args.tia_max_age_days),
-            };
+            let findings = args.findings();
             let records =
                 subreg::ropa::build(&registry, args.perspective.list(), args.as_of, &findings)
                     .await?;

@@ -3,9 +3,10 @@
 
 use crate::app::{AppState, router};
 use crate::changes;
-use crate::config::{BackgroundSettings, ServerSettings, redact_url};
+use crate::config::redact_url;
 use crate::metrics::Metrics;
-use crate::registry::{Clock, Registry, RegistrySettings, SystemClock};
+use crate::registry::{Clock, Registry, SystemClock};
+use crate::settings::{BackgroundSettings, RegistrySettings, ServerSettings};
 use crate::{db, seed};
 use anyhow::Context as _;
 use std::future::Future;

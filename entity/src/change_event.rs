@@ -2,7 +2,7 @@
 //! processing activity, written in the
 //! same transaction as the change. `seq` orders every event the registry ever recorded.
 
-use crate::{ChangeKind, RecipientKind};
+use crate::{ChangeKind, EntityType, FieldChanges, RecipientKind};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -12,8 +12,8 @@ pub struct Model {
     pub seq: i64,
     pub occurred_at: DateTimeUtc,
     pub kind: ChangeKind,
-    /// `RECIPIENT`, `DATA_FLOW` or `PROCESSING_ACTIVITY`.
-    pub entity_type: String,
+    /// What the event is about; follows from `kind`.
+    pub entity_type: EntityType,
     pub entity_id: i32,
     /// The recipient concerned: the changed recipient, or the recipient of the changed flow.
     pub recipient_id: Option<i32>,
@@ -25,8 +25,9 @@ pub struct Model {
     pub reason: Option<String>,
     /// Field-level changes: `{"field": {"before": ..., "after": ...}}`.
     #[sea_orm(column_type = "JsonBinary")]
-    pub changes: Json,
-    /// The whole entity after the change (before it, for a deletion).
+    pub changes: FieldChanges,
+    /// The whole entity after the change (before it, for a deletion): the registry's snapshot
+    /// type for `entity_type`.
     #[sea_orm(column_type = "JsonBinary")]
     pub snapshot: Json,
     pub announced_at: Option<DateTimeUtc>,

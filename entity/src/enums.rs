@@ -181,6 +181,35 @@ pub enum ChangeKind {
     ActivityDeleted,
 }
 
+/// What a change-log row is about. Follows from the event's kind (see
+/// [`ChangeKind::entity_type`]); stored beside it so that an entity's history is one index range.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EntityType {
+    #[sea_orm(string_value = "RECIPIENT")]
+    Recipient,
+    #[sea_orm(string_value = "DATA_FLOW")]
+    DataFlow,
+    #[sea_orm(string_value = "PROCESSING_ACTIVITY")]
+    ProcessingActivity,
+}
+
+impl ChangeKind {
+    /// The kind of entity an event of this kind is about.
+    pub fn entity_type(self) -> EntityType {
+        use ChangeKind::*;
+        match self {
+            RecipientCreated | RecipientUpdated | RecipientAnnounced | RecipientActivated
+            | RecipientRetired | RecipientDeleted => EntityType::Recipient,
+            FlowCreated | FlowUpdated | FlowDeleted => EntityType::DataFlow,
+            ActivityCreated | ActivityUpdated | ActivityDeleted => EntityType::ProcessingActivity,
+        }
+    }
+}
+
 /// Where a customer's objection stands.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,

@@ -28,6 +28,7 @@ pub use enums::*;
 
 use sea_orm::FromJsonQueryResult;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A list of texts stored as one JSON column (purposes, certifications, assumptions, sources...).
 /// These lists are read whole and never filtered on, so they need no table of their own.
@@ -38,4 +39,18 @@ impl From<Vec<String>> for TextList {
     fn from(items: Vec<String>) -> Self {
         Self(items)
     }
+}
+
+/// The field-level changes a change-log event records, by field name (the API's camelCase
+/// name), in name order. A creation lists every field with a `null` before, a deletion every
+/// field with a `null` after.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, FromJsonQueryResult)]
+#[serde(transparent)]
+pub struct FieldChanges(pub BTreeMap<String, FieldChange>);
+
+/// One field's value before and after a change, as the snapshot serializes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
 }

@@ -2,10 +2,9 @@
 //! (`application/graphql-response+json`, 4xx for request errors), batches of a few operations,
 //! GraphiQL for browsers, and the WebSocket upgrade.
 
-use super::AppState;
 use super::client::{Client, error_response};
+use super::{AppState, Transport};
 use crate::graphql::executor::is_request_error;
-use crate::graphql::loaders;
 use async_graphql::Executor as _;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
@@ -305,15 +304,12 @@ fn respond(status: StatusCode, media: &'static str, body: serde_json::Value) -> 
 async fn execute(
     state: &AppState,
     client: &Client,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
 ) -> (StatusCode, serde_json::Value) {
     let inner = &state.inner;
     let started = Instant::now();
     let operation = request.operation_name.clone();
-    let request = request
-        .data(loaders::request_loader(inner.registry.clone()))
-        .data(client.caller.actor())
-        .data(client.caller.clone());
+    state.insert_request_data(&mut request.data, client.caller.clone(), Transport::Http);
     let Ok(response) = tokio::time::timeout(
         inner.settings.request_timeout,
         inner.schema.execute(request),

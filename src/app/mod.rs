@@ -7,10 +7,12 @@ mod ropa;
 mod ws;
 
 use crate::changes::Tail;
-use crate::config::ServerSettings;
-use crate::graphql::{self, executor::GuardedSchema};
+use crate::graphql::auth::Caller;
+use crate::graphql::limits::SubscriptionSlots;
+use crate::graphql::{self, executor::GuardedSchema, loaders};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
+use crate::settings::ServerSettings;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, Request, StatusCode, header};
@@ -25,6 +27,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+use client::ConnectionSlot;
 pub use client::{ConnectionSlots, RateLimits};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -105,6 +108,30 @@ impl AppState {
         })
     }
 
+    /// Adds to `data` what every GraphQL operation runs with, over HTTP and WebSocket alike: a
+    /// loader of its own, the caller and the actor its changes are recorded under; on a
+    /// WebSocket connection, also the subscriptions it may still open and its place among its
+    /// owner's connections.
+    fn insert_request_data(
+        &self,
+        data: &mut async_graphql::Data,
+        caller: Caller,
+        transport: Transport,
+    ) {
+        let loader = loaders::request_loader(self.inner.registry.clone());
+        if let Transport::WebSocket(slot) = transport {
+            // Events stream for a long time: the loader must not serve them stale values.
+            loader.enable_all_cache(false);
+            data.insert(SubscriptionSlots::new(
+                self.inner.settings.limits.max_subscriptions_per_connection,
+            ));
+            data.insert(slot);
+        }
+        data.insert(loader);
+        data.insert(caller.actor());
+        data.insert(caller);
+    }
+
     /// Starts shutting down: every subscription stream completes (clients receive `complete`)
     /// and WebSocket connections then close with 1001 "going away".
     pub fn begin_shutdown(&self) {
@@ -117,6 +144,14 @@ impl AppState {
         let mut open = self.inner.open_websockets.subscribe();
         let _ = tokio::time::timeout(grace, open.wait_for(|n| *n == 0)).await;
     }
+}
+
+/// How an operation reaches the server.
+enum Transport {
+    /// An HTTP request, answered at once.
+    Http,
+    /// A WebSocket connection, which holds its place among its owner's connections.
+    WebSocket(ConnectionSlot),
 }
 
 /// The router, ready to serve.

@@ -7,11 +7,9 @@
 //! `connection_init` does not come within ten seconds, and with 1001 when the server shuts down,
 //! after every open subscription has been completed.
 
-use super::AppState;
 use super::client::{Client, ConnectionOwner};
+use super::{AppState, Transport};
 use crate::graphql::auth::Caller;
-use crate::graphql::limits::SubscriptionSlots;
-use crate::graphql::loaders;
 use crate::registry::Registry;
 use async_graphql::http::{WebSocket as Protocol, WebSocketProtocols, WsMessage};
 use axum::body::Bytes;
@@ -122,6 +120,19 @@ fn close(code: u16, reason: &str) -> Message {
     }))
 }
 
+/// The close code for a connection whose client side ended in `err`: 1009 "message too big" for
+/// a message or frame over the size limit, 1002 "protocol error" for anything else.
+fn read_error_code(err: &axum::Error) -> u16 {
+    use std::error::Error as _;
+    match err
+        .source()
+        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
+    {
+        Some(tungstenite::Error::Capacity(_)) => 1009,
+        _ => 1002,
+    }
+}
+
 async fn serve(state: AppState, client: Client, protocol: WebSocketProtocols, socket: WebSocket) {
     let _open = OpenConnection::new(&state);
     let inner = &state.inner;
@@ -134,9 +145,9 @@ async fn serve(state: AppState, client: Client, protocol: WebSocketProtocols, so
             let read_error = read_error.clone();
             move |message| {
                 if let Err(err) = message {
-                    let text = err.to_string();
-                    let code = if text.contains("limit") { 1009 } else { 1002 };
-                    *read_error.lock().unwrap_or_else(|e| e.into_inner()) = Some((code, text));
+                    let code = read_error_code(err);
+                    *read_error.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some((code, err.to_string()));
                 }
                 future::ready(message.is_ok())
             }
@@ -192,18 +203,9 @@ async fn serve(state: AppState, client: Client, protocol: WebSocketProtocols, so
                     ),
                 ));
             };
-            let mut data = async_graphql::Data::default();
-            // Events stream for a long time: the loader must not serve them stale values.
-            let loader = loaders::request_loader(state.inner.registry.clone());
-            loader.enable_all_cache(false);
-            data.insert(loader);
-            data.insert(caller.actor());
-            data.insert(SubscriptionSlots::new(
-                state.inner.settings.limits.max_subscriptions_per_connection,
-            ));
-            data.insert(slot);
             handshake_tx.send_replace(Handshake::Done(caller.0.as_ref().map(|k| k.key_id)));
-            data.insert(caller);
+            let mut data = async_graphql::Data::default();
+            state.insert_request_data(&mut data, caller, Transport::WebSocket(slot));
             Ok(data)
         }
     };
@@ -302,5 +304,25 @@ async fn key_revoked(registry: Registry, key: i32) {
         if revocations.changed().await.is_err() {
             future::pending::<()>().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_error_code;
+    use tungstenite::error::{CapacityError, ProtocolError};
+
+    #[test]
+    fn read_errors_close_with_the_code_of_their_kind() {
+        let too_big = tungstenite::Error::Capacity(CapacityError::MessageTooLong {
+            size: 65_537,
+            max_size: 65_536,
+        });
+        assert_eq!(read_error_code(&axum::Error::new(too_big)), 1009);
+        let unmasked = tungstenite::Error::Protocol(ProtocolError::UnmaskedFrameFromClient);
+        assert_eq!(read_error_code(&axum::Error::new(unmasked)), 1002);
+        // Whatever the text says.
+        let io = std::io::Error::other("size limit exceeded");
+        assert_eq!(read_error_code(&axum::Error::new(io)), 1002);
     }
 }

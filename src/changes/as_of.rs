@@ -2,10 +2,11 @@
 //! each entity up to that instant holds its state then. The database does the grouping, so the
 //! memory used is proportional to the answer, not to the length of the log.
 
-use crate::registry::visibility::on_public_list;
+use crate::registry::rules::{effective_role, is_subprocessing};
+use crate::registry::snapshot::part;
 use crate::registry::{RecipientSnapshot, Registry, RegistryError, Result};
 use chrono::{DateTime, Utc};
-use entity::{ChangeKind, RecipientRole, change_event, recipient};
+use entity::{ChangeKind, EntityType, OrganizationRole, RecipientRole, change_event, recipient};
 use futures_util::TryStreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::Query;
@@ -18,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 /// The latest state of one entity, as its event row holds it.
 #[derive(Debug, FromQueryResult)]
 pub struct LatestState {
-    pub entity_type: String,
+    pub entity_type: EntityType,
     pub entity_id: i32,
     /// When the entity last changed (up to the instant asked for).
     pub occurred_at: DateTime<Utc>,
@@ -35,7 +36,7 @@ pub struct LatestState {
 pub async fn for_each_latest<T: Send + 'static>(
     db: &DatabaseConnection,
     at: DateTime<Utc>,
-    entity_types: &[&str],
+    entity_types: &[EntityType],
     state: T,
     each: impl Fn(&mut T, LatestState) + Send + 'static,
 ) -> Result<T> {
@@ -108,7 +109,7 @@ async fn first_seen(
     ids: &[i32],
 ) -> Result<HashMap<i32, DateTime<Utc>>> {
     let rows = change_event::Entity::find()
-        .filter(change_event::Column::EntityType.eq("RECIPIENT"))
+        .filter(change_event::Column::EntityType.eq(EntityType::Recipient))
         .filter(change_event::Column::EntityId.is_in(ids.iter().copied()))
         .filter(change_event::Column::Kind.eq(ChangeKind::RecipientCreated))
         .all(conn)
@@ -123,22 +124,9 @@ async fn first_seen(
 #[derive(Default)]
 struct ListState {
     recipients: HashMap<i32, (RecipientSnapshot, DateTime<Utc>)>,
-    processor_activities: HashSet<i32>,
+    activity_roles: HashMap<i32, OrganizationRole>,
     /// Each flow's recipient, activity and own role (`None`: the recipient's default role).
     flows: Vec<(i32, i32, Option<RecipientRole>)>,
-}
-
-/// The part of a flow's snapshot the list reads; the rest is skipped unparsed.
-#[derive(serde::Deserialize)]
-struct LoggedRole {
-    role: Option<RecipientRole>,
-}
-
-/// The part of an activity's snapshot the list reads.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LoggedActivityRole {
-    organization_role: Option<String>,
 }
 
 /// The public subprocessor list as it stood at `at`: public recipients, announced or active,
@@ -154,33 +142,37 @@ pub async fn subprocessors(
     })?;
     let ListState {
         mut recipients,
-        processor_activities,
+        activity_roles,
         flows,
     } = for_each_latest(
         db,
         at,
-        &["RECIPIENT", "DATA_FLOW", "PROCESSING_ACTIVITY"],
+        &[
+            EntityType::Recipient,
+            EntityType::DataFlow,
+            EntityType::ProcessingActivity,
+        ],
         ListState::default(),
-        |state, row| match row.entity_type.as_str() {
-            "RECIPIENT" => {
+        |state, row| match row.entity_type {
+            EntityType::Recipient => {
                 if let Ok(snapshot) = serde_json::from_str::<RecipientSnapshot>(&row.snapshot) {
                     state
                         .recipients
                         .insert(row.entity_id, (snapshot, row.occurred_at));
                 }
             }
-            "PROCESSING_ACTIVITY" => {
-                if serde_json::from_str::<LoggedActivityRole>(&row.snapshot)
-                    .is_ok_and(|a| a.organization_role.as_deref() == Some("PROCESSOR"))
-                {
-                    state.processor_activities.insert(row.entity_id);
+            EntityType::ProcessingActivity => {
+                if let Ok(activity) = serde_json::from_str::<part::ActivityRole>(&row.snapshot) {
+                    state
+                        .activity_roles
+                        .insert(row.entity_id, activity.organization_role);
                 }
             }
-            _ => {
+            EntityType::DataFlow => {
                 if let (Some(recipient_id), Some(activity_id), Ok(flow)) = (
                     row.recipient_id,
                     row.activity_id,
-                    serde_json::from_str::<LoggedRole>(&row.snapshot),
+                    serde_json::from_str::<part::FlowRole>(&row.snapshot),
                 ) {
                     state.flows.push((recipient_id, activity_id, flow.role));
                 }
@@ -190,12 +182,16 @@ pub async fn subprocessors(
     .await?;
     let mut subprocessors = HashSet::new();
     for (recipient_id, activity_id, role) in flows {
-        let Some((recipient, _)) = recipients.get(&recipient_id) else {
+        let (Some((recipient, _)), Some(organization_role)) = (
+            recipients.get(&recipient_id),
+            activity_roles.get(&activity_id),
+        ) else {
             continue;
         };
-        if role.unwrap_or(recipient.default_role) == RecipientRole::Processor
-            && processor_activities.contains(&activity_id)
-        {
+        if is_subprocessing(
+            *organization_role,
+            effective_role(role, recipient.default_role),
+        ) {
             subprocessors.insert(recipient_id);
         }
     }
@@ -205,7 +201,7 @@ pub async fn subprocessors(
         .into_iter()
         .filter_map(|id| {
             let (snapshot, updated_at) = recipients.remove(&id)?;
-            on_public_list(snapshot.public, snapshot.status).then(|| {
+            snapshot.on_public_list().then(|| {
                 let created_at = created.get(&id).copied().unwrap_or(updated_at);
                 let locations = snapshot.processing_locations.clone();
                 (snapshot.into_model(id, created_at, updated_at), locations)

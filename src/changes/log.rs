@@ -1,13 +1,20 @@
-//! Reading the change log: the events of recipients and data flows after a cursor, filtered.
+//! Reading the change log: the events of recipients and data flows after a cursor, filtered,
+//! each read back into the registry's snapshot types.
 
-use crate::registry::{Keyed, Page, Registry, RegistryError, Result};
-use entity::{ChangeKind, RecipientKind, change_event, change_event_product, product};
+use crate::registry::visibility::{PublicView, public_changes};
+use crate::registry::{Keyed, Page, Registry, RegistryError, Result, Snapshot};
+use chrono::{DateTime, Utc};
+use entity::{
+    ChangeKind, EntityType, FieldChanges, RecipientKind, change_event, change_event_product,
+    product,
+};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Which events of the subprocessor change feed to return; empty lists do not filter.
 #[derive(Clone, Debug, Default)]
@@ -20,11 +27,98 @@ pub struct ChangeFilter {
     pub public_only: bool,
 }
 
-/// An event of the feed with the products it concerns.
-#[derive(Clone, Debug, PartialEq)]
+/// An event of the log, read back into its types, with the products it concerns.
+#[derive(Clone, Debug)]
 pub struct ChangeEvent {
-    pub event: change_event::Model,
+    pub seq: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub kind: ChangeKind,
+    pub entity_type: EntityType,
+    pub entity_id: i32,
+    /// The recipient concerned: the changed recipient, or the recipient of the changed flow.
+    pub recipient_id: Option<i32>,
+    /// The kind of that recipient when the event was written.
+    pub recipient_kind: Option<RecipientKind>,
+    pub flow_id: Option<i32>,
+    pub activity_id: Option<i32>,
+    pub actor: String,
+    pub reason: Option<String>,
+    pub changes: FieldChanges,
+    /// The entity after the change (before it, for a deletion); `None` only for a stored
+    /// snapshot this version cannot read, which is logged.
+    pub snapshot: Option<Snapshot>,
+    pub announced_at: Option<DateTime<Utc>>,
+    pub effective_at: Option<DateTime<Utc>>,
+    /// On the public subprocessor feed.
+    pub public: bool,
+    /// The products the event concerns (keys), as they stood when it was written.
     pub products: Vec<String>,
+    /// What a caller without a key sees of it, worked out once when first asked for.
+    shown: OnceLock<PublicEvent>,
+}
+
+/// What a caller without a key sees of an event: the public views of its entity.
+#[derive(Clone, Debug, Default)]
+pub struct PublicEvent {
+    /// The public view of the snapshot, as JSON.
+    pub snapshot: serde_json::Value,
+    /// The changes between the public views before and after the event.
+    pub changes: FieldChanges,
+}
+
+impl ChangeEvent {
+    fn read(row: change_event::Model, products: Vec<String>) -> Self {
+        let snapshot = match Snapshot::decode(row.entity_type, row.snapshot) {
+            Ok(snapshot) => Some(snapshot),
+            Err(err) => {
+                tracing::error!(seq = row.seq, error = %err, "a change-log snapshot cannot be read");
+                None
+            }
+        };
+        Self {
+            seq: row.seq,
+            occurred_at: row.occurred_at,
+            kind: row.kind,
+            entity_type: row.entity_type,
+            entity_id: row.entity_id,
+            recipient_id: row.recipient_id,
+            recipient_kind: row.recipient_kind,
+            flow_id: row.flow_id,
+            activity_id: row.activity_id,
+            actor: row.actor,
+            reason: row.reason,
+            changes: row.changes,
+            snapshot,
+            announced_at: row.announced_at,
+            effective_at: row.effective_at,
+            public: row.public,
+            products,
+            shown: OnceLock::new(),
+        }
+    }
+
+    /// What a caller without a key sees of the event.
+    pub fn public_view(&self) -> &PublicEvent {
+        self.shown.get_or_init(|| {
+            let Some(snapshot) = &self.snapshot else {
+                return PublicEvent::default();
+            };
+            let shown = PublicView::from(snapshot).to_json();
+            let (before, after) = snapshot.clone().transition(self.kind, &self.changes);
+            PublicEvent {
+                snapshot: shown,
+                changes: public_changes(before.as_ref(), after.as_ref()),
+            }
+        })
+    }
+
+    /// For a recipient's event, where it processes the data (in the state recorded).
+    pub fn processing_locations(&self) -> &[String] {
+        match &self.snapshot {
+            Some(Snapshot::Recipient(r)) => &r.processing_locations,
+            _ => &[],
+        }
+    }
 }
 
 /// A position in the change log: after the event with this sequence number (0 is the start of
@@ -35,12 +129,12 @@ pub struct ChangeKey(pub i64);
 impl Keyed for ChangeEvent {
     type Key = ChangeKey;
     fn key(&self) -> ChangeKey {
-        ChangeKey(self.event.seq)
+        ChangeKey(self.seq)
     }
 }
 
 /// The feed covers recipients and data flows; activity changes stay internal.
-const FEED_ENTITIES: [&str; 2] = ["RECIPIENT", "DATA_FLOW"];
+const FEED_ENTITIES: [EntityType; 2] = [EntityType::Recipient, EntityType::DataFlow];
 
 impl ChangeFilter {
     /// Checks the product keys against the registry.
@@ -77,8 +171,8 @@ impl ChangeFilter {
 
     /// Whether `event` passes the filter: the same test as the query, in memory.
     pub fn matches(&self, event: &ChangeEvent) -> bool {
-        let e = &event.event;
-        FEED_ENTITIES.contains(&e.entity_type.as_str())
+        let e = event;
+        FEED_ENTITIES.contains(&e.entity_type)
             && (self.kinds.is_empty() || self.kinds.contains(&e.kind))
             && (self.recipient_kinds.is_empty()
                 || e.recipient_kind
@@ -148,9 +242,9 @@ pub async fn read_after(
     }
     Ok(events
         .into_iter()
-        .map(|event| ChangeEvent {
-            products: products.remove(&event.seq).unwrap_or_default(),
-            event,
+        .map(|event| {
+            let products = products.remove(&event.seq).unwrap_or_default();
+            ChangeEvent::read(event, products)
         })
         .collect())
 }

@@ -71,7 +71,7 @@ pub fn follow(
                         Ok(events) => {
                             state.backoff = Duration::from_millis(100);
                             match events.last() {
-                                Some(last) => state.position = last.event.seq,
+                                Some(last) => state.position = last.seq,
                                 // Nothing matches between here and the window: skip to it.
                                 None => state.position = floor,
                             }

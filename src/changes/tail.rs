@@ -85,7 +85,7 @@ impl Tail {
         loop {
             let head = self.read_window().head;
             let events = read_after(registry.db(), head, PAGE, &ChangeFilter::default()).await?;
-            let Some(last) = events.last().map(|e| e.event.seq) else {
+            let Some(last) = events.last().map(|e| e.seq) else {
                 return Ok(());
             };
             let full = events.len() as u64 == PAGE;
@@ -95,7 +95,7 @@ impl Tail {
                 window.head = last;
                 while window.events.len() > WINDOW {
                     if let Some(oldest) = window.events.pop_front() {
-                        window.floor = oldest.event.seq;
+                        window.floor = oldest.seq;
                     }
                 }
             }
@@ -118,7 +118,7 @@ impl Tail {
                 floor: window.floor,
             };
         }
-        let start = window.events.partition_point(|e| e.event.seq <= position);
+        let start = window.events.partition_point(|e| e.seq <= position);
         let events = window
             .events
             .range(start..)

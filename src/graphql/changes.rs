@@ -14,7 +14,7 @@ use super::types::Recipient;
 use crate::changes::{self, ChangeEvent, ChangeFilter, ChangeKey, Tail};
 use crate::metrics::Metrics;
 use crate::registry::visibility;
-use crate::registry::{Actor, ObjectionFilter, ObjectionKey, Registry};
+use crate::registry::{Actor, ObjectionFilter, ObjectionKey, Registry, Snapshot};
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use entity::objection;
@@ -99,39 +99,39 @@ impl SubprocessorChange {
     /// Opaque position in the feed: resubscribe (or query) with `after:` this cursor to get
     /// every later change exactly once.
     async fn cursor(&self) -> String {
-        cursor::encode(&ChangeKey(self.0.event.seq))
+        cursor::encode(&ChangeKey(self.0.seq))
     }
 
     /// The event's sequence number; strictly increasing in commit order.
     async fn sequence(&self) -> i64 {
-        self.0.event.seq
+        self.0.seq
     }
 
     /// What changed.
     async fn kind(&self) -> ChangeKind {
-        self.0.event.kind.into()
+        self.0.kind.into()
     }
 
     /// When the change was committed.
     async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.event.occurred_at
+        self.0.occurred_at
     }
 
     /// Who made the change: the holder of the API key it was made with (VIEWER and up).
     #[graphql(guard = "VIEWER")]
     async fn actor(&self) -> &str {
-        &self.0.event.actor
+        &self.0.actor
     }
 
     /// Why, as the editor recorded it.
     async fn reason(&self) -> Option<&str> {
-        self.0.event.reason.as_deref()
+        self.0.reason.as_deref()
     }
 
     /// The recipient concerned, as it is now (null once deleted, and, without an API key,
     /// once it is no longer on the public list).
     async fn recipient(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Recipient>> {
-        let Some(id) = self.0.event.recipient_id else {
+        let Some(id) = self.0.recipient_id else {
             return Ok(None);
         };
         let sees_internal = Caller::of(ctx).sees_internal();
@@ -146,66 +146,50 @@ impl SubprocessorChange {
 
     /// The global ID of the recipient concerned (kept after its deletion).
     async fn recipient_id(&self) -> Option<ID> {
-        self.0
-            .event
-            .recipient_id
-            .map(|id| global_id("Recipient", id))
+        self.0.recipient_id.map(|id| global_id("Recipient", id))
     }
 
     /// The global ID of the data flow concerned, for flow changes.
     async fn data_flow_id(&self) -> Option<ID> {
-        self.0.event.flow_id.map(|id| global_id("DataFlow", id))
+        self.0.flow_id.map(|id| global_id("DataFlow", id))
     }
 
     /// The kind of the recipient concerned.
     async fn recipient_kind(&self) -> Option<RecipientKind> {
-        self.0.event.recipient_kind.map(Into::into)
+        self.0.recipient_kind.map(Into::into)
     }
 
     /// The field-level changes. Without an API key, only the fields the public subprocessor
     /// list shows.
     async fn changes(&self, ctx: &Context<'_>) -> Vec<FieldChange> {
-        let event = &self.0.event;
-        let internal = Caller::of(ctx).sees_internal();
-        event
-            .changes
-            .as_object()
-            .map(|fields| {
-                fields
-                    .iter()
-                    .filter(|(field, _)| {
-                        internal || visibility::is_public_field(&event.entity_type, field)
-                    })
-                    .map(|(field, change)| {
-                        let shown = |value: &serde_json::Value| {
-                            if internal {
-                                value.clone()
-                            } else {
-                                visibility::public_value(field, value)
-                            }
-                        };
-                        FieldChange {
-                            field: field.clone(),
-                            before: Json(shown(&change["before"])),
-                            after: Json(shown(&change["after"])),
-                        }
-                    })
-                    .collect()
+        let changes = if Caller::of(ctx).sees_internal() {
+            &self.0.changes
+        } else {
+            &self.0.public_view().changes
+        };
+        changes
+            .0
+            .iter()
+            .map(|(field, change)| FieldChange {
+                field: field.clone(),
+                before: Json(change.before.clone()),
+                after: Json(change.after.clone()),
             })
-            .unwrap_or_default()
+            .collect()
     }
 
     /// The recipient or data flow after the change (before it, for a deletion). Without an
     /// API key, only the fields the public subprocessor list shows.
     async fn snapshot(&self, ctx: &Context<'_>) -> Json<serde_json::Value> {
-        let event = &self.0.event;
         if Caller::of(ctx).sees_internal() {
-            Json(event.snapshot.clone())
+            Json(
+                self.0
+                    .snapshot
+                    .as_ref()
+                    .map_or(serde_json::Value::Null, Snapshot::to_stored),
+            )
         } else {
-            Json(visibility::public_snapshot(
-                &event.entity_type,
-                &event.snapshot,
-            ))
+            Json(self.0.public_view().snapshot.clone())
         }
     }
 
@@ -216,36 +200,29 @@ impl SubprocessorChange {
 
     /// For an announcement: when customers were told.
     async fn announced_at(&self) -> Option<DateTime<Utc>> {
-        self.0.event.announced_at
+        self.0.announced_at
     }
 
     /// For an announcement or activation: when the recipient starts (or started) receiving data.
     async fn effective_at(&self) -> Option<DateTime<Utc>> {
-        self.0.event.effective_at
+        self.0.effective_at
     }
 
     /// For an announcement: until when customers may object.
     async fn objection_deadline(&self) -> Option<DateTime<Utc>> {
-        (self.0.event.kind == entity::ChangeKind::RecipientAnnounced)
-            .then_some(self.0.event.effective_at)
+        (self.0.kind == entity::ChangeKind::RecipientAnnounced)
+            .then_some(self.0.effective_at)
             .flatten()
     }
 
     /// For an announcement: where the new recipient processes the data.
-    async fn processing_locations(&self) -> Vec<String> {
-        self.0.event.snapshot["processingLocations"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
+    async fn processing_locations(&self) -> &[String] {
+        self.0.processing_locations()
     }
 
     /// Whether the change is on the public subprocessor feed.
     async fn public(&self) -> bool {
-        self.0.event.public
+        self.0.public
     }
 }
 

@@ -3,8 +3,8 @@
 //! counted in the metrics under its own name. Done around the schema rather than as schema
 //! extensions, which would sit in the path of every field of every subscription event.
 
-use super::SubregSchema;
-use super::limits::{DocumentBounds, check_document};
+use super::limits::check_document;
+use super::{Limits, SubregSchema};
 use crate::metrics::Metrics;
 use async_graphql::parser::types::DocumentOperations;
 use async_graphql::{Data, Executor, Request, Response};
@@ -15,21 +15,14 @@ use std::time::Instant;
 #[derive(Clone)]
 pub struct GuardedSchema {
     schema: SubregSchema,
-    bounds: DocumentBounds,
+    limits: Limits,
     metrics: Metrics,
 }
 
 impl GuardedSchema {
-    pub fn new(schema: SubregSchema, limits: &super::Limits, metrics: Metrics) -> Self {
+    pub fn new(schema: SubregSchema, limits: &Limits, metrics: Metrics) -> Self {
         Self {
-            bounds: DocumentBounds {
-                max_tokens: limits.max_tokens,
-                max_aliases: limits.max_aliases,
-                max_fields: limits.max_complexity,
-                max_depth: limits.max_depth,
-                max_directives: limits.max_directives,
-                introspection: limits.introspection,
-            },
+            limits: limits.clone(),
             schema,
             metrics,
         }
@@ -60,7 +53,7 @@ pub fn is_request_error(response: &Response) -> bool {
 impl Executor for GuardedSchema {
     async fn execute(&self, mut request: Request) -> Response {
         let started = Instant::now();
-        if let Err(refusal) = check_document(&mut request, self.bounds) {
+        if let Err(refusal) = check_document(&mut request, &self.limits) {
             self.metrics.observe_request(
                 request.operation_name.as_deref(),
                 "rejected",
@@ -88,7 +81,7 @@ impl Executor for GuardedSchema {
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         let started = Instant::now();
-        if let Err(refusal) = check_document(&mut request, self.bounds) {
+        if let Err(refusal) = check_document(&mut request, &self.limits) {
             self.metrics.observe_request(
                 request.operation_name.as_deref(),
                 "rejected",

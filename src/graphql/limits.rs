@@ -7,6 +7,7 @@
 //! recursion-depth and directive checks, which follow every spread, would take time exponential
 //! in the size of a bomb. Its depth, complexity and directive limits stay set as a second line.
 
+use crate::settings::Limits;
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
 };
@@ -16,23 +17,6 @@ use std::sync::Arc;
 
 pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED";
 pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
-
-/// The document bounds a server enforces.
-#[derive(Clone, Copy, Debug)]
-pub struct DocumentBounds {
-    /// Most lexical tokens (names, punctuators, values) a document may have.
-    pub max_tokens: usize,
-    /// Most aliased fields.
-    pub max_aliases: usize,
-    /// Most fields selected with every fragment expanded.
-    pub max_fields: usize,
-    /// Most fields on one path, fragments expanded.
-    pub max_depth: usize,
-    /// Most directives on one field.
-    pub max_directives: usize,
-    /// Whether `__schema` and `__type` may be asked for.
-    pub introspection: bool,
-}
 
 fn refused(limit: &'static str, message: String) -> ServerError {
     coded(LIMIT_EXCEEDED, Some(limit), message)
@@ -50,16 +34,17 @@ fn coded(code: &'static str, limit: Option<&'static str>, message: String) -> Se
     err
 }
 
-/// Checks `request`'s document against `bounds`, parsing it once (the parsed document stays in
+/// Checks `request`'s document against the document bounds of `limits` (its tokens, aliases,
+/// fields, depth, directives and introspection), parsing it once (the parsed document stays in
 /// the request, so the schema does not parse it again).
-pub fn check_document(request: &mut Request, bounds: DocumentBounds) -> ServerResult<()> {
-    if count_tokens(&request.query, bounds.max_tokens) > bounds.max_tokens {
+pub fn check_document(request: &mut Request, limits: &Limits) -> ServerResult<()> {
+    if count_tokens(&request.query, limits.max_tokens) > limits.max_tokens {
         return Err(refused(
             "tokens",
-            format!("the document has more than {} tokens", bounds.max_tokens),
+            format!("the document has more than {} tokens", limits.max_tokens),
         ));
     }
-    let shape = measure(request.parsed_query()?, bounds.max_fields);
+    let shape = measure(request.parsed_query()?, limits.max_complexity);
     if let Some((name, pos)) = shape.unknown_fragment {
         // Validation would refuse it too, but only after the walks this check protects:
         // a bomb of spreads to a missing fragment selects no field at all.
@@ -68,43 +53,43 @@ pub fn check_document(request: &mut Request, bounds: DocumentBounds) -> ServerRe
             Some(pos),
         ));
     }
-    if shape.aliases > bounds.max_aliases {
+    if shape.aliases > limits.max_aliases {
         return Err(refused(
             "aliases",
             format!(
                 "the document has {} aliases; at most {} are allowed",
-                shape.aliases, bounds.max_aliases
+                shape.aliases, limits.max_aliases
             ),
         ));
     }
-    if shape.fields > bounds.max_fields {
+    if shape.fields > limits.max_complexity {
         return Err(refused(
             "fields",
             format!(
                 "the document selects more than {} fields once its fragments are expanded",
-                bounds.max_fields
+                limits.max_complexity
             ),
         ));
     }
-    if shape.depth > bounds.max_depth {
+    if shape.depth > limits.max_depth {
         return Err(refused(
             "depth",
             format!(
                 "the document nests fields {} deep; at most {} levels are allowed",
-                shape.depth, bounds.max_depth
+                shape.depth, limits.max_depth
             ),
         ));
     }
-    if shape.most_directives > bounds.max_directives {
+    if shape.most_directives > limits.max_directives {
         return Err(refused(
             "directives",
             format!(
                 "a field has {} directives; at most {} are allowed on one field",
-                shape.most_directives, bounds.max_directives
+                shape.most_directives, limits.max_directives
             ),
         ));
     }
-    if !bounds.introspection
+    if !limits.introspection
         && let Some(field) = introspection_field(request.parsed_query()?)
     {
         return Err(coded(

@@ -46,45 +46,10 @@ pub struct Subscription(changes::ChangeSubscription);
 
 pub type SubregSchema = Schema<Query, Mutation, Subscription>;
 
-/// Bounds on what one request may ask for.
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// Page size when a connection's `first` is absent.
-    pub default_page_size: u64,
-    /// Largest page size a client may ask for.
-    pub max_page_size: u64,
-    /// Deepest selection nesting.
-    pub max_depth: usize,
-    /// Largest number of fields one request may select (fragments expanded).
-    pub max_complexity: usize,
-    /// Most aliased fields in one document.
-    pub max_aliases: usize,
-    /// Most lexical tokens in one document.
-    pub max_tokens: usize,
-    /// Most directives on one field.
-    pub max_directives: usize,
-    /// Most subscriptions one WebSocket connection may hold open.
-    pub max_subscriptions_per_connection: usize,
-    /// Whether clients may introspect the schema (and get "did you mean" suggestions).
-    pub introspection: bool,
-}
+pub use crate::settings::Limits;
 
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            default_page_size: 50,
-            max_page_size: 500,
-            max_depth: 12,
-            max_complexity: 1_000,
-            max_aliases: 15,
-            max_tokens: 1_000,
-            max_directives: 50,
-            max_subscriptions_per_connection: 20,
-            introspection: true,
-        }
-    }
-}
-
+// The settings own the limits; how a connection applies its page sizes is the API's rule, so
+// it is written here, beside the other GraphQL bounds.
 impl Limits {
     /// The page size a connection serves for the client's `first`.
     pub fn page_size(&self, first: Option<i32>) -> async_graphql::Result<u64> {

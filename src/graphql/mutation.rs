@@ -402,27 +402,7 @@ impl RegistryMutation {
         #[graphql(desc = "Why, for the change log.")] reason: Option<String>,
     ) -> async_graphql::Result<Recipient> {
         let (registry, actor) = context(ctx)?;
-        let input = reg::RecipientInput {
-            key: input.key,
-            legal_name: input.legal_name,
-            kind: input.kind.into(),
-            default_role: input.default_role.into(),
-            description: input.description,
-            country: input.country,
-            processing_locations: input.processing_locations,
-            transfer: input.transfer_safeguard.map(Into::into),
-            dpa_reference: input.dpa_reference,
-            certifications: input.certifications,
-            dpf_certified: input.dpf_certified,
-            website: input.website,
-            privacy_notice_url: input.privacy_notice_url,
-            status: input
-                .status
-                .map_or(entity::RecipientStatus::Proposed, Into::into),
-            public: input.public,
-            assumptions: input.assumptions,
-            sources: input.sources,
-        };
+        let input = reg::RecipientInput::from(input);
         let created = registry
             .create_recipient(input, actor, reason.as_deref())
             .await
@@ -441,25 +421,7 @@ impl RegistryMutation {
     ) -> async_graphql::Result<Recipient> {
         let (registry, actor) = context(ctx)?;
         let id = expect_id("id", "Recipient", &id)?;
-        let changes = reg::RecipientPatch {
-            key: input.key,
-            legal_name: input.legal_name,
-            kind: input.kind.map(Into::into),
-            default_role: input.default_role.map(Into::into),
-            description: patch(input.description),
-            country: input.country,
-            processing_locations: input.processing_locations,
-            transfer: patch(input.transfer_safeguard),
-            dpa_reference: patch(input.dpa_reference),
-            certifications: input.certifications,
-            dpf_certified: input.dpf_certified,
-            website: patch(input.website),
-            privacy_notice_url: patch(input.privacy_notice_url),
-            status: input.status.map(Into::into),
-            public: input.public,
-            assumptions: input.assumptions,
-            sources: input.sources,
-        };
+        let changes = reg::RecipientPatch::from(input);
         let updated = registry
             .update_recipient(id, changes, actor, reason.as_deref())
             .await
@@ -492,22 +454,7 @@ impl RegistryMutation {
         #[graphql(desc = "Why, for the change log.")] reason: Option<String>,
     ) -> async_graphql::Result<DataFlow> {
         let (registry, actor) = context(ctx)?;
-        let input = reg::FlowInput {
-            activity_id: expect_id("input.activityId", "ProcessingActivity", &input.activity_id)?,
-            recipient_id: expect_id("input.recipientId", "Recipient", &input.recipient_id)?,
-            via_recipient_id: input
-                .via_recipient_id
-                .map(|id| expect_id("input.viaRecipientId", "Recipient", &id))
-                .transpose()?,
-            role: input.role.map(Into::into),
-            purpose: input.purpose,
-            data_categories: input.data_categories,
-            data_subjects: input.data_subjects,
-            countries: input.countries,
-            transfers: input.transfers.into_iter().map(Into::into).collect(),
-            assumptions: input.assumptions,
-            sources: input.sources,
-        };
+        let input = reg::FlowInput::try_from(input)?;
         let created = registry
             .create_flow(input, actor, reason.as_deref())
             .await
@@ -526,34 +473,7 @@ impl RegistryMutation {
     ) -> async_graphql::Result<DataFlow> {
         let (registry, actor) = context(ctx)?;
         let id = expect_id("id", "DataFlow", &id)?;
-        let via = match input.via_recipient_id {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(v) => {
-                Some(Some(expect_id("input.viaRecipientId", "Recipient", &v)?))
-            }
-        };
-        let changes = reg::FlowPatch {
-            activity_id: input
-                .activity_id
-                .map(|id| expect_id("input.activityId", "ProcessingActivity", &id))
-                .transpose()?,
-            recipient_id: input
-                .recipient_id
-                .map(|id| expect_id("input.recipientId", "Recipient", &id))
-                .transpose()?,
-            via_recipient_id: via,
-            role: patch(input.role),
-            purpose: patch(input.purpose),
-            data_categories: input.data_categories,
-            data_subjects: input.data_subjects,
-            countries: input.countries,
-            transfers: input
-                .transfers
-                .map(|t| t.into_iter().map(Into::into).collect()),
-            assumptions: input.assumptions,
-            sources: input.sources,
-        };
+        let changes = reg::FlowPatch::try_from(input)?;
         let updated = registry
             .update_flow(id, changes, actor, reason.as_deref())
             .await
@@ -585,24 +505,7 @@ impl RegistryMutation {
         #[graphql(desc = "Why, for the change log.")] reason: Option<String>,
     ) -> async_graphql::Result<ProcessingActivity> {
         let (registry, actor) = context(ctx)?;
-        let input = reg::ActivityInput {
-            key: input.key,
-            name: input.name,
-            description: input.description,
-            organization_role: input.organization_role.into(),
-            controllers: input.controllers,
-            purposes: input.purposes,
-            legal_basis: input.legal_basis.map(Into::into),
-            data_subjects: input.data_subjects,
-            data_categories: input.data_categories,
-            products: input.products,
-            retention_period: input.retention_period,
-            retention_reason: input.retention_reason,
-            security_measures: input.security_measures,
-            special_category_condition: input.special_category_condition,
-            assumptions: input.assumptions,
-            sources: input.sources,
-        };
+        let input = reg::ActivityInput::from(input);
         let created = registry
             .create_activity(input, actor, reason.as_deref())
             .await
@@ -621,24 +524,7 @@ impl RegistryMutation {
     ) -> async_graphql::Result<ProcessingActivity> {
         let (registry, actor) = context(ctx)?;
         let id = expect_id("id", "ProcessingActivity", &id)?;
-        let changes = reg::ActivityPatch {
-            key: input.key,
-            name: input.name,
-            description: patch(input.description),
-            organization_role: input.organization_role.map(Into::into),
-            controllers: input.controllers,
-            purposes: input.purposes,
-            legal_basis: patch(input.legal_basis),
-            data_subjects: input.data_subjects,
-            data_categories: input.data_categories,
-            products: input.products,
-            retention_period: patch(input.retention_period),
-            retention_reason: patch(input.retention_reason),
-            security_measures: input.security_measures,
-            special_category_condition: patch(input.special_category_condition),
-            assumptions: input.assumptions,
-            sources: input.sources,
-        };
+        let changes = reg::ActivityPatch::from(input);
         let updated = registry
             .update_activity(id, changes, actor, reason.as_deref())
             .await
@@ -670,10 +556,7 @@ impl RegistryMutation {
         input: DataCategoryInput,
     ) -> async_graphql::Result<DataCategory> {
         let (registry, _) = context(ctx)?;
-        let created = registry
-            .create_data_category(category_input(input))
-            .await
-            .api()?;
+        let created = registry.create_data_category(input.into()).await.api()?;
         Ok(DataCategory(created))
     }
 
@@ -688,7 +571,7 @@ impl RegistryMutation {
         let (registry, _) = context(ctx)?;
         let id = expect_id("id", "DataCategory", &id)?;
         let updated = registry
-            .update_data_category(id, category_input(input))
+            .update_data_category(id, input.into())
             .await
             .api()?;
         Ok(DataCategory(updated))
@@ -715,10 +598,7 @@ impl RegistryMutation {
         #[graphql(desc = "The data subject category to add.")] input: TermInput,
     ) -> async_graphql::Result<DataSubjectCategory> {
         let (registry, _) = context(ctx)?;
-        let created = registry
-            .create_data_subject(term_input(input))
-            .await
-            .api()?;
+        let created = registry.create_data_subject(input.into()).await.api()?;
         Ok(DataSubjectCategory(created))
     }
 
@@ -743,7 +623,7 @@ impl RegistryMutation {
         #[graphql(desc = "The product to add.")] input: TermInput,
     ) -> async_graphql::Result<Product> {
         let (registry, _) = context(ctx)?;
-        let created = registry.create_product(term_input(input)).await.api()?;
+        let created = registry.create_product(input.into()).await.api()?;
         Ok(Product(created))
     }
 
@@ -769,37 +649,203 @@ impl RegistryMutation {
         input: OrganizationInput,
     ) -> async_graphql::Result<Organization> {
         let (registry, _) = context(ctx)?;
-        let saved = registry
-            .set_organization(reg::OrganizationInput {
-                name: input.name,
-                address: input.address,
-                country: input.country,
-                dpo_name: input.dpo_name,
-                dpo_email: input.dpo_email,
-                dpo_address: input.dpo_address,
-                representative: input.representative,
-                sources: input.sources,
-            })
-            .await
-            .api()?;
+        let saved = registry.set_organization(input.into()).await.api()?;
         Ok(Organization(saved))
     }
 }
 
-fn category_input(input: DataCategoryInput) -> reg::DataCategoryInput {
-    reg::DataCategoryInput {
-        key: input.key,
-        name: input.name,
-        description: input.description,
-        special_category: input.special_category,
-        fides_key: input.fides_key,
+// Conversions into the registry's inputs: each GraphQL input says once how it maps.
+
+impl From<CreateRecipientInput> for reg::RecipientInput {
+    fn from(input: CreateRecipientInput) -> Self {
+        Self {
+            key: input.key,
+            legal_name: input.legal_name,
+            kind: input.kind.into(),
+            default_role: input.default_role.into(),
+            description: input.description,
+            country: input.country,
+            processing_locations: input.processing_locations,
+            transfer: input.transfer_safeguard.map(Into::into),
+            dpa_reference: input.dpa_reference,
+            certifications: input.certifications,
+            dpf_certified: input.dpf_certified,
+            website: input.website,
+            privacy_notice_url: input.privacy_notice_url,
+            status: input
+                .status
+                .map_or(entity::RecipientStatus::Proposed, Into::into),
+            public: input.public,
+            assumptions: input.assumptions,
+            sources: input.sources,
+        }
     }
 }
 
-fn term_input(input: TermInput) -> reg::TermInput {
-    reg::TermInput {
-        key: input.key,
-        name: input.name,
-        description: input.description,
+impl From<UpdateRecipientInput> for reg::RecipientPatch {
+    fn from(input: UpdateRecipientInput) -> Self {
+        Self {
+            key: input.key,
+            legal_name: input.legal_name,
+            kind: input.kind.map(Into::into),
+            default_role: input.default_role.map(Into::into),
+            description: patch(input.description),
+            country: input.country,
+            processing_locations: input.processing_locations,
+            transfer: patch(input.transfer_safeguard),
+            dpa_reference: patch(input.dpa_reference),
+            certifications: input.certifications,
+            dpf_certified: input.dpf_certified,
+            website: patch(input.website),
+            privacy_notice_url: patch(input.privacy_notice_url),
+            status: input.status.map(Into::into),
+            public: input.public,
+            assumptions: input.assumptions,
+            sources: input.sources,
+        }
+    }
+}
+
+/// The row id behind a global ID in an input field, as `input.<field>`.
+fn input_id(field: &str, type_name: &str, id: &ID) -> async_graphql::Result<i32> {
+    expect_id(&format!("input.{field}"), type_name, id)
+}
+
+impl TryFrom<CreateDataFlowInput> for reg::FlowInput {
+    type Error = async_graphql::Error;
+
+    fn try_from(input: CreateDataFlowInput) -> async_graphql::Result<Self> {
+        Ok(Self {
+            activity: input_id("activityId", "ProcessingActivity", &input.activity_id)?,
+            recipient: input_id("recipientId", "Recipient", &input.recipient_id)?,
+            via: input
+                .via_recipient_id
+                .map(|id| input_id("viaRecipientId", "Recipient", &id))
+                .transpose()?,
+            role: input.role.map(Into::into),
+            purpose: input.purpose,
+            data_categories: input.data_categories,
+            data_subjects: input.data_subjects,
+            countries: input.countries,
+            transfers: input.transfers.into_iter().map(Into::into).collect(),
+            assumptions: input.assumptions,
+            sources: input.sources,
+        })
+    }
+}
+
+impl TryFrom<UpdateDataFlowInput> for reg::FlowPatch {
+    type Error = async_graphql::Error;
+
+    fn try_from(input: UpdateDataFlowInput) -> async_graphql::Result<Self> {
+        let via = match input.via_recipient_id {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(id) => Some(Some(input_id("viaRecipientId", "Recipient", &id)?)),
+        };
+        Ok(Self {
+            activity: input
+                .activity_id
+                .map(|id| input_id("activityId", "ProcessingActivity", &id))
+                .transpose()?,
+            recipient: input
+                .recipient_id
+                .map(|id| input_id("recipientId", "Recipient", &id))
+                .transpose()?,
+            via,
+            role: patch(input.role),
+            purpose: patch(input.purpose),
+            data_categories: input.data_categories,
+            data_subjects: input.data_subjects,
+            countries: input.countries,
+            transfers: input
+                .transfers
+                .map(|t| t.into_iter().map(Into::into).collect()),
+            assumptions: input.assumptions,
+            sources: input.sources,
+        })
+    }
+}
+
+impl From<CreateProcessingActivityInput> for reg::ActivityInput {
+    fn from(input: CreateProcessingActivityInput) -> Self {
+        Self {
+            key: input.key,
+            name: input.name,
+            description: input.description,
+            organization_role: input.organization_role.into(),
+            controllers: input.controllers,
+            purposes: input.purposes,
+            legal_basis: input.legal_basis.map(Into::into),
+            data_subjects: input.data_subjects,
+            data_categories: input.data_categories,
+            products: input.products,
+            retention_period: input.retention_period,
+            retention_reason: input.retention_reason,
+            security_measures: input.security_measures,
+            special_category_condition: input.special_category_condition,
+            assumptions: input.assumptions,
+            sources: input.sources,
+        }
+    }
+}
+
+impl From<UpdateProcessingActivityInput> for reg::ActivityPatch {
+    fn from(input: UpdateProcessingActivityInput) -> Self {
+        Self {
+            key: input.key,
+            name: input.name,
+            description: patch(input.description),
+            organization_role: input.organization_role.map(Into::into),
+            controllers: input.controllers,
+            purposes: input.purposes,
+            legal_basis: patch(input.legal_basis),
+            data_subjects: input.data_subjects,
+            data_categories: input.data_categories,
+            products: input.products,
+            retention_period: patch(input.retention_period),
+            retention_reason: patch(input.retention_reason),
+            security_measures: input.security_measures,
+            special_category_condition: patch(input.special_category_condition),
+            assumptions: input.assumptions,
+            sources: input.sources,
+        }
+    }
+}
+
+impl From<DataCategoryInput> for reg::DataCategoryInput {
+    fn from(input: DataCategoryInput) -> Self {
+        Self {
+            key: input.key,
+            name: input.name,
+            description: input.description,
+            special_category: input.special_category,
+            fides_key: input.fides_key,
+        }
+    }
+}
+
+impl From<TermInput> for reg::TermInput {
+    fn from(input: TermInput) -> Self {
+        Self {
+            key: input.key,
+            name: input.name,
+            description: input.description,
+        }
+    }
+}
+
+impl From<OrganizationInput> for reg::OrganizationInput {
+    fn from(input: OrganizationInput) -> Self {
+        Self {
+            name: input.name,
+            address: input.address,
+            country: input.country,
+            dpo_name: input.dpo_name,
+            dpo_email: input.dpo_email,
+            dpo_address: input.dpo_address,
+            representative: input.representative,
+            sources: input.sources,
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The record of processing activities (GDPR Art. 30) and its compliance findings.
 
 use super::auth::VIEWER;
+use super::enums::{Derogation, LegalBasis, RecipientKind, RecipientRole, TransferMechanism};
 use super::error::{ApiResult, bad_input};
 use crate::registry::Registry;
 use crate::ropa::{self, FindingOptions, model};
@@ -144,9 +145,9 @@ impl RecordActivity<'_> {
         &self.0.purposes
     }
 
-    /// The lawful basis (Art. 6(1)), as the `LegalBasis` enum's name.
-    async fn legal_basis(&self) -> Option<&str> {
-        self.0.legal_basis.as_deref()
+    /// The lawful basis (Art. 6(1)).
+    async fn legal_basis(&self) -> Option<LegalBasis> {
+        self.0.legal_basis.map(Into::into)
     }
 
     /// Art. 30(1)(c): the categories of data subjects.
@@ -164,9 +165,13 @@ impl RecordActivity<'_> {
         self.0.special_category_condition.as_deref()
     }
 
-    /// Art. 30(1)(d): the categories of recipients (`RecipientKind` names).
-    async fn recipient_categories(&self) -> &[String] {
-        &self.0.recipient_categories
+    /// Art. 30(1)(d): the categories of recipients.
+    async fn recipient_categories(&self) -> Vec<RecipientKind> {
+        self.0
+            .recipient_categories
+            .iter()
+            .map(|&kind| kind.into())
+            .collect()
     }
 
     /// The named recipients and their roles.
@@ -231,14 +236,14 @@ impl RecordRecipient<'_> {
         &self.0.legal_name
     }
 
-    /// Its kind (`RecipientKind` name).
-    async fn kind(&self) -> &str {
-        &self.0.kind
+    /// Its kind.
+    async fn kind(&self) -> RecipientKind {
+        self.0.kind.into()
     }
 
-    /// Its role for this activity's data (`RecipientRole` name).
-    async fn role(&self) -> &str {
-        &self.0.role
+    /// Its role for this activity's data.
+    async fn role(&self) -> RecipientRole {
+        self.0.role.into()
     }
 
     /// Its country of establishment.
@@ -272,9 +277,9 @@ impl RecordTransfer<'_> {
         &self.0.country_name
     }
 
-    /// The documented safeguard (`TransferMechanism` name).
-    async fn mechanism(&self) -> &str {
-        &self.0.mechanism
+    /// The documented safeguard.
+    async fn mechanism(&self) -> TransferMechanism {
+        self.0.mechanism.into()
     }
 
     /// For standard contractual clauses, the module (1-4).
@@ -282,9 +287,9 @@ impl RecordTransfer<'_> {
         self.0.scc_module
     }
 
-    /// For an Art. 49 transfer, the derogation (`Derogation` name).
-    async fn derogation(&self) -> Option<&str> {
-        self.0.derogation.as_deref()
+    /// For an Art. 49 transfer, the derogation.
+    async fn derogation(&self) -> Option<Derogation> {
+        self.0.derogation.map(Into::into)
     }
 
     /// The documented safeguards (Art. 30(1)(e), compelling legitimate interests).

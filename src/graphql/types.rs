@@ -10,7 +10,7 @@ use super::error::ApiResult;
 use super::loaders::*;
 use super::relay::global_id;
 use crate::reference;
-use crate::registry::Registry;
+use crate::registry::{Registry, rules};
 use async_graphql::{Context, ID, Interface, Object};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
@@ -416,6 +416,14 @@ impl DataFlow {
             .api()?
             .ok_or_else(|| "the flow's recipient is missing".into())
     }
+
+    async fn effective_role(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<entity::RecipientRole> {
+        let default_role = self.recipient_model(ctx).await?.default_role;
+        Ok(rules::effective_role(self.0.role, default_role))
+    }
 }
 
 /// A data flow: a processing activity sends some of its data to a recipient, in a role, to
@@ -457,10 +465,7 @@ impl DataFlow {
 
     /// The recipient's role in this flow: the flow's own, or else the recipient's default.
     async fn role(&self, ctx: &Context<'_>) -> async_graphql::Result<RecipientRole> {
-        Ok(match self.0.role {
-            Some(role) => role.into(),
-            None => self.recipient_model(ctx).await?.default_role.into(),
-        })
+        Ok(self.effective_role(ctx).await?.into())
     }
 
     /// The role this flow sets, overriding the recipient's default; null when it does not.
@@ -520,18 +525,12 @@ impl DataFlow {
     /// Whether this flow makes its recipient a subprocessor: the organization is processor in
     /// the activity and the recipient is processor in the flow.
     async fn is_subprocessing(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let role = match self.0.role {
-            Some(role) => role,
-            None => self.recipient_model(ctx).await?.default_role,
-        };
-        if role != entity::RecipientRole::Processor {
-            return Ok(false);
-        }
+        let role = self.effective_role(ctx).await?;
         let activity = loader(ctx)?
             .load_one(ActivityId(self.0.activity_id))
             .await
             .api()?;
-        Ok(activity.is_some_and(|a| a.organization_role == entity::OrganizationRole::Processor))
+        Ok(activity.is_some_and(|a| rules::is_subprocessing(a.organization_role, role)))
     }
 
     /// The flows by which the recipient forwards this activity's data onward.

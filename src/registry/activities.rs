@@ -1,78 +1,25 @@
 //! Processing activities: reads, and writes that append to the change log.
 
-use super::changelog::{self, NewEvent};
+use super::changelog::{NewEvent, Transition};
 use super::error::{RegistryError, Result};
 use super::inputs::{ActivityInput, ActivityPatch};
+use super::snapshot::{ActivityLinks, ActivitySnapshot};
 use super::taxonomy::{resolve_categories, resolve_products, resolve_subjects};
 use super::{Actor, Registry, linked, validate};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::{
-    ChangeKind, LegalBasis, OrganizationRole, TextList, activity_data_category,
-    activity_data_subject, activity_product, data_category, data_flow, data_subject_category,
-    flow_data_category, flow_data_subject, processing_activity, product,
+    TextList, activity_data_category, activity_data_subject, activity_product, data_category,
+    data_flow, data_subject_category, flow_data_category, flow_data_subject, processing_activity,
+    product,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::HashMap;
 
-/// The taxonomy terms an activity links to, by key.
-struct Links {
-    categories: Vec<String>,
-    subjects: Vec<String>,
-    products: Vec<String>,
-}
-
-/// A processing activity as the change log records it: the state after each change.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ActivitySnapshot {
-    pub key: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub organization_role: OrganizationRole,
-    /// Art. 30(2)(a): the controllers (by category) on whose behalf the organization acts.
-    #[serde(default)]
-    pub controllers: Vec<String>,
-    pub purposes: Vec<String>,
-    pub legal_basis: Option<LegalBasis>,
-    pub data_subjects: Vec<String>,
-    pub data_categories: Vec<String>,
-    pub products: Vec<String>,
-    pub retention_period: Option<String>,
-    pub retention_reason: Option<String>,
-    pub security_measures: Vec<String>,
-    pub special_category_condition: Option<String>,
-    pub assumptions: Vec<String>,
-    pub sources: Vec<String>,
-}
-
-fn snapshot(a: &processing_activity::Model, links: &Links) -> Value {
-    let snapshot = ActivitySnapshot {
-        key: a.key.clone(),
-        name: a.name.clone(),
-        description: a.description.clone(),
-        organization_role: a.organization_role,
-        controllers: a.controllers.0.clone(),
-        purposes: a.purposes.0.clone(),
-        legal_basis: a.legal_basis,
-        data_subjects: links.subjects.clone(),
-        data_categories: links.categories.clone(),
-        products: links.products.clone(),
-        retention_period: a.retention_period.clone(),
-        retention_reason: a.retention_reason.clone(),
-        security_measures: a.security_measures.0.clone(),
-        special_category_condition: a.special_category_condition.clone(),
-        assumptions: a.assumptions.0.clone(),
-        sources: a.sources.0.clone(),
-    };
-    serde_json::to_value(snapshot).unwrap_or(Value::Null)
-}
-
-async fn links_of(conn: &impl ConnectionTrait, id: i32) -> Result<Links> {
+/// The keys of the terms an activity links to, each list sorted.
+async fn links_of(conn: &impl ConnectionTrait, id: i32) -> Result<ActivityLinks> {
     let category_ids: Vec<i32> = activity_data_category::Entity::find()
         .filter(activity_data_category::Column::ActivityId.eq(id))
         .all(conn)
@@ -94,8 +41,8 @@ async fn links_of(conn: &impl ConnectionTrait, id: i32) -> Result<Links> {
         .into_iter()
         .map(|l| l.product_id)
         .collect();
-    Ok(Links {
-        categories: data_category::Entity::find()
+    Ok(ActivityLinks {
+        data_categories: data_category::Entity::find()
             .filter(data_category::Column::Id.is_in(category_ids))
             .order_by_asc(data_category::Column::Key)
             .all(conn)
@@ -103,7 +50,7 @@ async fn links_of(conn: &impl ConnectionTrait, id: i32) -> Result<Links> {
             .into_iter()
             .map(|c| c.key)
             .collect(),
-        subjects: data_subject_category::Entity::find()
+        data_subjects: data_subject_category::Entity::find()
             .filter(data_subject_category::Column::Id.is_in(subject_ids))
             .order_by_asc(data_subject_category::Column::Key)
             .all(conn)
@@ -125,11 +72,10 @@ async fn links_of(conn: &impl ConnectionTrait, id: i32) -> Result<Links> {
 /// Validates `input` and writes the activity row and its links; returns the row and its links.
 async fn store(
     txn: &DatabaseTransaction,
-    id: Option<i32>,
+    existing: Option<&processing_activity::Model>,
     input: &ActivityInput,
-    created_at: Option<chrono::DateTime<Utc>>,
-    now: chrono::DateTime<Utc>,
-) -> Result<(processing_activity::Model, Links)> {
+    now: DateTime<Utc>,
+) -> Result<(processing_activity::Model, ActivitySnapshot)> {
     let key = validate::key("key", &input.key)?;
     let name = validate::name("name", &input.name)?;
     let purposes = validate::texts("purposes", &input.purposes)?;
@@ -141,24 +87,9 @@ async fn store(
     }
     let retention_period =
         validate::retention_period("retentionPeriod", input.retention_period.as_deref())?;
-    let categories: Vec<String> = input
-        .data_categories
-        .iter()
-        .enumerate()
-        .map(|(i, k)| validate::category_key(&format!("dataCategories[{i}]"), k))
-        .collect::<Result<_>>()?;
-    let subjects: Vec<String> = input
-        .data_subjects
-        .iter()
-        .enumerate()
-        .map(|(i, k)| validate::key(&format!("dataSubjects[{i}]"), k))
-        .collect::<Result<_>>()?;
-    let products: Vec<String> = input
-        .products
-        .iter()
-        .enumerate()
-        .map(|(i, k)| validate::key(&format!("products[{i}]"), k))
-        .collect::<Result<_>>()?;
+    let categories = validate::category_keys("dataCategories", &input.data_categories)?;
+    let subjects = validate::keys("dataSubjects", &input.data_subjects)?;
+    let products = validate::keys("products", &input.products)?;
     let category_ids = resolve_categories(txn, "dataCategories", &categories).await?;
     let subject_ids = resolve_subjects(txn, "dataSubjects", &subjects).await?;
     let product_ids = resolve_products(txn, "products", &products).await?;
@@ -192,57 +123,76 @@ async fn store(
             &input.assumptions,
         )?)),
         sources: Set(TextList(validate::texts("sources", &input.sources)?)),
-        created_at: Set(created_at.unwrap_or(now)),
+        created_at: Set(existing.map_or(now, |e| e.created_at)),
         updated_at: Set(now),
         ..Default::default()
     };
-    let saved = match id {
-        Some(id) => {
-            row.id = Set(id);
-            // Flows may only send what their activity processes: refuse to drop a category or
-            // a data subject category that a flow of this activity still sends.
-            let flow_ids: Vec<i32> = data_flow::Entity::find()
-                .filter(data_flow::Column::ActivityId.eq(id))
-                .all(txn)
-                .await?
-                .into_iter()
-                .map(|f| f.id)
-                .collect();
-            if !flow_ids.is_empty() {
-                let allowed = super::taxonomy::categories_with_descendants(
-                    txn,
-                    "dataCategories",
-                    &categories,
-                )
-                .await?;
-                let sent = flow_data_category::Entity::find()
-                    .filter(flow_data_category::Column::FlowId.is_in(flow_ids.clone()))
-                    .filter(flow_data_category::Column::DataCategoryId.is_not_in(allowed))
-                    .count(txn)
-                    .await?;
-                if sent > 0 {
-                    return Err(RegistryError::invalid(
-                        "dataCategories",
-                        "data flows of this activity still send a category this change removes; change those flows first",
-                    ));
-                }
-                let sent = flow_data_subject::Entity::find()
-                    .filter(flow_data_subject::Column::FlowId.is_in(flow_ids))
-                    .filter(flow_data_subject::Column::DataSubjectId.is_not_in(subject_ids.clone()))
-                    .count(txn)
-                    .await?;
-                if sent > 0 {
-                    return Err(RegistryError::invalid(
-                        "dataSubjects",
-                        "data flows of this activity still send data about a data subject category this change removes; change those flows first",
-                    ));
-                }
-            }
+    let saved = match existing {
+        Some(existing) => {
+            row.id = Set(existing.id);
+            check_flows_still_covered(txn, existing.id, &categories, &subject_ids).await?;
             row.update(txn).await?
         }
         None => row.insert(txn).await?,
     };
-    let id = saved.id;
+    replace_links(txn, saved.id, &category_ids, &subject_ids, &product_ids).await?;
+    let links = links_of(txn, saved.id).await?;
+    Ok((saved.clone(), ActivitySnapshot::of(saved, links)))
+}
+
+/// Flows may only send what their activity processes: refuses to drop a category or a data
+/// subject category that a flow of activity `id` still sends.
+async fn check_flows_still_covered(
+    txn: &DatabaseTransaction,
+    id: i32,
+    categories: &[String],
+    subject_ids: &[i32],
+) -> Result<()> {
+    let flow_ids: Vec<i32> = data_flow::Entity::find()
+        .filter(data_flow::Column::ActivityId.eq(id))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    if flow_ids.is_empty() {
+        return Ok(());
+    }
+    let allowed =
+        super::taxonomy::categories_with_descendants(txn, "dataCategories", categories).await?;
+    let sent = flow_data_category::Entity::find()
+        .filter(flow_data_category::Column::FlowId.is_in(flow_ids.clone()))
+        .filter(flow_data_category::Column::DataCategoryId.is_not_in(allowed))
+        .count(txn)
+        .await?;
+    if sent > 0 {
+        return Err(RegistryError::invalid(
+            "dataCategories",
+            "data flows of this activity still send a category this change removes; change those flows first",
+        ));
+    }
+    let sent = flow_data_subject::Entity::find()
+        .filter(flow_data_subject::Column::FlowId.is_in(flow_ids))
+        .filter(flow_data_subject::Column::DataSubjectId.is_not_in(subject_ids.iter().copied()))
+        .count(txn)
+        .await?;
+    if sent > 0 {
+        return Err(RegistryError::invalid(
+            "dataSubjects",
+            "data flows of this activity still send data about a data subject category this change removes; change those flows first",
+        ));
+    }
+    Ok(())
+}
+
+/// Replaces the terms activity `id` links to.
+async fn replace_links(
+    txn: &DatabaseTransaction,
+    id: i32,
+    category_ids: &[i32],
+    subject_ids: &[i32],
+    product_ids: &[i32],
+) -> Result<()> {
     activity_data_category::Entity::delete_many()
         .filter(activity_data_category::Column::ActivityId.eq(id))
         .exec(txn)
@@ -285,8 +235,7 @@ async fn store(
         .exec(txn)
         .await?;
     }
-    let links = links_of(txn, id).await?;
-    Ok((saved, links))
+    Ok(())
 }
 
 impl Registry {
@@ -377,32 +326,12 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<processing_activity::Model> {
-        // Refused before anything else, so a bad reason never hides behind another error.
-        validate::text("reason", reason)?;
-        let write = self.write().await?;
-        let txn = &write.txn;
-        let (created, links) = store(txn, None, &input, None, self.now()).await?;
-        let after = snapshot(&created, &links);
-        let seq = changelog::append(
-            self,
-            txn,
-            actor,
-            reason,
-            NewEvent {
-                kind: ChangeKind::ActivityCreated,
-                recipient_id: None,
-                recipient_kind: None,
-                flow_id: None,
-                activity_id: Some(created.id),
-                changes: changelog::diff(&Value::Null, &after),
-                snapshot: after,
-                announced_at: None,
-                effective_at: None,
-                public: false,
-            },
-        )
-        .await?;
-        self.commit(write, Some(seq)).await?;
+        let mut change = self.change(actor, reason).await?;
+        let (created, after) = store(change.txn(), None, &input, self.now()).await?;
+        change
+            .record(NewEvent::activity(created.id, Transition::Created(after)))
+            .await?;
+        change.commit().await?;
         Ok(created)
     }
 
@@ -414,86 +343,20 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<processing_activity::Model> {
-        // Refused before anything else, so a bad reason never hides behind another error.
-        validate::text("reason", reason)?;
-        let write = self.write().await?;
-        let txn = &write.txn;
-        let existing = processing_activity::Entity::find_by_id(id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| RegistryError::not_found("ProcessingActivity", id))?;
-        let old_links = links_of(txn, id).await?;
-        let input = ActivityInput {
-            key: patch.key.unwrap_or_else(|| existing.key.clone()),
-            name: patch.name.unwrap_or_else(|| existing.name.clone()),
-            description: patch
-                .description
-                .unwrap_or_else(|| existing.description.clone()),
-            organization_role: patch
-                .organization_role
-                .unwrap_or(existing.organization_role),
-            controllers: patch
-                .controllers
-                .unwrap_or_else(|| existing.controllers.0.clone()),
-            purposes: patch
-                .purposes
-                .unwrap_or_else(|| existing.purposes.0.clone()),
-            legal_basis: patch.legal_basis.unwrap_or(existing.legal_basis),
-            data_subjects: patch
-                .data_subjects
-                .unwrap_or_else(|| old_links.subjects.clone()),
-            data_categories: patch
-                .data_categories
-                .unwrap_or_else(|| old_links.categories.clone()),
-            products: patch.products.unwrap_or_else(|| old_links.products.clone()),
-            retention_period: patch
-                .retention_period
-                .unwrap_or_else(|| existing.retention_period.clone()),
-            retention_reason: patch
-                .retention_reason
-                .unwrap_or_else(|| existing.retention_reason.clone()),
-            security_measures: patch
-                .security_measures
-                .unwrap_or_else(|| existing.security_measures.0.clone()),
-            special_category_condition: patch
-                .special_category_condition
-                .unwrap_or_else(|| existing.special_category_condition.clone()),
-            assumptions: patch
-                .assumptions
-                .unwrap_or_else(|| existing.assumptions.0.clone()),
-            sources: patch.sources.unwrap_or_else(|| existing.sources.0.clone()),
-        };
-        let before = snapshot(&existing, &old_links);
-        let (updated, links) =
-            store(txn, Some(id), &input, Some(existing.created_at), self.now()).await?;
-        let after = snapshot(&updated, &links);
-        let changes = changelog::diff(&before, &after);
-        let seq = if changes.as_object().is_some_and(|c| !c.is_empty()) {
-            Some(
-                changelog::append(
-                    self,
-                    txn,
-                    actor,
-                    reason,
-                    NewEvent {
-                        kind: ChangeKind::ActivityUpdated,
-                        recipient_id: None,
-                        recipient_kind: None,
-                        flow_id: None,
-                        activity_id: Some(id),
-                        changes,
-                        snapshot: after,
-                        announced_at: None,
-                        effective_at: None,
-                        public: false,
-                    },
-                )
-                .await?,
-            )
-        } else {
-            None
-        };
-        self.commit(write, seq).await?;
+        let mut change = self.change(actor, reason).await?;
+        let existing = change
+            .find::<processing_activity::Entity>("ProcessingActivity", id)
+            .await?;
+        let before = ActivitySnapshot::of(existing.clone(), links_of(change.txn(), id).await?);
+        let input = patch.apply(before.clone().into());
+        let (updated, after) = store(change.txn(), Some(&existing), &input, self.now()).await?;
+        change
+            .record(NewEvent::activity(
+                id,
+                Transition::Updated { before, after },
+            ))
+            .await?;
+        change.commit().await?;
         Ok(updated)
     }
 
@@ -504,17 +367,13 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<processing_activity::Model> {
-        // Refused before anything else, so a bad reason never hides behind another error.
-        validate::text("reason", reason)?;
-        let write = self.write().await?;
-        let txn = &write.txn;
-        let existing = processing_activity::Entity::find_by_id(id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| RegistryError::not_found("ProcessingActivity", id))?;
+        let mut change = self.change(actor, reason).await?;
+        let existing = change
+            .find::<processing_activity::Entity>("ProcessingActivity", id)
+            .await?;
         let flows = data_flow::Entity::find()
             .filter(data_flow::Column::ActivityId.eq(id))
-            .count(txn)
+            .count(change.txn())
             .await?;
         if flows > 0 {
             return Err(RegistryError::Conflict(format!(
@@ -522,31 +381,14 @@ impl Registry {
                 existing.key
             )));
         }
-        let links = links_of(txn, id).await?;
-        let before = snapshot(&existing, &links);
+        let before = ActivitySnapshot::of(existing.clone(), links_of(change.txn(), id).await?);
         processing_activity::Entity::delete_by_id(id)
-            .exec(txn)
+            .exec(change.txn())
             .await?;
-        let seq = changelog::append(
-            self,
-            txn,
-            actor,
-            reason,
-            NewEvent {
-                kind: ChangeKind::ActivityDeleted,
-                recipient_id: None,
-                recipient_kind: None,
-                flow_id: None,
-                activity_id: Some(id),
-                changes: changelog::diff(&before, &Value::Null),
-                snapshot: before,
-                announced_at: None,
-                effective_at: None,
-                public: false,
-            },
-        )
-        .await?;
-        self.commit(write, Some(seq)).await?;
+        change
+            .record(NewEvent::activity(id, Transition::Deleted(before)))
+            .await?;
+        change.commit().await?;
         Ok(existing)
     }
 }

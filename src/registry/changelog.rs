@@ -1,32 +1,23 @@
-//! Appending to the change log, inside the transaction of the change it records.
+//! Appending to the change log, inside the transaction of the change it records, and the one
+//! skeleton every logged write follows: [`Registry::change`] checks the reason, takes the
+//! writer's turn and opens the transaction; [`Change::record`] appends each event, built from
+//! the entity's states before and after by [`NewEvent`]; [`Change::commit`] commits and wakes
+//! subscribers.
 
-use super::error::Result;
-use super::{Actor, Registry};
+use super::error::{RegistryError, Result};
+use super::snapshot::{ActivitySnapshot, FlowSnapshot, RecipientSnapshot, Snapshot, changes};
+use super::visibility::{flow_change_is_public, recipient_change_is_public};
+use super::{Actor, Registry, Write, validate};
 use chrono::{DateTime, Utc};
 use entity::{
-    ChangeKind, RecipientKind, activity_product, change_event, change_event_product, data_flow,
-    product,
+    ChangeKind, FieldChanges, RecipientKind, RecipientStatus, activity_product, change_event,
+    change_event_product, data_flow, product,
 };
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction,
-    EntityTrait, QueryFilter, QuerySelect, Set,
+    EntityTrait, PrimaryKeyTrait, QueryFilter, QuerySelect, Set,
 };
-use serde_json::{Map, Value};
-
-/// An event about to be appended.
-pub(crate) struct NewEvent {
-    pub kind: ChangeKind,
-    pub recipient_id: Option<i32>,
-    pub recipient_kind: Option<RecipientKind>,
-    pub flow_id: Option<i32>,
-    pub activity_id: Option<i32>,
-    pub changes: Value,
-    pub snapshot: Value,
-    pub announced_at: Option<DateTime<Utc>>,
-    pub effective_at: Option<DateTime<Utc>>,
-    pub public: bool,
-}
 
 /// Lock key that serialises change-log appends on PostgreSQL (an arbitrary constant).
 const CHANGE_LOG_LOCK: i64 = 0x5375_6272_6567;
@@ -42,16 +33,256 @@ pub(crate) async fn take_turn(txn: &DatabaseTransaction) -> Result<()> {
     Ok(())
 }
 
-/// What kind of entity an event is about, and which one.
-fn entity_of(event: &NewEvent) -> (&'static str, i32) {
-    use ChangeKind::*;
-    match event.kind {
-        RecipientCreated | RecipientUpdated | RecipientAnnounced | RecipientActivated
-        | RecipientRetired | RecipientDeleted => ("RECIPIENT", event.recipient_id.unwrap_or(0)),
-        FlowCreated | FlowUpdated | FlowDeleted => ("DATA_FLOW", event.flow_id.unwrap_or(0)),
-        ActivityCreated | ActivityUpdated | ActivityDeleted => {
-            ("PROCESSING_ACTIVITY", event.activity_id.unwrap_or(0))
+/// A data flow in one of an event's states, with what the event row records of its recipient.
+#[derive(Clone)]
+pub(crate) struct FlowState {
+    pub id: i32,
+    pub activity_id: i32,
+    pub recipient_id: i32,
+    /// The recipient's kind, as the feed's filters see it.
+    pub recipient_kind: Option<RecipientKind>,
+    /// Whether the recipient is on the public subprocessor list.
+    pub listed: bool,
+    pub snapshot: FlowSnapshot,
+}
+
+/// An entity's states around a change.
+pub(crate) enum Transition<T> {
+    Created(T),
+    Updated { before: T, after: T },
+    Deleted(T),
+}
+
+impl<T> Transition<T> {
+    fn before(&self) -> Option<&T> {
+        match self {
+            Self::Created(_) => None,
+            Self::Updated { before, .. } | Self::Deleted(before) => Some(before),
         }
+    }
+
+    fn after(&self) -> Option<&T> {
+        match self {
+            Self::Created(after) | Self::Updated { after, .. } => Some(after),
+            Self::Deleted(_) => None,
+        }
+    }
+
+    /// The state the event's snapshot holds: after the change, or before a deletion.
+    fn into_recorded(self) -> T {
+        match self {
+            Self::Created(state) | Self::Updated { after: state, .. } | Self::Deleted(state) => {
+                state
+            }
+        }
+    }
+}
+
+/// An event about to be appended, built from the entity's states around the change: its
+/// kind, field-level changes and whether it is on the public feed all follow from them.
+pub(crate) struct NewEvent {
+    kind: ChangeKind,
+    entity_id: i32,
+    recipient_id: Option<i32>,
+    recipient_kind: Option<RecipientKind>,
+    flow_id: Option<i32>,
+    activity_id: Option<i32>,
+    changes: FieldChanges,
+    snapshot: Snapshot,
+    announced_at: Option<DateTime<Utc>>,
+    effective_at: Option<DateTime<Utc>>,
+    public: bool,
+    /// A reason of the event's own, where the registry writes it for the change it records
+    /// (a flow shown to customers with an announcement) rather than the editor's.
+    reason: Option<String>,
+    /// An update that changes no field: nothing to record.
+    unchanged: bool,
+}
+
+impl NewEvent {
+    /// A change to the recipient with row id `id`; its kind follows from the status before
+    /// and after.
+    pub fn recipient(id: i32, transition: Transition<RecipientSnapshot>) -> Self {
+        let kind = match &transition {
+            Transition::Created(_) => ChangeKind::RecipientCreated,
+            Transition::Deleted(_) => ChangeKind::RecipientDeleted,
+            Transition::Updated { before, after } => match (before.status, after.status) {
+                (from, to) if from == to => ChangeKind::RecipientUpdated,
+                (_, RecipientStatus::Announced) => ChangeKind::RecipientAnnounced,
+                (_, RecipientStatus::Active) => ChangeKind::RecipientActivated,
+                (_, RecipientStatus::Retired) => ChangeKind::RecipientRetired,
+                (_, RecipientStatus::Proposed) => ChangeKind::RecipientUpdated,
+            },
+        };
+        let (before, after) = (transition.before(), transition.after());
+        let changes = changes(before, after);
+        let public = recipient_change_is_public(before, after);
+        let unchanged = matches!(transition, Transition::Updated { .. }) && changes.0.is_empty();
+        let snapshot = transition.into_recorded();
+        // An announcement and an activation say when customers were told and when the
+        // recipient starts.
+        let dated = matches!(
+            kind,
+            ChangeKind::RecipientAnnounced | ChangeKind::RecipientActivated
+        );
+        Self {
+            kind,
+            entity_id: id,
+            recipient_id: Some(id),
+            recipient_kind: Some(snapshot.kind),
+            flow_id: None,
+            activity_id: None,
+            changes,
+            announced_at: snapshot.announced_at.filter(|_| dated),
+            effective_at: snapshot.effective_at.filter(|_| dated),
+            snapshot: Snapshot::Recipient(snapshot),
+            public,
+            reason: None,
+            unchanged,
+        }
+    }
+
+    /// A change to a data flow: its creation, its update or its deletion, as the public feed
+    /// should see them (see [`flow_change_is_public`]).
+    pub fn flow(transition: Transition<FlowState>) -> Self {
+        let kind = match &transition {
+            Transition::Created(_) => ChangeKind::FlowCreated,
+            Transition::Updated { .. } => ChangeKind::FlowUpdated,
+            Transition::Deleted(_) => ChangeKind::FlowDeleted,
+        };
+        let (before, after) = (transition.before(), transition.after());
+        let changes = changes(before.map(|s| &s.snapshot), after.map(|s| &s.snapshot));
+        let public = flow_change_is_public(
+            before.map(|s| (&s.snapshot, s.listed)),
+            after.map(|s| (&s.snapshot, s.listed)),
+        );
+        let unchanged = matches!(transition, Transition::Updated { .. }) && changes.0.is_empty();
+        let state = transition.into_recorded();
+        Self {
+            kind,
+            entity_id: state.id,
+            recipient_id: Some(state.recipient_id),
+            recipient_kind: state.recipient_kind,
+            flow_id: Some(state.id),
+            activity_id: Some(state.activity_id),
+            changes,
+            snapshot: Snapshot::DataFlow(state.snapshot),
+            announced_at: None,
+            effective_at: None,
+            public,
+            reason: None,
+            unchanged,
+        }
+    }
+
+    /// A change to the processing activity with row id `id` (never on the public feed).
+    pub fn activity(id: i32, transition: Transition<ActivitySnapshot>) -> Self {
+        let kind = match &transition {
+            Transition::Created(_) => ChangeKind::ActivityCreated,
+            Transition::Updated { .. } => ChangeKind::ActivityUpdated,
+            Transition::Deleted(_) => ChangeKind::ActivityDeleted,
+        };
+        let changes = changes(transition.before(), transition.after());
+        let unchanged = matches!(transition, Transition::Updated { .. }) && changes.0.is_empty();
+        Self {
+            kind,
+            entity_id: id,
+            recipient_id: None,
+            recipient_kind: None,
+            flow_id: None,
+            activity_id: Some(id),
+            changes,
+            snapshot: Snapshot::ProcessingActivity(transition.into_recorded()),
+            announced_at: None,
+            effective_at: None,
+            public: false,
+            reason: None,
+            unchanged,
+        }
+    }
+
+    /// The event records `reason` rather than the change's own.
+    pub fn because(self, reason: impl Into<String>) -> Self {
+        Self {
+            reason: Some(reason.into()),
+            ..self
+        }
+    }
+}
+
+/// A change to the registry in the making: its transaction (holding the writer's turn), who
+/// makes it and why, and the events recorded so far. Dropped without [`Change::commit`], it
+/// rolls back with everything it wrote.
+pub(crate) struct Change<'r> {
+    registry: &'r Registry,
+    write: Write,
+    actor: &'r Actor,
+    reason: Option<String>,
+    last_seq: Option<i64>,
+}
+
+impl Registry {
+    /// Begins a logged change by `actor`, for `reason`. The reason is checked first, so a bad
+    /// one never hides behind another error.
+    pub(crate) async fn change<'r>(
+        &'r self,
+        actor: &'r Actor,
+        reason: Option<&str>,
+    ) -> Result<Change<'r>> {
+        let reason = validate::text("reason", reason)?;
+        let write = self.write().await?;
+        Ok(Change {
+            registry: self,
+            write,
+            actor,
+            reason,
+            last_seq: None,
+        })
+    }
+}
+
+impl Write {
+    /// The `what` with row id `id`, or NOT_FOUND.
+    pub(crate) async fn find<E>(&self, what: &'static str, id: i32) -> Result<E::Model>
+    where
+        E: EntityTrait,
+        <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i32>,
+    {
+        E::find_by_id(id)
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| RegistryError::not_found(what, id))
+    }
+}
+
+impl Change<'_> {
+    pub fn txn(&self) -> &DatabaseTransaction {
+        &self.write.txn
+    }
+
+    /// The `what` with row id `id`, or NOT_FOUND.
+    pub async fn find<E>(&self, what: &'static str, id: i32) -> Result<E::Model>
+    where
+        E: EntityTrait,
+        <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i32>,
+    {
+        self.write.find::<E>(what, id).await
+    }
+
+    /// Appends `event` to the log (an update that changes nothing is not recorded).
+    pub async fn record(&mut self, event: NewEvent) -> Result<()> {
+        if event.unchanged {
+            return Ok(());
+        }
+        let reason = event.reason.clone().or_else(|| self.reason.clone());
+        let seq = append(self.registry, &self.write.txn, self.actor, reason, event).await?;
+        self.last_seq = Some(seq);
+        Ok(())
+    }
+
+    /// Commits the change and its events, and wakes subscribers.
+    pub async fn commit(self) -> Result<()> {
+        self.registry.commit(self.write, self.last_seq).await
     }
 }
 
@@ -89,28 +320,25 @@ async fn products_of(txn: &DatabaseTransaction, event: &NewEvent) -> Result<Vec<
 /// reader that has seen sequence number N can never later find a smaller one appear, and the
 /// notification to other replicas is sent when (and only if) the transaction commits. SQLite
 /// writers already take turns (see [`Registry::write`]).
-pub(crate) async fn append(
+async fn append(
     registry: &Registry,
     txn: &DatabaseTransaction,
     actor: &Actor,
-    reason: Option<&str>,
+    reason: Option<String>,
     event: NewEvent,
 ) -> Result<i64> {
-    // Checked here, where every change passes: a bad reason rolls the change back with it.
-    let reason = super::validate::text("reason", reason)?;
     let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
     if postgres {
         // Already held when the transaction came from `Registry::write`; taking it again is
         // free (advisory locks are re-entrant) and keeps sequence numbers in commit order.
         take_turn(txn).await?;
     }
-    let (entity_type, entity_id) = entity_of(&event);
     let products = products_of(txn, &event).await?;
     let row = change_event::ActiveModel {
         occurred_at: Set(registry.now()),
         kind: Set(event.kind),
-        entity_type: Set(entity_type.to_owned()),
-        entity_id: Set(entity_id),
+        entity_type: Set(event.kind.entity_type()),
+        entity_id: Set(event.entity_id),
         recipient_id: Set(event.recipient_id),
         recipient_kind: Set(event.recipient_kind),
         flow_id: Set(event.flow_id),
@@ -118,7 +346,7 @@ pub(crate) async fn append(
         actor: Set(actor.0.clone()),
         reason: Set(reason),
         changes: Set(event.changes),
-        snapshot: Set(event.snapshot),
+        snapshot: Set(event.snapshot.to_stored()),
         announced_at: Set(event.announced_at),
         effective_at: Set(event.effective_at),
         public: Set(event.public),
@@ -141,47 +369,4 @@ pub(crate) async fn append(
             .await?;
     }
     Ok(row.seq)
-}
-
-/// Field-level differences between two snapshots: `{"field": {"before": x, "after": y}}`.
-/// Against `Value::Null` (a creation or a deletion) every field is listed.
-pub(crate) fn diff(before: &Value, after: &Value) -> Value {
-    let empty = Map::new();
-    let before = before.as_object().unwrap_or(&empty);
-    let after = after.as_object().unwrap_or(&empty);
-    let mut changes = Map::new();
-    for key in before.keys().chain(after.keys()) {
-        if changes.contains_key(key) {
-            continue;
-        }
-        let old = before.get(key).unwrap_or(&Value::Null);
-        let new = after.get(key).unwrap_or(&Value::Null);
-        if old != new {
-            changes.insert(
-                key.clone(),
-                serde_json::json!({ "before": old, "after": new }),
-            );
-        }
-    }
-    Value::Object(changes)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::diff;
-    use serde_json::json;
-
-    #[test]
-    fn diff_lists_only_changed_fields() {
-        let before = json!({"legalName": "A", "country": "NL", "locations": ["NL"]});
-        let after = json!({"legalName": "A", "country": "US", "locations": ["NL", "US"]});
-        assert_eq!(
-            diff(&before, &after),
-            json!({
-                "country": {"before": "NL", "after": "US"},
-                "locations": {"before": ["NL"], "after": ["NL", "US"]},
-            })
-        );
-        assert_eq!(diff(&after, &after), json!({}));
-    }
 }

@@ -1,29 +1,29 @@
 //! Data flows: the filtered, paginated flow query, batched reads, and writes that append to the
 //! change log.
 
-use super::changelog::{self, NewEvent};
+use super::changelog::{Change, FlowState, NewEvent, Transition};
 use super::error::{RegistryError, Result};
 use super::inputs::{FlowInput, FlowPatch, TransferInput};
 use super::pages::{FlowKey, Page};
+use super::rules::{category_covers, effective_role_in, subprocessing_flows};
+use super::snapshot::{FlowRefs, FlowSnapshot};
 use super::taxonomy::{
     categories_with_descendants, resolve_categories, resolve_products, resolve_subjects,
 };
-use super::visibility;
-use super::{Actor, Registry, linked, validate};
+use super::{Actor, Registry, linked, validate, visibility};
 use crate::reference::EEA;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::{
-    ChangeKind, LegalBasis, OrganizationRole, RecipientKind, RecipientRole, RecipientStatus,
-    TextList, TransferMechanism, activity_product, data_category, data_flow, data_subject_category,
-    flow_country, flow_data_category, flow_data_subject, processing_activity, recipient, transfer,
+    LegalBasis, OrganizationRole, RecipientKind, RecipientRole, RecipientStatus, TextList,
+    TransferMechanism, activity_data_subject, activity_product, data_category, data_flow,
+    data_subject_category, flow_country, flow_data_category, flow_data_subject,
+    processing_activity, recipient, transfer,
 };
 use sea_orm::sea_query::{ExprTrait, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::HashMap;
 
 /// Which data flows to list. Empty lists and `None` do not filter; values within one list are
@@ -81,105 +81,9 @@ where
         .to_owned()
 }
 
-/// The recipient's role in the flow is one of `roles`: the flow's override, or else the
-/// recipient's default.
-fn effective_role_in(roles: &[RecipientRole]) -> Condition {
-    Condition::any()
-        .add(data_flow::Column::Role.is_in(roles.iter().copied()))
-        .add(Condition::all().add(data_flow::Column::Role.is_null()).add(
-            data_flow::Column::RecipientId.in_subquery(ids_where::<recipient::Entity>(
-                recipient::Column::Id,
-                Condition::all().add(recipient::Column::DefaultRole.is_in(roles.iter().copied())),
-            )),
-        ))
-}
-
-/// A data flow as the change log records it: the state after each change. References are by
-/// key; the event row carries the ids.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FlowSnapshot {
-    pub activity: String,
-    pub recipient: String,
-    pub via: Option<String>,
-    /// The flow's own role, when it overrides the recipient's default.
-    pub role: Option<RecipientRole>,
-    pub purpose: Option<String>,
-    pub data_categories: Vec<String>,
-    pub data_subjects: Vec<String>,
-    pub countries: Vec<String>,
-    pub transfers: Vec<TransferSnapshot>,
-    pub assumptions: Vec<String>,
-    pub sources: Vec<String>,
-}
-
-/// A transfer of a flow, in its snapshot.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TransferSnapshot {
-    pub country: String,
-    pub mechanism: TransferMechanism,
-    pub scc_module: Option<i16>,
-    pub derogation: Option<entity::Derogation>,
-    pub safeguards: Option<String>,
-    pub tia_date: Option<chrono::NaiveDate>,
-}
-
-pub(crate) fn snapshot(
-    f: &data_flow::Model,
-    keys: &FlowKeys,
-    countries: &[String],
-    transfers: &[transfer::Model],
-) -> Value {
-    let snapshot = FlowSnapshot {
-        activity: keys.activity.clone(),
-        recipient: keys.recipient.clone(),
-        via: keys.via.clone(),
-        role: f.role,
-        purpose: f.purpose.clone(),
-        data_categories: keys.categories.clone(),
-        data_subjects: keys.subjects.clone(),
-        countries: countries.to_vec(),
-        transfers: transfers
-            .iter()
-            .map(|t| TransferSnapshot {
-                country: t.country.clone(),
-                mechanism: t.mechanism,
-                scc_module: t.scc_module,
-                derogation: t.derogation,
-                safeguards: t.safeguards.clone(),
-                tia_date: t.tia_date,
-            })
-            .collect(),
-        assumptions: f.assumptions.0.clone(),
-        sources: f.sources.0.clone(),
-    };
-    serde_json::to_value(snapshot).unwrap_or(Value::Null)
-}
-
-/// The keys a flow snapshot names its references by.
-pub(crate) struct FlowKeys {
-    activity: String,
-    recipient: String,
-    via: Option<String>,
-    categories: Vec<String>,
-    subjects: Vec<String>,
-}
-
-/// Everything a flow event needs to be written.
-struct Written {
-    flow: data_flow::Model,
-    recipient_kind: Option<RecipientKind>,
-    snapshot: Value,
-    public: bool,
-    recipient_id: i32,
-}
-
-/// A flow's snapshot, whether its recipient is on the public subprocessor list, and its kind.
-async fn state_of(
-    txn: &DatabaseTransaction,
-    flow: &data_flow::Model,
-) -> Result<(Value, bool, Option<RecipientKind>)> {
+/// A flow's state as an event records it: its snapshot, and whether its recipient is on the
+/// public subprocessor list.
+async fn state_of(txn: &DatabaseTransaction, flow: &data_flow::Model) -> Result<FlowState> {
     let activity = processing_activity::Entity::find_by_id(flow.activity_id)
         .one(txn)
         .await?
@@ -195,6 +99,7 @@ async fn state_of(
             .map(|r| r.key),
         None => None,
     };
+    let keys = |terms: Option<Vec<String>>| terms.unwrap_or_default();
     let categories = linked::<flow_data_category::Entity, data_category::Entity>(
         txn,
         flow_data_category::Column::FlowId,
@@ -204,7 +109,7 @@ async fn state_of(
     )
     .await?
     .remove(&flow.id)
-    .unwrap_or_default();
+    .map(|terms| terms.into_iter().map(|c| c.key).collect());
     let subjects = linked::<flow_data_subject::Entity, data_subject_category::Entity>(
         txn,
         flow_data_subject::Column::FlowId,
@@ -214,7 +119,7 @@ async fn state_of(
     )
     .await?
     .remove(&flow.id)
-    .unwrap_or_default();
+    .map(|terms| terms.into_iter().map(|s| s.key).collect());
     let countries: Vec<String> = flow_country::Entity::find()
         .filter(flow_country::Column::FlowId.eq(flow.id))
         .order_by_asc(flow_country::Column::Country)
@@ -228,46 +133,46 @@ async fn state_of(
         .order_by_asc(transfer::Column::Country)
         .all(txn)
         .await?;
-    let keys = FlowKeys {
+    let refs = FlowRefs {
         activity,
         recipient: recipient
             .as_ref()
             .map(|r| r.key.clone())
             .unwrap_or_default(),
         via,
-        categories: categories.into_iter().map(|c| c.key).collect(),
-        subjects: subjects.into_iter().map(|s| s.key).collect(),
+        data_categories: keys(categories),
+        data_subjects: keys(subjects),
     };
-    Ok((
-        snapshot(flow, &keys, &countries, &transfers),
-        recipient
+    Ok(FlowState {
+        id: flow.id,
+        activity_id: flow.activity_id,
+        recipient_id: flow.recipient_id,
+        recipient_kind: recipient.as_ref().map(|r| r.kind),
+        listed: recipient
             .as_ref()
             .is_some_and(|r| visibility::on_public_list(r.public, r.status)),
-        recipient.map(|r| r.kind),
-    ))
+        snapshot: FlowSnapshot::of(flow, refs, countries, &transfers),
+    })
 }
 
-/// Validates `input` against the registry and writes the flow row and everything hanging off it.
-async fn store(
+/// The flow's activity and recipient, which must exist, and its intermediary, which must be
+/// another recipient.
+async fn check_references(
     txn: &DatabaseTransaction,
-    id: Option<i32>,
     input: &FlowInput,
-    created_at: Option<chrono::DateTime<Utc>>,
-    now: chrono::DateTime<Utc>,
-    recorded_adequacy: &[&str],
-) -> Result<Written> {
-    let activity = processing_activity::Entity::find_by_id(input.activity_id)
+) -> Result<(processing_activity::Model, recipient::Model)> {
+    let activity = processing_activity::Entity::find_by_id(input.activity)
         .one(txn)
         .await?
         .ok_or_else(|| {
             RegistryError::invalid("activityId", "there is no such processing activity")
         })?;
-    let recipient = recipient::Entity::find_by_id(input.recipient_id)
+    let recipient = recipient::Entity::find_by_id(input.recipient)
         .one(txn)
         .await?
         .ok_or_else(|| RegistryError::invalid("recipientId", "there is no such recipient"))?;
-    if let Some(via) = input.via_recipient_id {
-        if via == input.recipient_id {
+    if let Some(via) = input.via {
+        if via == input.recipient {
             return Err(RegistryError::invalid(
                 "viaRecipientId",
                 "a recipient cannot forward data to itself",
@@ -280,6 +185,17 @@ async fn store(
                 RegistryError::invalid("viaRecipientId", "there is no such recipient")
             })?;
     }
+    Ok((activity, recipient))
+}
+
+/// The flow's destinations and their transfers (one per destination outside the EEA), and the
+/// keys of its data categories and data subjects, checked on their own.
+fn check_contents(
+    input: &FlowInput,
+    importer: &recipient::Model,
+    now: DateTime<Utc>,
+    recorded_adequacy: &[&str],
+) -> Result<(Vec<String>, Vec<TransferInput>)> {
     if input.data_categories.is_empty() {
         return Err(RegistryError::invalid(
             "dataCategories",
@@ -302,41 +218,37 @@ async fn store(
     let transfers = validate::transfers(
         &countries,
         &input.transfers,
-        recipient.dpf_certified,
+        importer.dpf_certified,
         now.date_naive(),
         recorded_adequacy,
     )?;
+    validate::category_keys("dataCategories", &input.data_categories)?;
+    validate::keys("dataSubjects", &input.data_subjects)?;
+    Ok((countries, transfers))
+}
 
-    for (i, key) in input.data_categories.iter().enumerate() {
-        validate::category_key(&format!("dataCategories[{i}]"), key)?;
-    }
-    for (i, key) in input.data_subjects.iter().enumerate() {
-        validate::key(&format!("dataSubjects[{i}]"), key)?;
-    }
+/// The row ids of the flow's data categories and data subjects. A flow can only send what its
+/// activity processes (a category or one of its descendants), about the activity's data
+/// subjects.
+async fn resolve_terms(
+    txn: &DatabaseTransaction,
+    activity: &processing_activity::Model,
+    input: &FlowInput,
+) -> Result<(Vec<i32>, Vec<i32>)> {
     let category_ids = resolve_categories(txn, "dataCategories", &input.data_categories).await?;
     let subject_ids = resolve_subjects(txn, "dataSubjects", &input.data_subjects).await?;
-
-    // A flow can only send what its activity processes (a category or one of its descendants),
-    // about the activity's data subjects.
-    let activity_categories =
-        super::linked::<entity::activity_data_category::Entity, data_category::Entity>(
-            txn,
-            entity::activity_data_category::Column::ActivityId,
-            &[activity.id],
-            |l| l.activity_id,
-            data_category::Column::Key,
-        )
-        .await?
-        .remove(&activity.id)
-        .unwrap_or_default();
+    let processed = linked::<entity::activity_data_category::Entity, data_category::Entity>(
+        txn,
+        entity::activity_data_category::Column::ActivityId,
+        &[activity.id],
+        |l| l.activity_id,
+        data_category::Column::Key,
+    )
+    .await?
+    .remove(&activity.id)
+    .unwrap_or_default();
     for (i, key) in input.data_categories.iter().enumerate() {
-        let processed = activity_categories.iter().any(|c| {
-            *key == c.key
-                || key
-                    .strip_prefix(c.key.as_str())
-                    .is_some_and(|rest| rest.starts_with('.'))
-        });
-        if !processed {
+        if !processed.iter().any(|c| category_covers(&c.key, key)) {
             return Err(RegistryError::invalid(
                 format!("dataCategories[{i}]"),
                 format!(
@@ -346,15 +258,15 @@ async fn store(
             ));
         }
     }
-    let activity_subjects: Vec<i32> = entity::activity_data_subject::Entity::find()
-        .filter(entity::activity_data_subject::Column::ActivityId.eq(activity.id))
+    let concerned: Vec<i32> = activity_data_subject::Entity::find()
+        .filter(activity_data_subject::Column::ActivityId.eq(activity.id))
         .all(txn)
         .await?
         .into_iter()
         .map(|l| l.data_subject_id)
         .collect();
     for (i, (key, id)) in input.data_subjects.iter().zip(&subject_ids).enumerate() {
-        if !activity_subjects.contains(id) {
+        if !concerned.contains(id) {
             return Err(RegistryError::invalid(
                 format!("dataSubjects[{i}]"),
                 format!(
@@ -364,48 +276,49 @@ async fn store(
             ));
         }
     }
+    Ok((category_ids, subject_ids))
+}
 
-    let mut row = data_flow::ActiveModel {
-        activity_id: Set(activity.id),
-        recipient_id: Set(recipient.id),
-        via_recipient_id: Set(input.via_recipient_id),
-        role: Set(input.role),
-        purpose: Set(validate::text("purpose", input.purpose.as_deref())?),
-        assumptions: Set(TextList(validate::texts(
-            "assumptions",
-            &input.assumptions,
-        )?)),
-        sources: Set(TextList(validate::texts("sources", &input.sources)?)),
-        created_at: Set(created_at.unwrap_or(now)),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    let flow = match id {
-        Some(id) => {
-            row.id = Set(id);
-            let flow = row.update(txn).await?;
-            flow_data_category::Entity::delete_many()
-                .filter(flow_data_category::Column::FlowId.eq(id))
-                .exec(txn)
-                .await?;
-            flow_data_subject::Entity::delete_many()
-                .filter(flow_data_subject::Column::FlowId.eq(id))
-                .exec(txn)
-                .await?;
-            flow_country::Entity::delete_many()
-                .filter(flow_country::Column::FlowId.eq(id))
-                .exec(txn)
-                .await?;
-            transfer::Entity::delete_many()
-                .filter(transfer::Column::FlowId.eq(id))
-                .exec(txn)
-                .await?;
-            flow
-        }
-        None => row.insert(txn).await?,
+/// What a flow's rows hold besides the flow row itself.
+struct FlowRows {
+    category_ids: Vec<i32>,
+    subject_ids: Vec<i32>,
+    countries: Vec<String>,
+    transfers: Vec<TransferInput>,
+}
+
+/// Writes the flow row (inserting it when `row.id` is unset) and replaces its categories,
+/// data subjects, destinations and transfers.
+async fn write_rows(
+    txn: &DatabaseTransaction,
+    row: data_flow::ActiveModel,
+    rows: FlowRows,
+) -> Result<data_flow::Model> {
+    let flow = if row.id.is_set() {
+        let flow = row.update(txn).await?;
+        let id = flow.id;
+        flow_data_category::Entity::delete_many()
+            .filter(flow_data_category::Column::FlowId.eq(id))
+            .exec(txn)
+            .await?;
+        flow_data_subject::Entity::delete_many()
+            .filter(flow_data_subject::Column::FlowId.eq(id))
+            .exec(txn)
+            .await?;
+        flow_country::Entity::delete_many()
+            .filter(flow_country::Column::FlowId.eq(id))
+            .exec(txn)
+            .await?;
+        transfer::Entity::delete_many()
+            .filter(transfer::Column::FlowId.eq(id))
+            .exec(txn)
+            .await?;
+        flow
+    } else {
+        row.insert(txn).await?
     };
     let id = flow.id;
-    flow_data_category::Entity::insert_many(category_ids.iter().map(|c| {
+    flow_data_category::Entity::insert_many(rows.category_ids.iter().map(|c| {
         flow_data_category::ActiveModel {
             flow_id: Set(id),
             data_category_id: Set(*c),
@@ -413,7 +326,7 @@ async fn store(
     }))
     .exec(txn)
     .await?;
-    flow_data_subject::Entity::insert_many(subject_ids.iter().map(|s| {
+    flow_data_subject::Entity::insert_many(rows.subject_ids.iter().map(|s| {
         flow_data_subject::ActiveModel {
             flow_id: Set(id),
             data_subject_id: Set(*s),
@@ -421,14 +334,14 @@ async fn store(
     }))
     .exec(txn)
     .await?;
-    flow_country::Entity::insert_many(countries.iter().map(|c| flow_country::ActiveModel {
+    flow_country::Entity::insert_many(rows.countries.iter().map(|c| flow_country::ActiveModel {
         flow_id: Set(id),
         country: Set(c.clone()),
     }))
     .exec(txn)
     .await?;
-    if !transfers.is_empty() {
-        transfer::Entity::insert_many(transfers.iter().map(|t| transfer::ActiveModel {
+    if !rows.transfers.is_empty() {
+        transfer::Entity::insert_many(rows.transfers.iter().map(|t| transfer::ActiveModel {
             flow_id: Set(id),
             country: Set(t.country.clone()),
             mechanism: Set(t.safeguard.mechanism),
@@ -441,14 +354,137 @@ async fn store(
         .exec(txn)
         .await?;
     }
-    let (snapshot, public, recipient_kind) = state_of(txn, &flow).await?;
-    Ok(Written {
-        recipient_kind,
-        recipient_id: flow.recipient_id,
-        flow,
-        snapshot,
-        public,
-    })
+    Ok(flow)
+}
+
+/// Validates `input` against the registry and writes the flow (`existing` when it is an
+/// update); returns the flow's new state. `recorded_adequacy`: the destinations whose adequacy
+/// transfer the flow already has (see `validate::safeguard`).
+async fn store(
+    txn: &DatabaseTransaction,
+    existing: Option<&data_flow::Model>,
+    input: &FlowInput,
+    now: DateTime<Utc>,
+    recorded_adequacy: &[&str],
+) -> Result<(data_flow::Model, FlowState)> {
+    let (activity, recipient) = check_references(txn, input).await?;
+    let (countries, transfers) = check_contents(input, &recipient, now, recorded_adequacy)?;
+    let (category_ids, subject_ids) = resolve_terms(txn, &activity, input).await?;
+    let mut row = data_flow::ActiveModel {
+        activity_id: Set(activity.id),
+        recipient_id: Set(recipient.id),
+        via_recipient_id: Set(input.via),
+        role: Set(input.role),
+        purpose: Set(validate::text("purpose", input.purpose.as_deref())?),
+        assumptions: Set(TextList(validate::texts(
+            "assumptions",
+            &input.assumptions,
+        )?)),
+        sources: Set(TextList(validate::texts("sources", &input.sources)?)),
+        created_at: Set(existing.map_or(now, |e| e.created_at)),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    if let Some(existing) = existing {
+        row.id = Set(existing.id);
+    }
+    let rows = FlowRows {
+        category_ids,
+        subject_ids,
+        countries,
+        transfers,
+    };
+    let flow = write_rows(txn, row, rows).await?;
+    let state = state_of(txn, &flow).await?;
+    Ok((flow, state))
+}
+
+/// The filter's recipients, activities and roles: who receives the data, from which
+/// processing, in which role.
+fn on_parties(filter: &FlowFilter) -> Condition {
+    let mut condition = Condition::all();
+    if !filter.recipient_ids.is_empty() {
+        condition = condition
+            .add(data_flow::Column::RecipientId.is_in(filter.recipient_ids.iter().copied()));
+    }
+    if !filter.activity_ids.is_empty() {
+        condition =
+            condition.add(data_flow::Column::ActivityId.is_in(filter.activity_ids.iter().copied()));
+    }
+    if !filter.recipient_kinds.is_empty() || !filter.recipient_statuses.is_empty() {
+        let mut on_recipient = Condition::all();
+        if !filter.recipient_kinds.is_empty() {
+            on_recipient = on_recipient
+                .add(recipient::Column::Kind.is_in(filter.recipient_kinds.iter().copied()));
+        }
+        if !filter.recipient_statuses.is_empty() {
+            on_recipient = on_recipient
+                .add(recipient::Column::Status.is_in(filter.recipient_statuses.iter().copied()));
+        }
+        condition =
+            condition.add(data_flow::Column::RecipientId.in_subquery(
+                ids_where::<recipient::Entity>(recipient::Column::Id, on_recipient),
+            ));
+    }
+    if !filter.roles.is_empty() {
+        condition = condition.add(effective_role_in(&filter.roles));
+    }
+    if !filter.legal_bases.is_empty() || !filter.organization_roles.is_empty() {
+        let mut on_activity = Condition::all();
+        if !filter.legal_bases.is_empty() {
+            on_activity = on_activity.add(
+                processing_activity::Column::LegalBasis.is_in(filter.legal_bases.iter().copied()),
+            );
+        }
+        if !filter.organization_roles.is_empty() {
+            on_activity = on_activity.add(
+                processing_activity::Column::OrganizationRole
+                    .is_in(filter.organization_roles.iter().copied()),
+            );
+        }
+        condition = condition.add(data_flow::Column::ActivityId.in_subquery(ids_where::<
+            processing_activity::Entity,
+        >(
+            processing_activity::Column::Id,
+            on_activity,
+        )));
+    }
+    if filter.subprocessing_only {
+        condition = condition.add(subprocessing_flows());
+    }
+    condition
+}
+
+/// The filter's destination countries, the EEA, and transfer mechanisms.
+fn on_destinations(filter: &FlowFilter) -> Result<Condition> {
+    let mut condition = Condition::all();
+    if !filter.countries.is_empty() {
+        let countries = validate::countries("countries", &filter.countries)?;
+        condition = condition.add(data_flow::Column::Id.in_subquery(flows_with(
+            flow_country::Column::FlowId,
+            flow_country::Entity,
+            Condition::all().add(flow_country::Column::Country.is_in(countries)),
+        )));
+    }
+    if let Some(outside) = filter.outside_eea {
+        let abroad = data_flow::Column::Id.in_subquery(flows_with(
+            flow_country::Column::FlowId,
+            flow_country::Entity,
+            Condition::all().add(flow_country::Column::Country.is_not_in(EEA)),
+        ));
+        condition = condition.add(if outside { abroad } else { abroad.not() });
+    }
+    if !filter.transfer_mechanisms.is_empty() {
+        condition =
+            condition.add(data_flow::Column::Id.in_subquery(flows_with(
+                transfer::Column::FlowId,
+                transfer::Entity,
+                Condition::all().add(
+                    transfer::Column::Mechanism.is_in(filter.transfer_mechanisms.iter().copied()),
+                ),
+            )));
+    }
+    Ok(condition)
 }
 
 impl Registry {
@@ -470,76 +506,18 @@ impl Registry {
         ] {
             validate::bounded(field, len)?;
         }
+        let condition = Condition::all()
+            .add(on_parties(filter))
+            .add(self.on_terms(filter).await?)
+            .add(on_destinations(filter)?);
+        Ok(FlowSelection(condition))
+    }
+
+    /// The filter's data categories (with their descendants), data subjects and products.
+    async fn on_terms(&self, filter: &FlowFilter) -> Result<Condition> {
         let mut condition = Condition::all();
-        if !filter.recipient_ids.is_empty() {
-            condition = condition
-                .add(data_flow::Column::RecipientId.is_in(filter.recipient_ids.iter().copied()));
-        }
-        if !filter.activity_ids.is_empty() {
-            condition = condition
-                .add(data_flow::Column::ActivityId.is_in(filter.activity_ids.iter().copied()));
-        }
-        if !filter.recipient_kinds.is_empty() || !filter.recipient_statuses.is_empty() {
-            let mut on_recipient = Condition::all();
-            if !filter.recipient_kinds.is_empty() {
-                on_recipient = on_recipient
-                    .add(recipient::Column::Kind.is_in(filter.recipient_kinds.iter().copied()));
-            }
-            if !filter.recipient_statuses.is_empty() {
-                on_recipient = on_recipient.add(
-                    recipient::Column::Status.is_in(filter.recipient_statuses.iter().copied()),
-                );
-            }
-            condition = condition.add(data_flow::Column::RecipientId.in_subquery(ids_where::<
-                recipient::Entity,
-            >(
-                recipient::Column::Id,
-                on_recipient,
-            )));
-        }
-        if !filter.roles.is_empty() {
-            condition = condition.add(effective_role_in(&filter.roles));
-        }
-        if !filter.legal_bases.is_empty() || !filter.organization_roles.is_empty() {
-            let mut on_activity = Condition::all();
-            if !filter.legal_bases.is_empty() {
-                on_activity = on_activity.add(
-                    processing_activity::Column::LegalBasis
-                        .is_in(filter.legal_bases.iter().copied()),
-                );
-            }
-            if !filter.organization_roles.is_empty() {
-                on_activity = on_activity.add(
-                    processing_activity::Column::OrganizationRole
-                        .is_in(filter.organization_roles.iter().copied()),
-                );
-            }
-            condition = condition.add(data_flow::Column::ActivityId.in_subquery(ids_where::<
-                processing_activity::Entity,
-            >(
-                processing_activity::Column::Id,
-                on_activity,
-            )));
-        }
-        if filter.subprocessing_only {
-            condition = condition
-                .add(effective_role_in(&[RecipientRole::Processor]))
-                .add(
-                    data_flow::Column::ActivityId.in_subquery(ids_where::<
-                        processing_activity::Entity,
-                    >(
-                        processing_activity::Column::Id,
-                        Condition::all().add(
-                            processing_activity::Column::OrganizationRole
-                                .eq(OrganizationRole::Processor),
-                        ),
-                    )),
-                );
-        }
         if !filter.data_categories.is_empty() {
-            for (i, key) in filter.data_categories.iter().enumerate() {
-                validate::category_key(&format!("dataCategories[{i}]"), key)?;
-            }
+            validate::category_keys("dataCategories", &filter.data_categories)?;
             let ids =
                 categories_with_descendants(self.db(), "dataCategories", &filter.data_categories)
                     .await?;
@@ -550,9 +528,7 @@ impl Registry {
             )));
         }
         if !filter.data_subjects.is_empty() {
-            for (i, key) in filter.data_subjects.iter().enumerate() {
-                validate::key(&format!("dataSubjects[{i}]"), key)?;
-            }
+            validate::keys("dataSubjects", &filter.data_subjects)?;
             let ids = resolve_subjects(self.db(), "dataSubjects", &filter.data_subjects).await?;
             condition = condition.add(data_flow::Column::Id.in_subquery(flows_with(
                 flow_data_subject::Column::FlowId,
@@ -561,9 +537,7 @@ impl Registry {
             )));
         }
         if !filter.products.is_empty() {
-            for (i, key) in filter.products.iter().enumerate() {
-                validate::key(&format!("products[{i}]"), key)?;
-            }
+            validate::keys("products", &filter.products)?;
             let ids = resolve_products(self.db(), "products", &filter.products).await?;
             condition = condition.add(data_flow::Column::ActivityId.in_subquery(flows_with(
                 activity_product::Column::ActivityId,
@@ -571,32 +545,7 @@ impl Registry {
                 Condition::all().add(activity_product::Column::ProductId.is_in(ids)),
             )));
         }
-        if !filter.countries.is_empty() {
-            let countries = validate::countries("countries", &filter.countries)?;
-            condition = condition.add(data_flow::Column::Id.in_subquery(flows_with(
-                flow_country::Column::FlowId,
-                flow_country::Entity,
-                Condition::all().add(flow_country::Column::Country.is_in(countries)),
-            )));
-        }
-        if let Some(outside) = filter.outside_eea {
-            let abroad = data_flow::Column::Id.in_subquery(flows_with(
-                flow_country::Column::FlowId,
-                flow_country::Entity,
-                Condition::all().add(flow_country::Column::Country.is_not_in(EEA)),
-            ));
-            condition = condition.add(if outside { abroad } else { abroad.not() });
-        }
-        if !filter.transfer_mechanisms.is_empty() {
-            condition = condition.add(data_flow::Column::Id.in_subquery(flows_with(
-                transfer::Column::FlowId,
-                transfer::Entity,
-                Condition::all().add(
-                    transfer::Column::Mechanism.is_in(filter.transfer_mechanisms.iter().copied()),
-                ),
-            )));
-        }
-        Ok(FlowSelection(condition))
+        Ok(condition)
     }
 
     /// The flows of `selection` after the flow `after`, at most `first` of them, in id order.
@@ -754,32 +703,13 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<data_flow::Model> {
-        // Refused before anything else, so a bad reason never hides behind another error.
-        validate::text("reason", reason)?;
-        let write = self.write().await?;
-        let txn = &write.txn;
-        let written = store(txn, None, &input, None, self.now(), &[]).await?;
-        let seq = changelog::append(
-            self,
-            txn,
-            actor,
-            reason,
-            NewEvent {
-                kind: ChangeKind::FlowCreated,
-                recipient_id: Some(written.recipient_id),
-                recipient_kind: written.recipient_kind,
-                flow_id: Some(written.flow.id),
-                activity_id: Some(written.flow.activity_id),
-                changes: changelog::diff(&Value::Null, &written.snapshot),
-                snapshot: written.snapshot,
-                announced_at: None,
-                effective_at: None,
-                public: written.public,
-            },
-        )
-        .await?;
-        self.commit(write, Some(seq)).await?;
-        Ok(written.flow)
+        let mut change = self.change(actor, reason).await?;
+        let (flow, state) = store(change.txn(), None, &input, self.now(), &[]).await?;
+        change
+            .record(NewEvent::flow(Transition::Created(state)))
+            .await?;
+        change.commit().await?;
+        Ok(flow)
     }
 
     /// Applies `patch` to a data flow.
@@ -790,153 +720,52 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<data_flow::Model> {
-        // Refused before anything else, so a bad reason never hides behind another error.
-        validate::text("reason", reason)?;
-        let write = self.write().await?;
-        let txn = &write.txn;
-        let existing = data_flow::Entity::find_by_id(id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| RegistryError::not_found("DataFlow", id))?;
-        let (before, was_public, before_kind) = state_of(txn, &existing).await?;
-        let keys = |field: &str| -> Vec<String> {
-            before[field]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let old_transfers: Vec<TransferInput> = transfer::Entity::find()
-            .filter(transfer::Column::FlowId.eq(id))
-            .all(txn)
-            .await?
-            .into_iter()
-            .map(|t| TransferInput {
-                country: t.country,
-                safeguard: super::inputs::Safeguard {
-                    mechanism: t.mechanism,
-                    scc_module: t.scc_module,
-                    derogation: t.derogation,
-                    safeguards: t.safeguards,
-                    tia_date: t.tia_date,
-                },
-            })
-            .collect();
+        let mut change = self.change(actor, reason).await?;
+        let existing = change.find::<data_flow::Entity>("DataFlow", id).await?;
+        let before = state_of(change.txn(), &existing).await?;
         // Adequacy transfers the flow already has stay valid for these edits even if their
         // decision has lapsed since (the record's findings report that).
-        let recorded: Vec<String> = old_transfers
+        let recorded: Vec<&str> = before
+            .snapshot
+            .transfers
             .iter()
-            .filter(|t| t.safeguard.mechanism == TransferMechanism::AdequacyDecision)
-            .map(|t| t.country.clone())
+            .filter(|t| t.mechanism == TransferMechanism::AdequacyDecision)
+            .map(|t| t.country.as_str())
             .collect();
-        let recorded: Vec<&str> = recorded.iter().map(String::as_str).collect();
-        let input = FlowInput {
-            activity_id: patch.activity_id.unwrap_or(existing.activity_id),
-            recipient_id: patch.recipient_id.unwrap_or(existing.recipient_id),
-            via_recipient_id: patch.via_recipient_id.unwrap_or(existing.via_recipient_id),
-            role: patch.role.unwrap_or(existing.role),
-            purpose: patch.purpose.unwrap_or_else(|| existing.purpose.clone()),
-            data_categories: patch
-                .data_categories
-                .unwrap_or_else(|| keys("dataCategories")),
-            data_subjects: patch.data_subjects.unwrap_or_else(|| keys("dataSubjects")),
-            countries: patch.countries.unwrap_or_else(|| keys("countries")),
-            transfers: patch.transfers.unwrap_or(old_transfers),
-            assumptions: patch
-                .assumptions
-                .unwrap_or_else(|| existing.assumptions.0.clone()),
-            sources: patch.sources.unwrap_or_else(|| existing.sources.0.clone()),
-        };
-        let written = store(
-            txn,
-            Some(id),
-            &input,
-            Some(existing.created_at),
-            self.now(),
-            &recorded,
-        )
-        .await?;
-        let changes = changelog::diff(&before, &written.snapshot);
-        if changes.as_object().is_none_or(|c| c.is_empty()) {
-            self.commit(write, None).await?;
-            return Ok(written.flow);
-        }
+        let input = patch.apply(before.snapshot.clone().into_input(&existing));
+        let (flow, after) =
+            store(change.txn(), Some(&existing), &input, self.now(), &recorded).await?;
         // A flow moved between a recipient on the public list and one off it is, to customers,
         // a flow that leaves or joins the list: the public feed says that, and the update
         // itself, which names both recipients, stays internal. Otherwise an unannounced
         // subprocessor would be named on the public feed.
-        let moved_off_list = was_public && !written.public;
-        let moved_onto_list = !was_public && written.public;
-        if moved_off_list {
-            changelog::append(
-                self,
-                txn,
-                actor,
-                Some("no longer shown to customers: the flow now goes to a recipient that is not on the public list"),
-                NewEvent {
-                    kind: ChangeKind::FlowDeleted,
-                    recipient_id: Some(existing.recipient_id),
-                    recipient_kind: before_kind,
-                    flow_id: Some(id),
-                    activity_id: Some(existing.activity_id),
-                    changes: changelog::diff(&before, &Value::Null),
-                    snapshot: before,
-                    announced_at: None,
-                    effective_at: None,
-                    public: true,
-                },
-            )
-            .await?;
+        let (left, joined) = (
+            before.listed && !after.listed,
+            !before.listed && after.listed,
+        );
+        let moved = before.snapshot != after.snapshot;
+        if left && moved {
+            change
+                .record(
+                    NewEvent::flow(Transition::Deleted(before.clone())).because(
+                        "no longer shown to customers: the flow now goes to a recipient that is not on the public list",
+                    ),
+                )
+                .await?;
         }
-        let public_update = !moved_off_list
-            && !moved_onto_list
-            && written.public
-            && visibility::touches_public("DATA_FLOW", &changes);
-        let mut seq = changelog::append(
-            self,
-            txn,
-            actor,
-            reason,
-            NewEvent {
-                kind: ChangeKind::FlowUpdated,
-                recipient_id: Some(written.recipient_id),
-                recipient_kind: written.recipient_kind,
-                flow_id: Some(id),
-                activity_id: Some(written.flow.activity_id),
-                changes,
-                snapshot: written.snapshot.clone(),
-                announced_at: None,
-                effective_at: None,
-                public: public_update,
-            },
-        )
-        .await?;
-        if moved_onto_list {
-            seq = changelog::append(
-                self,
-                txn,
-                actor,
-                Some("shown to customers: the flow now goes to a recipient on the public list"),
-                NewEvent {
-                    kind: ChangeKind::FlowCreated,
-                    recipient_id: Some(written.recipient_id),
-                    recipient_kind: written.recipient_kind,
-                    flow_id: Some(id),
-                    activity_id: Some(written.flow.activity_id),
-                    changes: changelog::diff(&Value::Null, &written.snapshot),
-                    snapshot: written.snapshot,
-                    announced_at: None,
-                    effective_at: None,
-                    public: true,
-                },
-            )
+        let joined_state = (joined && moved).then(|| after.clone());
+        change
+            .record(NewEvent::flow(Transition::Updated { before, after }))
             .await?;
+        if let Some(after) = joined_state {
+            change
+                .record(NewEvent::flow(Transition::Created(after)).because(
+                    "shown to customers: the flow now goes to a recipient on the public list",
+                ))
+                .await?;
         }
-        self.commit(write, Some(seq)).await?;
-        Ok(written.flow)
+        change.commit().await?;
+        Ok(flow)
     }
 
     /// Removes a data flow.
@@ -946,85 +775,45 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<data_flow::Model> {
-        // Refused before anything else, so a bad reason never hides behind another error.
-        validate::text("reason", reason)?;
-        let write = self.write().await?;
-        let txn = &write.txn;
-        let existing = data_flow::Entity::find_by_id(id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| RegistryError::not_found("DataFlow", id))?;
-        let (before, public, recipient_kind) = state_of(txn, &existing).await?;
-        data_flow::Entity::delete_by_id(id).exec(txn).await?;
-        let seq = changelog::append(
-            self,
-            txn,
-            actor,
-            reason,
-            NewEvent {
-                kind: ChangeKind::FlowDeleted,
-                recipient_id: Some(existing.recipient_id),
-                recipient_kind,
-                flow_id: Some(id),
-                activity_id: Some(existing.activity_id),
-                changes: changelog::diff(&before, &Value::Null),
-                snapshot: before,
-                announced_at: None,
-                effective_at: None,
-                public,
-            },
-        )
-        .await?;
-        self.commit(write, Some(seq)).await?;
+        let mut change = self.change(actor, reason).await?;
+        let existing = change.find::<data_flow::Entity>("DataFlow", id).await?;
+        let before = state_of(change.txn(), &existing).await?;
+        data_flow::Entity::delete_by_id(id)
+            .exec(change.txn())
+            .await?;
+        change
+            .record(NewEvent::flow(Transition::Deleted(before)))
+            .await?;
+        change.commit().await?;
         Ok(existing)
     }
+
     /// Puts the current data flows to a recipient that has just joined the public list on the
-    /// public feed, one FLOW_CREATED event each, in the transaction of its announcement. Flows
+    /// public feed, one FLOW_CREATED event each, in the change of its announcement. Flows
     /// recorded while it was proposed were internal planning; without this a customer would
     /// learn of the new subprocessor but not what data goes to it until a flow next changed.
     /// The events say why they were written, so the internal feed's second creation of a flow
-    /// explains itself. Returns the sequence number of the last event appended, if any.
+    /// explains itself.
     pub(super) async fn publish_flows_to(
         &self,
-        txn: &DatabaseTransaction,
+        change: &mut Change<'_>,
         recipient: &recipient::Model,
-        actor: &Actor,
-    ) -> Result<Option<i64>> {
-        let recipient_id = recipient.id;
+    ) -> Result<()> {
         let reason = format!(
             "shown to customers with the announcement of `{}`",
             recipient.key
         );
-        let reason = Some(reason.as_str());
         let flows = data_flow::Entity::find()
-            .filter(data_flow::Column::RecipientId.eq(recipient_id))
+            .filter(data_flow::Column::RecipientId.eq(recipient.id))
             .order_by_asc(data_flow::Column::Id)
-            .all(txn)
+            .all(change.txn())
             .await?;
-        let mut last = None;
         for flow in flows {
-            let (snapshot, public, recipient_kind) = state_of(txn, &flow).await?;
-            let seq = changelog::append(
-                self,
-                txn,
-                actor,
-                reason,
-                NewEvent {
-                    kind: ChangeKind::FlowCreated,
-                    recipient_id: Some(recipient_id),
-                    recipient_kind,
-                    flow_id: Some(flow.id),
-                    activity_id: Some(flow.activity_id),
-                    changes: changelog::diff(&Value::Null, &snapshot),
-                    snapshot,
-                    announced_at: None,
-                    effective_at: None,
-                    public,
-                },
-            )
-            .await?;
-            last = Some(seq);
+            let state = state_of(change.txn(), &flow).await?;
+            change
+                .record(NewEvent::flow(Transition::Created(state)).because(reason.as_str()))
+                .await?;
         }
-        Ok(last)
+        Ok(())
     }
 }

@@ -15,18 +15,20 @@ mod keys;
 mod notice;
 mod pages;
 mod recipients;
+pub mod rules;
+pub mod snapshot;
 mod taxonomy;
 pub mod validate;
 pub mod visibility;
 
-pub use activities::ActivitySnapshot;
 pub use changelog::CHANNEL as CHANGE_CHANNEL;
 pub use error::{RegistryError, Result};
-pub use flows::{FlowFilter, FlowPage, FlowSelection, FlowSnapshot, TransferSnapshot};
+pub use flows::{FlowFilter, FlowPage, FlowSelection};
 pub use keys::{KEY_PREFIX, NewApiKey, hash_secret};
 pub use notice::ObjectionFilter;
 pub use pages::{ActivityKey, FlowKey, Keyed, ObjectionKey, Page, RecipientKey};
-pub use recipients::{RecipientFilter, RecipientSnapshot};
+pub use recipients::RecipientFilter;
+pub use snapshot::{ActivitySnapshot, FlowSnapshot, RecipientSnapshot, Snapshot, TransferSnapshot};
 
 use chrono::{DateTime, Utc};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -50,21 +52,7 @@ impl Actor {
     }
 }
 
-/// Rules of the registry that an operator may tune.
-#[derive(Clone, Debug)]
-pub struct RegistrySettings {
-    /// How long before a newly announced subprocessor may start (GDPR Art. 28(2): customers must
-    /// be able to object in time). 30 days by default.
-    pub notice_period: chrono::Duration,
-}
-
-impl Default for RegistrySettings {
-    fn default() -> Self {
-        Self {
-            notice_period: chrono::Duration::days(30),
-        }
-    }
-}
+pub use crate::settings::RegistrySettings;
 
 /// The registry over one database.
 #[derive(Clone, Debug)]

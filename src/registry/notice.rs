@@ -2,10 +2,11 @@
 //! to customers with an effective date no earlier than the notice period allows; customers may
 //! object until then; the registry activates it when the date passes.
 
-use super::changelog::{self, NewEvent};
+use super::changelog::{NewEvent, Transition};
 use super::error::{RegistryError, Result};
-use super::recipients::{locations_of, snapshot, stored_safeguard};
-use super::{Actor, Registry, validate, visibility};
+use super::recipients::locations_of;
+use super::snapshot::RecipientSnapshot;
+use super::{Actor, Registry, validate};
 use chrono::{DateTime, Utc};
 use entity::{ChangeKind, ObjectionStatus, RecipientStatus, change_event, objection, recipient};
 use sea_orm::{
@@ -17,6 +18,36 @@ use sea_orm::{
 pub struct ObjectionFilter {
     pub recipient_id: Option<i32>,
     pub statuses: Vec<ObjectionStatus>,
+}
+
+/// Refuses to announce a recipient processing outside the EEA without a transfer mechanism.
+/// Customers are told of the safeguard as it stands today: an adequacy decision that has lapsed
+/// since the recipient was recorded must be replaced first.
+fn check_announced_safeguard(recipient: &RecipientSnapshot, now: DateTime<Utc>) -> Result<()> {
+    let abroad: Vec<&str> = recipient
+        .processing_locations
+        .iter()
+        .map(String::as_str)
+        .filter(|c| !crate::reference::is_eea(c))
+        .collect();
+    match (recipient.safeguard(), abroad.first()) {
+        (None, Some(first)) => Err(RegistryError::invalid(
+            "transfer",
+            format!(
+                "the recipient processes data in {first}, outside the EEA: record its transfer mechanism before announcing it"
+            ),
+        )),
+        (Some(safeguard), _) => validate::safeguard(
+            "transfer",
+            &abroad,
+            &safeguard,
+            recipient.dpf_certified,
+            now.date_naive(),
+            &[],
+        )
+        .map(drop),
+        (None, None) => Ok(()),
+    }
 }
 
 impl Registry {
@@ -32,8 +63,50 @@ impl Registry {
         // Refused before anything else, so a bad reason never hides behind another error.
         validate::text("reason", reason)?;
         let now = self.now();
+        let effective_at = self.check_effective_date(now, effective_at)?;
+        let mut change = self.change(actor, reason).await?;
+        let existing = change.find::<recipient::Entity>("Recipient", id).await?;
+        if existing.status != RecipientStatus::Proposed {
+            return Err(RegistryError::Conflict(format!(
+                "recipient `{}` is {:?}, not proposed: only a proposed recipient can be announced",
+                existing.key, existing.status
+            )));
+        }
+        let locations = locations_of(change.txn(), id).await?;
+        let before = RecipientSnapshot::of(existing.clone(), locations.clone());
+        check_announced_safeguard(&before, now)?;
+        let mut row: recipient::ActiveModel = existing.into();
+        row.status = Set(RecipientStatus::Announced);
+        row.announced_at = Set(Some(now));
+        row.effective_at = Set(Some(effective_at));
+        row.updated_at = Set(now);
+        let updated = row.update(change.txn()).await?;
+        change
+            .record(NewEvent::recipient(
+                id,
+                Transition::Updated {
+                    before,
+                    after: RecipientSnapshot::of(updated.clone(), locations),
+                },
+            ))
+            .await?;
+        // An internal recipient's flows are already on the internal feed as they were made.
+        if updated.public {
+            self.publish_flows_to(&mut change, &updated).await?;
+        }
+        change.commit().await?;
+        Ok(updated)
+    }
+
+    /// The effective date of an announcement made at `now`: the one asked for, or the end of
+    /// the notice period, which it may not precede.
+    fn check_effective_date(
+        &self,
+        now: DateTime<Utc>,
+        asked: Option<DateTime<Utc>>,
+    ) -> Result<DateTime<Utc>> {
         let earliest = now + self.settings().notice_period;
-        let effective_at = effective_at.unwrap_or(earliest);
+        let effective_at = asked.unwrap_or(earliest);
         if effective_at < earliest {
             return Err(RegistryError::invalid(
                 "effectiveAt",
@@ -44,83 +117,7 @@ impl Registry {
                 ),
             ));
         }
-        let write = self.write().await?;
-        let txn = &write.txn;
-        let existing = recipient::Entity::find_by_id(id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| RegistryError::not_found("Recipient", id))?;
-        if existing.status != RecipientStatus::Proposed {
-            return Err(RegistryError::Conflict(format!(
-                "recipient `{}` is {:?}, not proposed: only a proposed recipient can be announced",
-                existing.key, existing.status
-            )));
-        }
-        let locations = locations_of(txn, id).await?;
-        if existing.transfer_mechanism.is_none()
-            && let Some(abroad) = locations.iter().find(|c| !crate::reference::is_eea(c))
-        {
-            return Err(RegistryError::invalid(
-                "transfer",
-                format!(
-                    "the recipient processes data in {abroad}, outside the EEA: record its transfer mechanism before announcing it"
-                ),
-            ));
-        }
-        // Customers are told of the safeguard as it stands today: an adequacy decision that
-        // has lapsed since the recipient was recorded must be replaced first.
-        if let Some(safeguard) = stored_safeguard(&existing) {
-            let abroad: Vec<&str> = locations
-                .iter()
-                .map(String::as_str)
-                .filter(|c| !crate::reference::is_eea(c))
-                .collect();
-            validate::safeguard(
-                "transfer",
-                &abroad,
-                &safeguard,
-                existing.dpf_certified,
-                now.date_naive(),
-                &[],
-            )?;
-        }
-        let before = snapshot(&existing, &locations);
-        let mut row: recipient::ActiveModel = existing.clone().into();
-        row.status = Set(RecipientStatus::Announced);
-        row.announced_at = Set(Some(now));
-        row.effective_at = Set(Some(effective_at));
-        row.updated_at = Set(now);
-        let updated = row.update(txn).await?;
-        let after = snapshot(&updated, &locations);
-        let seq = changelog::append(
-            self,
-            txn,
-            actor,
-            reason,
-            NewEvent {
-                kind: ChangeKind::RecipientAnnounced,
-                recipient_id: Some(id),
-                recipient_kind: Some(updated.kind),
-                flow_id: None,
-                activity_id: None,
-                changes: changelog::diff(&before, &after),
-                snapshot: after,
-                announced_at: Some(now),
-                effective_at: Some(effective_at),
-                public: visibility::on_public_list(updated.public, updated.status),
-            },
-        )
-        .await?;
-        // An internal recipient's flows are already on the internal feed as they were made.
-        let seq = if updated.public {
-            self.publish_flows_to(txn, &updated, actor)
-                .await?
-                .unwrap_or(seq)
-        } else {
-            seq
-        };
-        self.commit(write, Some(seq)).await?;
-        Ok(updated)
+        Ok(effective_at)
     }
 
     /// Activates every announced recipient whose effective date has passed, each in its own
@@ -137,46 +134,36 @@ impl Registry {
             .all(self.db())
             .await?;
         let mut activated = Vec::new();
+        let system = Actor::system();
         for id in due {
-            let write = self.write().await?;
-            let txn = &write.txn;
+            let mut change = self
+                .change(&system, Some("the notice period ended"))
+                .await?;
             // Re-read inside the transaction: another replica may have activated it already.
-            let Some(existing) = recipient::Entity::find_by_id(id).one(txn).await? else {
+            let Some(existing) = recipient::Entity::find_by_id(id).one(change.txn()).await? else {
                 continue;
             };
-            let Some(effective_at) = existing.effective_at else {
-                continue;
-            };
-            if existing.status != RecipientStatus::Announced || effective_at > now {
+            let due = existing.status == RecipientStatus::Announced
+                && existing.effective_at.is_some_and(|at| at <= now);
+            if !due {
                 continue;
             }
-            let locations = locations_of(txn, id).await?;
-            let before = snapshot(&existing, &locations);
-            let mut row: recipient::ActiveModel = existing.clone().into();
+            let locations = locations_of(change.txn(), id).await?;
+            let before = RecipientSnapshot::of(existing.clone(), locations.clone());
+            let mut row: recipient::ActiveModel = existing.into();
             row.status = Set(RecipientStatus::Active);
             row.updated_at = Set(now);
-            let updated = row.update(txn).await?;
-            let after = snapshot(&updated, &locations);
-            let seq = changelog::append(
-                self,
-                txn,
-                &Actor::system(),
-                Some("the notice period ended"),
-                NewEvent {
-                    kind: ChangeKind::RecipientActivated,
-                    recipient_id: Some(id),
-                    recipient_kind: Some(updated.kind),
-                    flow_id: None,
-                    activity_id: None,
-                    changes: changelog::diff(&before, &after),
-                    snapshot: after,
-                    announced_at: existing.announced_at,
-                    effective_at: Some(effective_at),
-                    public: visibility::on_public_list(updated.public, updated.status),
-                },
-            )
-            .await?;
-            self.commit(write, Some(seq)).await?;
+            let updated = row.update(change.txn()).await?;
+            change
+                .record(NewEvent::recipient(
+                    id,
+                    Transition::Updated {
+                        before,
+                        after: RecipientSnapshot::of(updated.clone(), locations),
+                    },
+                ))
+                .await?;
+            change.commit().await?;
             activated.push(updated);
         }
         Ok(activated)
@@ -274,10 +261,7 @@ impl Registry {
         }
         let write = self.write().await?;
         let txn = &write.txn;
-        let existing = objection::Entity::find_by_id(id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| RegistryError::not_found("Objection", id))?;
+        let existing = write.find::<objection::Entity>("Objection", id).await?;
         if matches!(
             existing.status,
             ObjectionStatus::Accommodated | ObjectionStatus::Rejected

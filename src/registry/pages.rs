@@ -9,7 +9,8 @@
 use super::Registry;
 use super::error::Result;
 use super::notice::ObjectionFilter;
-use super::recipients::{RecipientFilter, subprocessor_ids};
+use super::recipients::RecipientFilter;
+use super::rules::subprocessor_ids;
 use chrono::{DateTime, Utc};
 use entity::{data_flow, objection, processing_activity, recipient};
 use sea_orm::sea_query::IntoCondition;

@@ -1,23 +1,22 @@
 //! Recipients: reads, and writes that append to the change log.
 
-use super::changelog::{self, NewEvent};
+use super::changelog::{NewEvent, Transition};
 use super::error::{RegistryError, Result};
 use super::inputs::{RecipientInput, RecipientPatch, Safeguard};
-use super::visibility;
+use super::rules::subprocessor_ids;
+use super::snapshot::RecipientSnapshot;
 use super::{Actor, Registry, validate};
 use crate::reference;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::{
-    ChangeKind, OrganizationRole, RecipientKind, RecipientRole, RecipientStatus, TextList,
-    TransferMechanism, data_flow, processing_activity, recipient, recipient_location, transfer,
+    RecipientKind, RecipientStatus, TextList, TransferMechanism, data_flow, recipient,
+    recipient_location, transfer,
 };
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::HashMap;
 
 /// Which recipients to list; empty lists do not filter.
@@ -29,219 +28,70 @@ pub struct RecipientFilter {
     pub subprocessors_only: bool,
 }
 
-/// A recipient as the change log records it: the state after each change.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RecipientSnapshot {
-    pub key: String,
-    pub legal_name: String,
-    pub kind: RecipientKind,
-    pub default_role: RecipientRole,
-    pub description: Option<String>,
-    pub country: String,
-    pub processing_locations: Vec<String>,
-    pub transfer_mechanism: Option<TransferMechanism>,
-    pub scc_module: Option<i16>,
-    pub derogation: Option<entity::Derogation>,
-    pub derogation_safeguards: Option<String>,
-    pub tia_date: Option<chrono::NaiveDate>,
-    pub dpa_reference: Option<String>,
-    pub certifications: Vec<String>,
-    pub dpf_certified: bool,
-    pub website: Option<String>,
-    pub privacy_notice_url: Option<String>,
-    pub status: RecipientStatus,
-    pub public: bool,
-    #[serde(default)]
-    pub announced_at: Option<chrono::DateTime<Utc>>,
-    #[serde(default)]
-    pub effective_at: Option<chrono::DateTime<Utc>>,
-    pub assumptions: Vec<String>,
-    pub sources: Vec<String>,
-}
-
-pub(crate) fn snapshot(r: &recipient::Model, locations: &[String]) -> Value {
-    let snapshot = RecipientSnapshot {
-        key: r.key.clone(),
-        legal_name: r.legal_name.clone(),
-        kind: r.kind,
-        default_role: r.default_role,
-        description: r.description.clone(),
-        country: r.country.clone(),
-        processing_locations: locations.to_vec(),
-        transfer_mechanism: r.transfer_mechanism,
-        scc_module: r.scc_module,
-        derogation: r.derogation,
-        derogation_safeguards: r.derogation_safeguards.clone(),
-        tia_date: r.tia_date,
-        dpa_reference: r.dpa_reference.clone(),
-        certifications: r.certifications.0.clone(),
-        dpf_certified: r.dpf_certified,
-        website: r.website.clone(),
-        privacy_notice_url: r.privacy_notice_url.clone(),
-        status: r.status,
-        public: r.public,
-        announced_at: r.announced_at,
-        effective_at: r.effective_at,
-        assumptions: r.assumptions.0.clone(),
-        sources: r.sources.0.clone(),
-    };
-    serde_json::to_value(snapshot).unwrap_or(Value::Null)
-}
-
-impl RecipientSnapshot {
-    /// The stored row this snapshot describes (`id` and timestamps from the log).
-    pub fn into_model(
-        self,
-        id: i32,
-        created_at: chrono::DateTime<Utc>,
-        updated_at: chrono::DateTime<Utc>,
-    ) -> recipient::Model {
-        recipient::Model {
-            id,
-            key: self.key,
-            legal_name: self.legal_name,
-            kind: self.kind,
-            default_role: self.default_role,
-            description: self.description,
-            country: self.country,
-            dpa_reference: self.dpa_reference,
-            certifications: TextList(self.certifications),
-            dpf_certified: self.dpf_certified,
-            website: self.website,
-            privacy_notice_url: self.privacy_notice_url,
-            status: self.status,
-            announced_at: self.announced_at,
-            effective_at: self.effective_at,
-            public: self.public,
-            transfer_mechanism: self.transfer_mechanism,
-            scc_module: self.scc_module,
-            derogation: self.derogation,
-            derogation_safeguards: self.derogation_safeguards,
-            tia_date: self.tia_date,
-            assumptions: TextList(self.assumptions),
-            sources: TextList(self.sources),
-            created_at,
-            updated_at,
-        }
-    }
-}
-
-/// The recipient ids that act as processor in a processing activity where the organization is
-/// itself a processor: the organization's subprocessors.
-pub(super) fn subprocessor_ids() -> sea_orm::sea_query::SelectStatement {
-    let processor_activities = Query::select()
-        .column(processing_activity::Column::Id)
-        .from(processing_activity::Entity)
-        .and_where(processing_activity::Column::OrganizationRole.eq(OrganizationRole::Processor))
-        .to_owned();
-    let processor_by_default = Query::select()
-        .column(recipient::Column::Id)
-        .from(recipient::Entity)
-        .and_where(recipient::Column::DefaultRole.eq(RecipientRole::Processor))
-        .to_owned();
-    Query::select()
-        .column(data_flow::Column::RecipientId)
-        .from(data_flow::Entity)
-        .cond_where(
-            Condition::all()
-                .add(data_flow::Column::ActivityId.in_subquery(processor_activities))
-                .add(
-                    Condition::any()
-                        .add(data_flow::Column::Role.eq(RecipientRole::Processor))
-                        .add(
-                            Condition::all().add(data_flow::Column::Role.is_null()).add(
-                                data_flow::Column::RecipientId.in_subquery(processor_by_default),
-                            ),
-                        ),
-                ),
-        )
-        .to_owned()
-}
-
-/// The transfer safeguard recorded on a recipient, if any.
-pub(super) fn stored_safeguard(recipient: &recipient::Model) -> Option<Safeguard> {
-    recipient.transfer_mechanism.map(|mechanism| Safeguard {
-        mechanism,
-        scc_module: recipient.scc_module,
-        derogation: recipient.derogation,
-        safeguards: recipient.derogation_safeguards.clone(),
-        tia_date: recipient.tia_date,
-    })
-}
-
 /// Validated columns of a recipient, shared by create and update.
 struct Validated {
     row: recipient::ActiveModel,
     locations: Vec<String>,
 }
 
-/// `recorded`: the destinations whose adequacy transfer the registry already holds for this
-/// recipient (see `validate::safeguard`).
+/// The recipient's transfer safeguard, checked against its processing locations outside the
+/// EEA: required once it is announced or active (GDPR Chapter V), refused when no location is
+/// outside the EEA. `recorded`: the destinations whose adequacy transfer the registry already
+/// holds for this recipient (see `validate::safeguard`).
+fn validate_transfer(
+    input: &RecipientInput,
+    locations: &[String],
+    now: DateTime<Utc>,
+    recorded: &[&str],
+) -> Result<Option<Safeguard>> {
+    let outside_eea: Vec<&str> = locations
+        .iter()
+        .map(String::as_str)
+        .filter(|c| !reference::is_eea(c))
+        .collect();
+    match (&input.transfer, outside_eea.first()) {
+        (Some(_), None) => Err(RegistryError::invalid(
+            "transfer",
+            "the recipient has no processing location outside the EEA, so no transfer safeguard applies",
+        )),
+        (Some(safeguard), Some(_)) => Ok(Some(validate::safeguard(
+            "transfer",
+            &outside_eea,
+            safeguard,
+            input.dpf_certified,
+            now.date_naive(),
+            recorded,
+        )?)),
+        (None, Some(first))
+            if matches!(
+                input.status,
+                RecipientStatus::Announced | RecipientStatus::Active
+            ) =>
+        {
+            Err(RegistryError::invalid(
+                "transfer",
+                format!(
+                    "the recipient processes data in {first}, outside the EEA, and is {}: it needs a transfer mechanism (GDPR Chapter V)",
+                    match input.status {
+                        RecipientStatus::Announced => "announced",
+                        _ => "active",
+                    }
+                ),
+            ))
+        }
+        (None, _) => Ok(None),
+    }
+}
+
 fn validate_recipient(
     input: &RecipientInput,
-    now: chrono::DateTime<Utc>,
+    now: DateTime<Utc>,
     recorded: &[&str],
 ) -> Result<Validated> {
     let key = validate::key("key", &input.key)?;
     let country = validate::country("country", &input.country)?;
     let locations = validate::countries("processingLocations", &input.processing_locations)?;
-    let outside_eea: Vec<&String> = locations.iter().filter(|c| !reference::is_eea(c)).collect();
-    let transfer = match &input.transfer {
-        Some(safeguard) => {
-            if outside_eea.is_empty() {
-                return Err(RegistryError::invalid(
-                    "transfer",
-                    "the recipient has no processing location outside the EEA, so no transfer safeguard applies",
-                ));
-            }
-            let destinations: Vec<&str> = outside_eea.iter().map(|c| c.as_str()).collect();
-            Some(validate::safeguard(
-                "transfer",
-                &destinations,
-                safeguard,
-                input.dpf_certified,
-                now.date_naive(),
-                recorded,
-            )?)
-        }
-        None => None,
-    };
-    if transfer.is_none()
-        && matches!(
-            input.status,
-            RecipientStatus::Announced | RecipientStatus::Active
-        )
-        && let Some(first) = outside_eea.first()
-    {
-        return Err(RegistryError::invalid(
-            "transfer",
-            format!(
-                "the recipient processes data in {first}, outside the EEA, and is {}: it needs a transfer mechanism (GDPR Chapter V)",
-                match input.status {
-                    RecipientStatus::Announced => "announced",
-                    _ => "active",
-                }
-            ),
-        ));
-    }
-    let Safeguard {
-        mechanism,
-        scc_module,
-        derogation,
-        safeguards,
-        tia_date,
-    } = match transfer {
-        Some(s) => s,
-        None => Safeguard {
-            mechanism: TransferMechanism::AdequacyDecision,
-            scc_module: None,
-            derogation: None,
-            safeguards: None,
-            tia_date: None,
-        },
-    };
-    let has_transfer = input.transfer.is_some();
+    let transfer = validate_transfer(input, &locations, now, recorded)?;
     let row = recipient::ActiveModel {
         key: Set(key),
         legal_name: Set(validate::name("legalName", &input.legal_name)?),
@@ -265,11 +115,11 @@ fn validate_recipient(
         )?),
         status: Set(input.status),
         public: Set(input.public),
-        transfer_mechanism: Set(has_transfer.then_some(mechanism)),
-        scc_module: Set(scc_module),
-        derogation: Set(derogation),
-        derogation_safeguards: Set(safeguards),
-        tia_date: Set(tia_date),
+        transfer_mechanism: Set(transfer.as_ref().map(|t| t.mechanism)),
+        scc_module: Set(transfer.as_ref().and_then(|t| t.scc_module)),
+        derogation: Set(transfer.as_ref().and_then(|t| t.derogation)),
+        derogation_safeguards: Set(transfer.as_ref().and_then(|t| t.safeguards.clone())),
+        tia_date: Set(transfer.as_ref().and_then(|t| t.tia_date)),
         assumptions: Set(TextList(validate::texts(
             "assumptions",
             &input.assumptions,
@@ -280,6 +130,34 @@ fn validate_recipient(
         ..Default::default()
     };
     Ok(Validated { row, locations })
+}
+
+/// Refuses to drop the Data Privacy Framework certification of a recipient while flows to it
+/// rely on the US adequacy decision, which covers certified organisations only (2023/1795).
+async fn check_certified_importer(txn: &DatabaseTransaction, id: i32) -> Result<()> {
+    let us_adequacy = transfer::Entity::find()
+        .filter(transfer::Column::Country.eq("US"))
+        .filter(transfer::Column::Mechanism.eq(TransferMechanism::AdequacyDecision))
+        .filter(
+            transfer::Column::FlowId.in_subquery(
+                Query::select()
+                    .column(data_flow::Column::Id)
+                    .from(data_flow::Entity)
+                    .and_where(data_flow::Column::RecipientId.eq(id))
+                    .to_owned(),
+            ),
+        )
+        .count(txn)
+        .await?;
+    if us_adequacy > 0 {
+        return Err(RegistryError::invalid(
+            "dpfCertified",
+            format!(
+                "{us_adequacy} data flows to this recipient rely on the US adequacy decision, which needs its Data Privacy Framework certification; change their transfers first"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Status changes an update may make. Customers must hear of a new public recipient before it
@@ -313,17 +191,6 @@ fn check_transition(
     match refusal {
         Some(message) => Err(RegistryError::invalid("status", message)),
         None => Ok(()),
-    }
-}
-
-fn change_kind(before: Option<RecipientStatus>, after: RecipientStatus) -> ChangeKind {
-    match (before, after) {
-        (None, _) => ChangeKind::RecipientCreated,
-        (Some(b), a) if b == a => ChangeKind::RecipientUpdated,
-        (_, RecipientStatus::Announced) => ChangeKind::RecipientAnnounced,
-        (_, RecipientStatus::Active) => ChangeKind::RecipientActivated,
-        (_, RecipientStatus::Retired) => ChangeKind::RecipientRetired,
-        (_, RecipientStatus::Proposed) => ChangeKind::RecipientUpdated,
     }
 }
 
@@ -468,34 +335,17 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<recipient::Model> {
-        // Refused before anything else, so a bad reason never hides behind another error.
-        validate::text("reason", reason)?;
+        let mut change = self.change(actor, reason).await?;
         let Validated { row, locations } = validate_recipient(&input, self.now(), &[])?;
-        let write = self.write().await?;
-        let txn = &write.txn;
-        let created = row.insert(txn).await?;
-        replace_locations(txn, created.id, &locations).await?;
-        let after = snapshot(&created, &locations);
-        let seq = changelog::append(
-            self,
-            txn,
-            actor,
-            reason,
-            NewEvent {
-                kind: change_kind(None, created.status),
-                recipient_id: Some(created.id),
-                recipient_kind: Some(created.kind),
-                flow_id: None,
-                activity_id: None,
-                changes: changelog::diff(&Value::Null, &after),
-                snapshot: after,
-                announced_at: None,
-                effective_at: None,
-                public: visibility::on_public_list(created.public, created.status),
-            },
-        )
-        .await?;
-        self.commit(write, Some(seq)).await?;
+        let created = row.insert(change.txn()).await?;
+        replace_locations(change.txn(), created.id, &locations).await?;
+        change
+            .record(NewEvent::recipient(
+                created.id,
+                Transition::Created(RecipientSnapshot::of(created.clone(), locations)),
+            ))
+            .await?;
+        change.commit().await?;
         Ok(created)
     }
 
@@ -507,49 +357,11 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<recipient::Model> {
-        // Refused before anything else, so a bad reason never hides behind another error.
-        validate::text("reason", reason)?;
-        let write = self.write().await?;
-        let txn = &write.txn;
-        let existing = recipient::Entity::find_by_id(id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| RegistryError::not_found("Recipient", id))?;
-        let old_locations = locations_of(txn, id).await?;
-        let current_transfer = stored_safeguard(&existing);
-        let input = RecipientInput {
-            key: patch.key.unwrap_or_else(|| existing.key.clone()),
-            legal_name: patch
-                .legal_name
-                .unwrap_or_else(|| existing.legal_name.clone()),
-            kind: patch.kind.unwrap_or(existing.kind),
-            default_role: patch.default_role.unwrap_or(existing.default_role),
-            description: patch
-                .description
-                .unwrap_or_else(|| existing.description.clone()),
-            country: patch.country.unwrap_or_else(|| existing.country.clone()),
-            processing_locations: patch
-                .processing_locations
-                .unwrap_or_else(|| old_locations.clone()),
-            transfer: patch.transfer.unwrap_or(current_transfer),
-            dpa_reference: patch
-                .dpa_reference
-                .unwrap_or_else(|| existing.dpa_reference.clone()),
-            certifications: patch
-                .certifications
-                .unwrap_or_else(|| existing.certifications.0.clone()),
-            dpf_certified: patch.dpf_certified.unwrap_or(existing.dpf_certified),
-            website: patch.website.unwrap_or_else(|| existing.website.clone()),
-            privacy_notice_url: patch
-                .privacy_notice_url
-                .unwrap_or_else(|| existing.privacy_notice_url.clone()),
-            status: patch.status.unwrap_or(existing.status),
-            public: patch.public.unwrap_or(existing.public),
-            assumptions: patch
-                .assumptions
-                .unwrap_or_else(|| existing.assumptions.0.clone()),
-            sources: patch.sources.unwrap_or_else(|| existing.sources.0.clone()),
-        };
+        let mut change = self.change(actor, reason).await?;
+        let existing = change.find::<recipient::Entity>("Recipient", id).await?;
+        let old_locations = locations_of(change.txn(), id).await?;
+        let input =
+            patch.apply(RecipientSnapshot::of(existing.clone(), old_locations.clone()).into());
         check_transition(&existing, input.status, input.public, self.now())?;
         // An adequacy transfer already recorded stays valid for these edits even if its
         // decision has lapsed since (the record's findings report that).
@@ -561,69 +373,26 @@ impl Registry {
         };
         let Validated { mut row, locations } = validate_recipient(&input, self.now(), &recorded)?;
         if !input.dpf_certified {
-            let us_adequacy = transfer::Entity::find()
-                .filter(transfer::Column::Country.eq("US"))
-                .filter(transfer::Column::Mechanism.eq(TransferMechanism::AdequacyDecision))
-                .filter(
-                    transfer::Column::FlowId.in_subquery(
-                        Query::select()
-                            .column(data_flow::Column::Id)
-                            .from(data_flow::Entity)
-                            .and_where(data_flow::Column::RecipientId.eq(id))
-                            .to_owned(),
-                    ),
-                )
-                .count(txn)
-                .await?;
-            if us_adequacy > 0 {
-                return Err(RegistryError::invalid(
-                    "dpfCertified",
-                    format!(
-                        "{us_adequacy} data flows to this recipient rely on the US adequacy decision, which needs its Data Privacy Framework certification; change their transfers first"
-                    ),
-                ));
-            }
+            check_certified_importer(change.txn(), id).await?;
         }
         row.id = Set(id);
         row.created_at = Set(existing.created_at);
         row.announced_at = Set(existing.announced_at);
         row.effective_at = Set(existing.effective_at);
-        let before = snapshot(&existing, &old_locations);
-        let updated = row.update(txn).await?;
+        let updated = row.update(change.txn()).await?;
         if locations != old_locations {
-            replace_locations(txn, id, &locations).await?;
+            replace_locations(change.txn(), id, &locations).await?;
         }
-        let after = snapshot(&updated, &locations);
-        let changes = changelog::diff(&before, &after);
-        let changes_for_feed = changes.clone();
-        let seq = if changes.as_object().is_some_and(|c| !c.is_empty()) {
-            Some(
-                changelog::append(
-                    self,
-                    txn,
-                    actor,
-                    reason,
-                    NewEvent {
-                        kind: change_kind(Some(existing.status), updated.status),
-                        recipient_id: Some(id),
-                        recipient_kind: Some(updated.kind),
-                        flow_id: None,
-                        activity_id: None,
-                        changes,
-                        snapshot: after,
-                        announced_at: None,
-                        effective_at: None,
-                        public: (visibility::on_public_list(existing.public, existing.status)
-                            || visibility::on_public_list(updated.public, updated.status))
-                            && visibility::touches_public("RECIPIENT", &changes_for_feed),
-                    },
-                )
-                .await?,
-            )
-        } else {
-            None
-        };
-        self.commit(write, seq).await?;
+        change
+            .record(NewEvent::recipient(
+                id,
+                Transition::Updated {
+                    before: RecipientSnapshot::of(existing, old_locations),
+                    after: RecipientSnapshot::of(updated.clone(), locations),
+                },
+            ))
+            .await?;
+        change.commit().await?;
         Ok(updated)
     }
 
@@ -634,21 +403,15 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<recipient::Model> {
-        // Refused before anything else, so a bad reason never hides behind another error.
-        validate::text("reason", reason)?;
-        let write = self.write().await?;
-        let txn = &write.txn;
-        let existing = recipient::Entity::find_by_id(id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| RegistryError::not_found("Recipient", id))?;
+        let mut change = self.change(actor, reason).await?;
+        let existing = change.find::<recipient::Entity>("Recipient", id).await?;
         let flows = data_flow::Entity::find()
             .filter(
                 Condition::any()
                     .add(data_flow::Column::RecipientId.eq(id))
                     .add(data_flow::Column::ViaRecipientId.eq(id)),
             )
-            .count(txn)
+            .count(change.txn())
             .await?;
         if flows > 0 {
             return Err(RegistryError::Conflict(format!(
@@ -656,29 +419,17 @@ impl Registry {
                 existing.key
             )));
         }
-        let locations = locations_of(txn, id).await?;
-        let before = snapshot(&existing, &locations);
-        recipient::Entity::delete_by_id(id).exec(txn).await?;
-        let seq = changelog::append(
-            self,
-            txn,
-            actor,
-            reason,
-            NewEvent {
-                kind: ChangeKind::RecipientDeleted,
-                recipient_id: Some(id),
-                recipient_kind: Some(existing.kind),
-                flow_id: None,
-                activity_id: None,
-                changes: changelog::diff(&before, &Value::Null),
-                snapshot: before,
-                announced_at: None,
-                effective_at: None,
-                public: visibility::on_public_list(existing.public, existing.status),
-            },
-        )
-        .await?;
-        self.commit(write, Some(seq)).await?;
+        let locations = locations_of(change.txn(), id).await?;
+        recipient::Entity::delete_by_id(id)
+            .exec(change.txn())
+            .await?;
+        change
+            .record(NewEvent::recipient(
+                id,
+                Transition::Deleted(RecipientSnapshot::of(existing.clone(), locations)),
+            ))
+            .await?;
+        change.commit().await?;
         Ok(existing)
     }
 }

@@ -2,6 +2,7 @@
 
 use super::error::{RegistryError, Result};
 use super::inputs::{DataCategoryInput, OrganizationInput, TermInput};
+use super::rules::category_covers;
 use super::{Registry, validate};
 use entity::{
     TextList, activity_data_category, activity_data_subject, activity_product, data_category,
@@ -122,14 +123,7 @@ pub(crate) async fn categories_with_descendants(
     }
     Ok(rows
         .into_iter()
-        .filter(|r| {
-            keys.iter().any(|k| {
-                r.key == *k
-                    || r.key
-                        .strip_prefix(k.as_str())
-                        .is_some_and(|rest| rest.starts_with('.'))
-            })
-        })
+        .filter(|r| keys.iter().any(|k| category_covers(k, &r.key)))
         .map(|r| r.id)
         .collect())
 }

@@ -150,6 +150,24 @@ pub fn key(field: &str, value: &str) -> Result<String> {
     }
 }
 
+/// A list of keys, each named by its index in the error (`dataSubjects[2]`).
+pub fn keys(field: &str, values: &[String]) -> Result<Vec<String>> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| key(&format!("{field}[{i}]"), value))
+        .collect()
+}
+
+/// A list of data category keys, each named by its index in the error.
+pub fn category_keys(field: &str, values: &[String]) -> Result<Vec<String>> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| category_key(&format!("{field}[{i}]"), value))
+        .collect()
+}
+
 /// A data category key: dot-separated segments, each a valid key (`contact.phone_number`).
 pub fn category_key(field: &str, value: &str) -> Result<String> {
     let ok = value.len() <= 128 && value.split('.').all(|segment| key(field, segment).is_ok());
@@ -256,6 +274,39 @@ pub fn safeguard(
     today: NaiveDate,
     recorded: &[&str],
 ) -> Result<Safeguard> {
+    instrument_details(field, safeguard)?;
+    let safeguards = text(
+        &format!("{field}.safeguards"),
+        safeguard.safeguards.as_deref(),
+    )?;
+    if safeguard.derogation == Some(Derogation::CompellingLegitimateInterests)
+        && safeguards.is_none()
+    {
+        return Err(RegistryError::invalid(
+            format!("{field}.safeguards"),
+            "a transfer on compelling legitimate interests (Art. 49(1), second subparagraph) must document its suitable safeguards, which the record of processing (Art. 30(1)(e)) lists",
+        ));
+    }
+    if let Some(date) = safeguard.tia_date
+        && (date > today || date < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(date))
+    {
+        return Err(RegistryError::invalid(
+            format!("{field}.tiaDate"),
+            "the transfer impact assessment date must be a past date",
+        ));
+    }
+    if safeguard.mechanism == TransferMechanism::AdequacyDecision {
+        adequacy(field, destinations, importer_dpf_certified, today, recorded)?;
+    }
+    Ok(Safeguard {
+        safeguards,
+        ..safeguard.clone()
+    })
+}
+
+/// Each mechanism carries exactly the details it needs: standard contractual clauses their
+/// module, an Art. 49 transfer its derogation.
+fn instrument_details(field: &str, safeguard: &Safeguard) -> Result<()> {
     let mechanism = safeguard.mechanism;
     let scc = mechanism == TransferMechanism::StandardContractualClauses;
     match (scc, safeguard.scc_module) {
@@ -295,49 +346,36 @@ pub fn safeguard(
         }
         _ => {}
     }
-    let safeguards = text(
-        &format!("{field}.safeguards"),
-        safeguard.safeguards.as_deref(),
-    )?;
-    if safeguard.derogation == Some(Derogation::CompellingLegitimateInterests)
-        && safeguards.is_none()
-    {
-        return Err(RegistryError::invalid(
-            format!("{field}.safeguards"),
-            "a transfer on compelling legitimate interests (Art. 49(1), second subparagraph) must document its suitable safeguards, which the record of processing (Art. 30(1)(e)) lists",
-        ));
-    }
-    if let Some(date) = safeguard.tia_date
-        && (date > today || date < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(date))
-    {
-        return Err(RegistryError::invalid(
-            format!("{field}.tiaDate"),
-            "the transfer impact assessment date must be a past date",
-        ));
-    }
-    if mechanism == TransferMechanism::AdequacyDecision {
-        for &country in destinations {
-            if !recorded.contains(&country) && !reference::has_adequacy(country, today) {
-                let name = reference::country(country).map_or(country, |c| c.name);
-                return Err(RegistryError::invalid(
-                    format!("{field}.mechanism"),
-                    format!(
-                        "no adequacy decision is in force for {name} ({country}) on {today}: use standard contractual clauses, binding corporate rules or another Chapter V safeguard"
-                    ),
-                ));
-            }
-            if country == "US" && !importer_dpf_certified {
-                return Err(RegistryError::invalid(
-                    format!("{field}.mechanism"),
-                    "the US adequacy decision (EU-US Data Privacy Framework, 2023/1795) covers only certified organisations: set dpfCertified on the recipient or use another mechanism",
-                ));
-            }
+    Ok(())
+}
+
+/// An adequacy transfer needs a decision in force `today` for every destination not in
+/// `recorded`, and the US one a certified importer.
+fn adequacy(
+    field: &str,
+    destinations: &[&str],
+    importer_dpf_certified: bool,
+    today: NaiveDate,
+    recorded: &[&str],
+) -> Result<()> {
+    for &country in destinations {
+        if !recorded.contains(&country) && !reference::has_adequacy(country, today) {
+            let name = reference::country(country).map_or(country, |c| c.name);
+            return Err(RegistryError::invalid(
+                format!("{field}.mechanism"),
+                format!(
+                    "no adequacy decision is in force for {name} ({country}) on {today}: use standard contractual clauses, binding corporate rules or another Chapter V safeguard"
+                ),
+            ));
+        }
+        if country == "US" && !importer_dpf_certified {
+            return Err(RegistryError::invalid(
+                format!("{field}.mechanism"),
+                "the US adequacy decision (EU-US Data Privacy Framework, 2023/1795) covers only certified organisations: set dpfCertified on the recipient or use another mechanism",
+            ));
         }
     }
-    Ok(Safeguard {
-        safeguards,
-        ..safeguard.clone()
-    })
+    Ok(())
 }
 
 /// The transfers of a flow: one per destination outside the EEA, none for any other country.

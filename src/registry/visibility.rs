@@ -1,10 +1,17 @@
-//! What of a change the public feed shows. A public event concerns a recipient on the
-//! public subprocessor list (or a flow to one; see [`on_public_list`]); its snapshot and field changes still carry
-//! internal notes (contract references, assessments, assumptions) and, for a flow, the internal
-//! activity and intermediary it names. Callers without a key see only the fields below.
+//! What customers see. The public subprocessor list and its change feed show a recipient on the
+//! list, and the flows to it, through the public views below: each is built from the entity's
+//! snapshot by a conversion that names every field of the snapshot, so a field added to a
+//! snapshot does not compile until it is declared shown or internal here. Internal notes
+//! (contract references, assessments, assumptions, sources) and, for a flow, the internal
+//! activity and intermediary it names never reach a caller without a key.
 
-use entity::RecipientStatus;
-use serde_json::{Map, Value};
+use super::snapshot::{FlowSnapshot, RecipientSnapshot, Snapshot, TransferSnapshot, changes};
+use chrono::{DateTime, Utc};
+use entity::{
+    Derogation, FieldChanges, RecipientKind, RecipientRole, RecipientStatus, TransferMechanism,
+};
+use serde::Serialize;
+use serde_json::Value;
 
 /// Whether a recipient is on the public subprocessor list: public, and announced or active. A
 /// public recipient still PROPOSED is internal planning (customers hear of it when it is
@@ -26,108 +33,220 @@ pub fn shown_to_public(recipient: &entity::recipient::Model) -> bool {
             && recipient.announced_at.is_some())
 }
 
-/// The recipient fields a customer sees on the subprocessor list.
-const PUBLIC_RECIPIENT_FIELDS: &[&str] = &[
-    "key",
-    "legalName",
-    "kind",
-    "defaultRole",
-    "description",
-    "country",
-    "processingLocations",
-    "transferMechanism",
-    "sccModule",
-    "derogation",
-    "certifications",
-    "dpfCertified",
-    "website",
-    "privacyNoticeUrl",
-    "status",
-    "public",
-    "announcedAt",
-    "effectiveAt",
-];
+/// A recipient as a customer sees it on the subprocessor list.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicRecipient {
+    pub key: String,
+    pub legal_name: String,
+    pub kind: RecipientKind,
+    pub default_role: RecipientRole,
+    pub description: Option<String>,
+    pub country: String,
+    pub processing_locations: Vec<String>,
+    pub transfer_mechanism: Option<TransferMechanism>,
+    pub scc_module: Option<i16>,
+    pub derogation: Option<Derogation>,
+    pub certifications: Vec<String>,
+    pub dpf_certified: bool,
+    pub website: Option<String>,
+    pub privacy_notice_url: Option<String>,
+    pub status: RecipientStatus,
+    pub public: bool,
+    pub announced_at: Option<DateTime<Utc>>,
+    pub effective_at: Option<DateTime<Utc>>,
+}
 
-/// The data-flow fields a customer sees: what goes to the subprocessor, where, under which
-/// mechanism.
-const PUBLIC_FLOW_FIELDS: &[&str] = &[
-    "recipient",
-    "role",
-    "purpose",
-    "dataCategories",
-    "dataSubjects",
-    "countries",
-    "transfers",
-];
-
-/// The fields of a transfer a customer sees.
-const PUBLIC_TRANSFER_FIELDS: &[&str] = &["country", "mechanism", "sccModule", "derogation"];
-
-fn public_fields(entity_type: &str) -> &'static [&'static str] {
-    match entity_type {
-        "RECIPIENT" => PUBLIC_RECIPIENT_FIELDS,
-        "DATA_FLOW" => PUBLIC_FLOW_FIELDS,
-        _ => &[],
+impl From<&RecipientSnapshot> for PublicRecipient {
+    fn from(r: &RecipientSnapshot) -> Self {
+        let RecipientSnapshot {
+            key,
+            legal_name,
+            kind,
+            default_role,
+            description,
+            country,
+            processing_locations,
+            transfer_mechanism,
+            scc_module,
+            derogation,
+            // Internal: the documented safeguards and the assessment behind the mechanism.
+            derogation_safeguards: _,
+            tia_date: _,
+            // Internal: the contract's reference.
+            dpa_reference: _,
+            certifications,
+            dpf_certified,
+            website,
+            privacy_notice_url,
+            status,
+            public,
+            announced_at,
+            effective_at,
+            // Internal: how the registry's facts were established.
+            assumptions: _,
+            sources: _,
+        } = r;
+        Self {
+            key: key.clone(),
+            legal_name: legal_name.clone(),
+            kind: *kind,
+            default_role: *default_role,
+            description: description.clone(),
+            country: country.clone(),
+            processing_locations: processing_locations.clone(),
+            transfer_mechanism: *transfer_mechanism,
+            scc_module: *scc_module,
+            derogation: *derogation,
+            certifications: certifications.clone(),
+            dpf_certified: *dpf_certified,
+            website: website.clone(),
+            privacy_notice_url: privacy_notice_url.clone(),
+            status: *status,
+            public: *public,
+            announced_at: *announced_at,
+            effective_at: *effective_at,
+        }
     }
 }
 
-fn keep(object: &Map<String, Value>, fields: &[&str]) -> Map<String, Value> {
-    object
-        .iter()
-        .filter(|(name, _)| fields.contains(&name.as_str()))
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect()
+/// A data flow to a listed subprocessor as a customer sees it: what goes to it, about whom,
+/// where, under which mechanism.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicFlow {
+    pub recipient: String,
+    pub role: Option<RecipientRole>,
+    pub purpose: Option<String>,
+    pub data_categories: Vec<String>,
+    pub data_subjects: Vec<String>,
+    pub countries: Vec<String>,
+    pub transfers: Vec<PublicTransfer>,
 }
 
-fn public_transfers(value: &Value) -> Value {
-    match value {
-        Value::Array(transfers) => Value::Array(
-            transfers
-                .iter()
-                .map(|t| match t {
-                    Value::Object(t) => Value::Object(keep(t, PUBLIC_TRANSFER_FIELDS)),
-                    other => other.clone(),
-                })
-                .collect(),
-        ),
-        other => other.clone(),
+impl From<&FlowSnapshot> for PublicFlow {
+    fn from(f: &FlowSnapshot) -> Self {
+        let FlowSnapshot {
+            // Internal: the organization's own activity and the intermediary.
+            activity: _,
+            via: _,
+            recipient,
+            role,
+            purpose,
+            data_categories,
+            data_subjects,
+            countries,
+            transfers,
+            assumptions: _,
+            sources: _,
+        } = f;
+        Self {
+            recipient: recipient.clone(),
+            role: *role,
+            purpose: purpose.clone(),
+            data_categories: data_categories.clone(),
+            data_subjects: data_subjects.clone(),
+            countries: countries.clone(),
+            transfers: transfers.iter().map(PublicTransfer::from).collect(),
+        }
     }
 }
 
-/// The public part of an entity snapshot.
-pub fn public_snapshot(entity_type: &str, snapshot: &Value) -> Value {
-    let Value::Object(object) = snapshot else {
-        return Value::Null;
-    };
-    let mut kept = keep(object, public_fields(entity_type));
-    if let Some(transfers) = kept.get_mut("transfers") {
-        *transfers = public_transfers(transfers);
+/// A transfer as a customer sees it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicTransfer {
+    pub country: String,
+    pub mechanism: TransferMechanism,
+    pub scc_module: Option<i16>,
+    pub derogation: Option<Derogation>,
+}
+
+impl From<&TransferSnapshot> for PublicTransfer {
+    fn from(t: &TransferSnapshot) -> Self {
+        let TransferSnapshot {
+            country,
+            mechanism,
+            scc_module,
+            derogation,
+            // Internal: the documented safeguards and the assessment.
+            safeguards: _,
+            tia_date: _,
+        } = t;
+        Self {
+            country: country.clone(),
+            mechanism: *mechanism,
+            scc_module: *scc_module,
+            derogation: *derogation,
+        }
     }
-    Value::Object(kept)
 }
 
-/// Whether a changed field (a key of an event's `changes`) is shown on the public feed.
-pub fn is_public_field(entity_type: &str, field: &str) -> bool {
-    public_fields(entity_type).contains(&field)
+/// An entity as the public feed shows it: nothing of a processing activity.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum PublicView {
+    Recipient(PublicRecipient),
+    DataFlow(PublicFlow),
+    Nothing,
 }
 
-/// Whether a change alters anything the public feed shows: an edit to internal notes only (a
-/// contract reference, an assessment date) is no news for customers and stays off their feed.
-pub fn touches_public(entity_type: &str, changes: &Value) -> bool {
-    changes.as_object().is_some_and(|fields| {
-        fields.iter().any(|(field, change)| {
-            is_public_field(entity_type, field)
-                && public_value(field, &change["before"]) != public_value(field, &change["after"])
-        })
-    })
+impl From<&Snapshot> for PublicView {
+    fn from(snapshot: &Snapshot) -> Self {
+        match snapshot {
+            Snapshot::Recipient(r) => Self::Recipient(r.into()),
+            Snapshot::DataFlow(f) => Self::DataFlow(f.into()),
+            Snapshot::ProcessingActivity(_) => Self::Nothing,
+        }
+    }
 }
 
-/// A changed field's value as the public feed shows it.
-pub fn public_value(field: &str, value: &Value) -> Value {
-    if field == "transfers" {
-        public_transfers(value)
-    } else {
-        value.clone()
+impl PublicView {
+    /// The view as the feed's `snapshot` field shows it.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::Nothing => Value::Object(Default::default()),
+            shown => serde_json::to_value(shown).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// The field-level changes a customer sees between two states: those of their public views.
+pub fn public_changes(before: Option<&Snapshot>, after: Option<&Snapshot>) -> FieldChanges {
+    let before = before.map(PublicView::from);
+    let after = after.map(PublicView::from);
+    changes(before.as_ref(), after.as_ref())
+}
+
+/// Whether a change to a recipient belongs on the public feed: the recipient is on the list
+/// before or after it, and the change alters what customers see (an edit of internal notes only
+/// is no news for them). A creation or deletion alters everything.
+pub(crate) fn recipient_change_is_public(
+    before: Option<&RecipientSnapshot>,
+    after: Option<&RecipientSnapshot>,
+) -> bool {
+    let listed = before.is_some_and(RecipientSnapshot::on_public_list)
+        || after.is_some_and(RecipientSnapshot::on_public_list);
+    let shown = |r: Option<&RecipientSnapshot>| r.map(PublicRecipient::from);
+    listed && shown(before) != shown(after)
+}
+
+/// Whether a change to a flow belongs on the public feed. `listed`: whether the flow's
+/// recipient is on the public list in that state. A flow appears (its creation) or goes (its
+/// deletion) on the feed where its recipient is listed; an update is public only while the
+/// recipient stays listed and what customers see of the flow changes: a flow moved between a
+/// listed and an unlisted recipient is written as leaving or joining the list instead, so that
+/// the feed never names a recipient before its announcement.
+pub(crate) fn flow_change_is_public(
+    before: Option<(&FlowSnapshot, bool)>,
+    after: Option<(&FlowSnapshot, bool)>,
+) -> bool {
+    match (before, after) {
+        (None, Some((_, listed))) | (Some((_, listed)), None) => listed,
+        (Some((was, was_listed)), Some((is, is_listed))) => {
+            was_listed && is_listed && PublicFlow::from(was) != PublicFlow::from(is)
+        }
+        (None, None) => false,
     }
 }
 
@@ -136,45 +255,115 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn stripe() -> RecipientSnapshot {
+        serde_json::from_value(json!({
+            "key": "stripe", "legalName": "Stripe", "kind": "PAYMENT_SERVICE_PROVIDER",
+            "defaultRole": "CONTROLLER", "description": null, "country": "IE",
+            "processingLocations": ["US"], "transferMechanism": "STANDARD_CONTRACTUAL_CLAUSES",
+            "sccModule": 1, "derogation": null, "derogationSafeguards": "internal",
+            "tiaDate": "2024-01-01", "dpaReference": "DPA-2021-07", "certifications": [],
+            "dpfCertified": false, "website": null, "privacyNoticeUrl": null,
+            "status": "ACTIVE", "public": true, "assumptions": ["x"], "sources": ["y"]
+        }))
+        .unwrap()
+    }
+
+    fn flow() -> FlowSnapshot {
+        serde_json::from_value(json!({
+            "activity": "internal-fraud-review", "recipient": "segment", "via": "internal-proxy",
+            "role": null, "purpose": "analytics", "dataCategories": [], "dataSubjects": [],
+            "countries": ["US"], "assumptions": [], "sources": [],
+            "transfers": [{"country": "US", "mechanism": "STANDARD_CONTRACTUAL_CLAUSES",
+                           "sccModule": 3, "derogation": null, "safeguards": "note",
+                           "tiaDate": "2024-01-01"}]
+        }))
+        .unwrap()
+    }
+
     #[test]
     fn internal_notes_stay_off_the_public_feed() {
-        let recipient = json!({
-            "key": "stripe", "legalName": "Stripe", "dpaReference": "DPA-2021-07",
-            "tiaDate": "2024-01-01", "assumptions": ["x"], "sources": ["y"],
-            "derogationSafeguards": "internal", "processingLocations": ["US"]
-        });
-        let shown = public_snapshot("RECIPIENT", &recipient);
-        assert_eq!(
-            shown,
-            json!({"key": "stripe", "legalName": "Stripe", "processingLocations": ["US"]})
-        );
+        let shown = PublicView::from(&Snapshot::Recipient(stripe())).to_json();
+        for internal in [
+            "dpaReference",
+            "tiaDate",
+            "assumptions",
+            "sources",
+            "derogationSafeguards",
+        ] {
+            assert!(shown.get(internal).is_none(), "{internal} is shown");
+        }
+        assert_eq!(shown["legalName"], "Stripe");
+        assert_eq!(shown["processingLocations"], json!(["US"]));
     }
 
     #[test]
     fn flows_hide_activity_intermediary_and_assessments() {
-        let flow = json!({
-            "activity": "internal-fraud-review", "recipient": "segment", "via": "internal-proxy",
-            "purpose": "analytics", "assumptions": [],
-            "transfers": [{"country": "US", "mechanism": "STANDARD_CONTRACTUAL_CLAUSES",
-                           "sccModule": 3, "safeguards": "note", "tiaDate": "2024-01-01"}]
-        });
-        let shown = public_snapshot("DATA_FLOW", &flow);
+        let shown = PublicView::from(&Snapshot::DataFlow(flow())).to_json();
         assert_eq!(
             shown,
-            json!({"recipient": "segment", "purpose": "analytics",
-                   "transfers": [{"country": "US", "mechanism": "STANDARD_CONTRACTUAL_CLAUSES", "sccModule": 3}]})
+            json!({"recipient": "segment", "role": null, "purpose": "analytics",
+                   "dataCategories": [], "dataSubjects": [], "countries": ["US"],
+                   "transfers": [{"country": "US", "mechanism": "STANDARD_CONTRACTUAL_CLAUSES",
+                                  "sccModule": 3, "derogation": null}]})
         );
-        assert!(!is_public_field("DATA_FLOW", "via"));
-        let internal_only = json!({
-            "dpaReference": {"before": null, "after": "DPA-1"},
-            "transfers": {"before": [{"country": "US", "tiaDate": null}],
-                          "after": [{"country": "US", "tiaDate": "2026-01-01"}]}
+    }
+
+    #[test]
+    fn an_edit_of_internal_notes_is_no_news_for_customers() {
+        let before = stripe();
+        let noted = RecipientSnapshot {
+            dpa_reference: Some("DPA-2".into()),
+            tia_date: None,
+            ..stripe()
+        };
+        assert!(!recipient_change_is_public(Some(&before), Some(&noted)));
+        let renamed = RecipientSnapshot {
+            legal_name: "Stripe, Inc.".into(),
+            ..stripe()
+        };
+        assert!(recipient_change_is_public(Some(&before), Some(&renamed)));
+        let internal = RecipientSnapshot {
+            public: false,
+            ..renamed.clone()
+        };
+        assert!(!recipient_change_is_public(
+            Some(&internal),
+            Some(&internal)
+        ));
+        assert!(!recipient_change_is_public(None, Some(&internal)));
+
+        let flow = flow();
+        let reassessed = FlowSnapshot {
+            transfers: vec![TransferSnapshot {
+                tia_date: None,
+                ..flow.transfers[0].clone()
+            }],
+            ..flow.clone()
+        };
+        let listed = |f| Some((f, true));
+        assert!(!flow_change_is_public(listed(&flow), listed(&reassessed)));
+        let rerouted = FlowSnapshot {
+            countries: vec!["US".into(), "GB".into()],
+            ..flow.clone()
+        };
+        assert!(flow_change_is_public(listed(&flow), listed(&rerouted)));
+        assert!(!flow_change_is_public(
+            Some((&flow, true)),
+            Some((&rerouted, false))
+        ));
+        assert!(flow_change_is_public(None, listed(&flow)));
+        assert!(!flow_change_is_public(Some((&flow, false)), None));
+    }
+
+    #[test]
+    fn public_changes_compare_what_customers_see() {
+        let before = Snapshot::Recipient(stripe());
+        let after = Snapshot::Recipient(RecipientSnapshot {
+            dpa_reference: None,
+            legal_name: "Stripe, Inc.".into(),
+            ..stripe()
         });
-        assert!(!touches_public("RECIPIENT", &internal_only));
-        assert!(!touches_public("DATA_FLOW", &internal_only));
-        let renamed = json!({"legalName": {"before": "A", "after": "B"}});
-        assert!(touches_public("RECIPIENT", &renamed));
-        assert!(is_public_field("RECIPIENT", "legalName"));
-        assert!(!is_public_field("PROCESSING_ACTIVITY", "name"));
+        let shown = public_changes(Some(&before), Some(&after));
+        assert_eq!(shown.0.keys().collect::<Vec<_>>(), ["legalName"]);
     }
 }

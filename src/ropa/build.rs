@@ -2,185 +2,19 @@
 //! for (see [`super::state`]): today's record and a past one come from the same code, so they
 //! cannot disagree.
 
-use super::findings::{self, FindingOptions};
+use super::FindingOptions;
+use super::findings;
 use super::model::{
-    ActivityEntry, CategoryEntry, Perspective, RecipientEntry, Record, TransferEntry,
+    ActivityEntry, CategoryEntry, Perspective, RecipientEntry, Record, TransferEntry, name_of,
 };
 use super::state::{State, StateFlow, load_state};
 use crate::reference;
+use crate::registry::rules::is_subprocessing;
 use crate::registry::{ActivitySnapshot, Registry, RegistryError, Result, TransferSnapshot};
 use chrono::{DateTime, Utc};
-use entity::{OrganizationRole, RecipientRole};
-use serde::Serialize;
-use serde::ser::Impossible;
-use std::collections::{BTreeSet, HashMap};
+use entity::{RecipientKind, RecipientRole};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-
-/// An enum value as its API name (`PAYMENT_SERVICE_PROVIDER`).
-pub(crate) fn name_of(value: impl Serialize) -> String {
-    variant_name(&value).unwrap_or_default().to_owned()
-}
-
-/// The serialized name of a unit enum variant, without allocating; `None` for anything else.
-pub(crate) fn variant_name(value: &impl Serialize) -> Option<&'static str> {
-    value.serialize(VariantName).ok()
-}
-
-/// A serializer that only accepts unit enum variants and returns their serialized name.
-struct VariantName;
-
-#[derive(Debug)]
-struct NotAVariant;
-
-impl std::fmt::Display for NotAVariant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("not a unit enum variant")
-    }
-}
-
-impl std::error::Error for NotAVariant {}
-
-impl serde::ser::Error for NotAVariant {
-    fn custom<T: std::fmt::Display>(_: T) -> Self {
-        NotAVariant
-    }
-}
-
-/// Serializer methods that refuse their value.
-macro_rules! refuse {
-    ($($method:ident($($arg:ty),*);)*) => {
-        $(fn $method(self, $(_: $arg),*) -> std::result::Result<Self::Ok, NotAVariant> {
-            Err(NotAVariant)
-        })*
-    };
-}
-
-impl serde::Serializer for VariantName {
-    type Ok = &'static str;
-    type Error = NotAVariant;
-    type SerializeSeq = Impossible<&'static str, NotAVariant>;
-    type SerializeTuple = Impossible<&'static str, NotAVariant>;
-    type SerializeTupleStruct = Impossible<&'static str, NotAVariant>;
-    type SerializeTupleVariant = Impossible<&'static str, NotAVariant>;
-    type SerializeMap = Impossible<&'static str, NotAVariant>;
-    type SerializeStruct = Impossible<&'static str, NotAVariant>;
-    type SerializeStructVariant = Impossible<&'static str, NotAVariant>;
-
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-    ) -> std::result::Result<&'static str, NotAVariant> {
-        Ok(variant)
-    }
-
-    refuse! {
-        serialize_bool(bool);
-        serialize_i8(i8);
-        serialize_i16(i16);
-        serialize_i32(i32);
-        serialize_i64(i64);
-        serialize_u8(u8);
-        serialize_u16(u16);
-        serialize_u32(u32);
-        serialize_u64(u64);
-        serialize_f32(f32);
-        serialize_f64(f64);
-        serialize_char(char);
-        serialize_str(&str);
-        serialize_bytes(&[u8]);
-        serialize_none();
-        serialize_unit();
-        serialize_unit_struct(&'static str);
-    }
-
-    fn serialize_some<T: Serialize + ?Sized>(
-        self,
-        _: &T,
-    ) -> std::result::Result<&'static str, NotAVariant> {
-        Err(NotAVariant)
-    }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: &T,
-    ) -> std::result::Result<&'static str, NotAVariant> {
-        Err(NotAVariant)
-    }
-
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> std::result::Result<&'static str, NotAVariant> {
-        Err(NotAVariant)
-    }
-
-    fn serialize_seq(
-        self,
-        _: Option<usize>,
-    ) -> std::result::Result<Self::SerializeSeq, NotAVariant> {
-        Err(NotAVariant)
-    }
-
-    fn serialize_tuple(self, _: usize) -> std::result::Result<Self::SerializeTuple, NotAVariant> {
-        Err(NotAVariant)
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> std::result::Result<Self::SerializeTupleStruct, NotAVariant> {
-        Err(NotAVariant)
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> std::result::Result<Self::SerializeTupleVariant, NotAVariant> {
-        Err(NotAVariant)
-    }
-
-    fn serialize_map(
-        self,
-        _: Option<usize>,
-    ) -> std::result::Result<Self::SerializeMap, NotAVariant> {
-        Err(NotAVariant)
-    }
-
-    fn serialize_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> std::result::Result<Self::SerializeStruct, NotAVariant> {
-        Err(NotAVariant)
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> std::result::Result<Self::SerializeStructVariant, NotAVariant> {
-        Err(NotAVariant)
-    }
-}
-
-fn wanted(perspective: Perspective) -> OrganizationRole {
-    match perspective {
-        Perspective::Controller => OrganizationRole::Controller,
-        Perspective::Processor => OrganizationRole::Processor,
-    }
-}
 
 /// The record of one perspective from a loaded state.
 pub fn record(
@@ -189,7 +23,7 @@ pub fn record(
     generated_at: DateTime<Utc>,
     options: &FindingOptions,
 ) -> Record {
-    let role = wanted(perspective);
+    let role = perspective.organization_role();
     let mut flows_by_activity: HashMap<i32, Vec<&StateFlow>> = HashMap::new();
     for flow in &state.flows {
         flows_by_activity
@@ -207,7 +41,7 @@ pub fn record(
                 controllers.extend(a.controllers.iter().cloned());
             }
             let flows = flows_by_activity.get(id).map(Vec::as_slice).unwrap_or(&[]);
-            activity_entry(state, perspective, a, flows)
+            activity_entry(state, a, flows)
         })
         .collect();
     Record {
@@ -221,52 +55,55 @@ pub fn record(
     }
 }
 
-fn activity_entry(
-    state: &State,
-    perspective: Perspective,
-    a: &ActivitySnapshot,
-    flows: &[&StateFlow],
-) -> ActivityEntry {
+/// A recipient of an activity: legal name, role, kind, country, whether a subprocessor.
+type RecipientLine<'a> = (&'a str, RecipientRole, RecipientKind, &'a str, bool);
+
+/// The order recipients are listed in: by legal name, then by the names of role and kind.
+fn by_name<'a>(
+    &(name, role, kind, country, sub): &RecipientLine<'a>,
+) -> (&'a str, &'static str, &'static str, &'a str, bool) {
+    (name, name_of(role), name_of(kind), country, sub)
+}
+
+fn activity_entry(state: &State, a: &ActivitySnapshot, flows: &[&StateFlow]) -> ActivityEntry {
     // Borrowed while collecting and deduplicating; the entries own their text.
-    let mut recipients: BTreeSet<(&str, &'static str, &'static str, &str, bool)> = BTreeSet::new();
-    let mut kinds: BTreeSet<&'static str> = BTreeSet::new();
+    let mut recipients: Vec<RecipientLine> = Vec::new();
+    let mut kinds: BTreeMap<&'static str, RecipientKind> = BTreeMap::new();
     let mut transfers: Vec<(&str, &TransferSnapshot, &'static str)> = Vec::new();
     for flow in flows {
         let Some(recipient) = state.recipients.get(&flow.recipient_id) else {
             continue;
         };
-        let role = flow
-            .role(&state.recipients)
-            .unwrap_or(recipient.default_role);
-        let kind = variant_name(&recipient.kind).unwrap_or_default();
-        kinds.insert(kind);
-        recipients.insert((
+        let role = flow.role_of(recipient);
+        kinds.insert(name_of(recipient.kind), recipient.kind);
+        recipients.push((
             &recipient.legal_name,
-            variant_name(&role).unwrap_or_default(),
-            kind,
+            role,
+            recipient.kind,
             &recipient.country,
-            perspective == Perspective::Processor && role == RecipientRole::Processor,
+            is_subprocessing(a.organization_role, role),
         ));
         for t in &flow.transfers {
-            let mechanism = variant_name(&t.mechanism).unwrap_or_default();
-            transfers.push((&recipient.legal_name, t, mechanism));
+            transfers.push((&recipient.legal_name, t, name_of(t.mechanism)));
         }
     }
+    recipients.sort_by(|a, b| by_name(a).cmp(&by_name(b)));
+    recipients.dedup_by(|a, b| by_name(a) == by_name(b));
     transfers
         .sort_by(|(r1, t1, m1), (r2, t2, m2)| (r1, &t1.country, m1).cmp(&(r2, &t2.country, m2)));
     transfers
         .dedup_by(|(r1, t1, m1), (r2, t2, m2)| r1 == r2 && t1.country == t2.country && m1 == m2);
     let transfers = transfers
         .into_iter()
-        .map(|(recipient, t, mechanism)| TransferEntry {
+        .map(|(recipient, t, _)| TransferEntry {
             recipient: recipient.to_owned(),
             country: t.country.clone(),
             country_name: reference::country(&t.country)
                 .map(|c| c.name.to_owned())
                 .unwrap_or_else(|| t.country.clone()),
-            mechanism: mechanism.to_owned(),
+            mechanism: t.mechanism,
             scc_module: t.scc_module,
-            derogation: t.derogation.map(name_of),
+            derogation: t.derogation,
             safeguards: t.safeguards.clone(),
             tia_date: t.tia_date,
         })
@@ -276,7 +113,7 @@ fn activity_entry(
         name: a.name.clone(),
         description: a.description.clone(),
         purposes: a.purposes.clone(),
-        legal_basis: a.legal_basis.map(name_of),
+        legal_basis: a.legal_basis,
         data_subjects: a
             .data_subjects
             .iter()
@@ -299,14 +136,14 @@ fn activity_entry(
             })
             .collect(),
         special_category_condition: a.special_category_condition.clone(),
-        recipient_categories: kinds.into_iter().map(str::to_owned).collect(),
+        recipient_categories: kinds.into_values().collect(),
         recipients: recipients
             .into_iter()
             .map(
                 |(legal_name, role, kind, country, subprocessor)| RecipientEntry {
                     legal_name: legal_name.to_owned(),
-                    kind: kind.to_owned(),
-                    role: role.to_owned(),
+                    kind,
+                    role,
                     country: country.to_owned(),
                     subprocessor,
                 },
@@ -362,41 +199,4 @@ pub async fn build(
     // A large state takes a while to free: a blocking thread does it while the caller exports.
     tokio::task::spawn_blocking(move || drop(state));
     Ok(records)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{name_of, variant_name};
-    use entity::{Derogation, LegalBasis, RecipientKind, RecipientRole, TransferMechanism};
-    use sea_orm::Iterable;
-
-    fn serde_name(value: impl serde::Serialize) -> String {
-        serde_json::to_value(value)
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    #[test]
-    fn variant_names_are_the_api_names() {
-        for kind in RecipientKind::iter() {
-            assert_eq!(name_of(kind), serde_name(kind));
-        }
-        for role in RecipientRole::iter() {
-            assert_eq!(name_of(role), serde_name(role));
-        }
-        for mechanism in TransferMechanism::iter() {
-            assert_eq!(name_of(mechanism), serde_name(mechanism));
-        }
-        for derogation in Derogation::iter() {
-            assert_eq!(name_of(derogation), serde_name(derogation));
-        }
-        for basis in LegalBasis::iter() {
-            assert_eq!(name_of(basis), serde_name(basis));
-        }
-        assert_eq!(variant_name(&"text"), None);
-        assert_eq!(variant_name(&Some(RecipientRole::Processor)), None);
-        assert_eq!(name_of(3), "");
-    }
 }

@@ -1,27 +1,12 @@
 //! Compliance findings: the gaps and risks the record reveals, each with a severity, the entity
 //! it concerns and a sentence a DPO understands.
 
-use super::build::name_of;
-use super::model::{Finding, Perspective, Severity};
+use super::FindingOptions;
+use super::model::{Finding, Perspective, Severity, name_of};
 use super::state::{State, StateFlow};
 use crate::reference;
-use entity::{OrganizationRole, RecipientRole, RecipientStatus, TransferMechanism};
+use entity::{RecipientRole, RecipientStatus, TransferMechanism};
 use std::collections::HashSet;
-
-/// Tunable thresholds.
-#[derive(Clone, Debug)]
-pub struct FindingOptions {
-    /// A transfer impact assessment older than this many days is reported as outdated.
-    pub tia_max_age_days: i64,
-}
-
-impl Default for FindingOptions {
-    fn default() -> Self {
-        Self {
-            tia_max_age_days: 365,
-        }
-    }
-}
 
 /// Art. 46 instruments, which the EDPB expects a transfer impact assessment for.
 fn needs_tia(mechanism: TransferMechanism) -> bool {
@@ -56,10 +41,7 @@ fn finding(
 
 /// The findings of the record of `perspective` in `state`, most severe first.
 pub fn findings(state: &State, perspective: Perspective, options: &FindingOptions) -> Vec<Finding> {
-    let role = match perspective {
-        Perspective::Controller => OrganizationRole::Controller,
-        Perspective::Processor => OrganizationRole::Processor,
-    };
+    let role = perspective.organization_role();
     let mut out = Vec::new();
     let today = state.at.date_naive();
     let mut activity_keys = std::collections::HashMap::new();
@@ -137,7 +119,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
             .unwrap_or_default();
         // Most flows have no finding: the reference is only written for those that do.
         let flow_ref = || format!("{activity} -> {}", recipient.key);
-        let role = flow.role(&state.recipients);
+        let role = flow.role_of(recipient);
         if recipient.status == RecipientStatus::Retired {
             out.push(finding(
                 Severity::Medium,
@@ -150,7 +132,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
                 ),
             ));
         }
-        if role == Some(RecipientRole::Processor) && recipient.dpa_reference.is_none() {
+        if role == RecipientRole::Processor && recipient.dpa_reference.is_none() {
             processors_without_dpa.insert(flow.recipient_id);
         }
         seen_recipients.insert(flow.recipient_id);
@@ -223,7 +205,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
                             name_of(t.mechanism).to_lowercase().replace('_', " ")
                         ),
                     )),
-                    Some(date) if (today - date).num_days() > options.tia_max_age_days => {
+                    Some(date) if (today - date).num_days() > i64::from(options.tia_max_age_days) => {
                         out.push(finding(
                             Severity::Medium,
                             "TIA_OUTDATED",

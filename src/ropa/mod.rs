@@ -6,5 +6,5 @@ pub mod findings;
 pub mod model;
 pub mod state;
 
+pub use crate::settings::FindingOptions;
 pub use build::build;
-pub use findings::FindingOptions;

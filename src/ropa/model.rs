@@ -2,7 +2,12 @@
 //! from the registry and what every exporter and the GraphQL API read.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use entity::{Derogation, LegalBasis, RecipientKind, RecipientRole, TransferMechanism};
 use serde::Serialize;
+
+mod names;
+
+pub(crate) use names::name_of;
 
 /// Which record: the organization's own processing (Art. 30(1)) or its processing on
 /// customers' behalf (Art. 30(2)).
@@ -11,6 +16,16 @@ use serde::Serialize;
 pub enum Perspective {
     Controller,
     Processor,
+}
+
+impl Perspective {
+    /// The organization's role in the activities the record covers.
+    pub fn organization_role(self) -> entity::OrganizationRole {
+        match self {
+            Self::Controller => entity::OrganizationRole::Controller,
+            Self::Processor => entity::OrganizationRole::Processor,
+        }
+    }
 }
 
 /// The record as it stood at `as_of`.
@@ -55,16 +70,17 @@ pub struct ActivityEntry {
     pub description: Option<String>,
     /// Art. 30(1)(b).
     pub purposes: Vec<String>,
-    /// GDPR Art. 6(1) basis, as its enum name (`CONTRACT`), if recorded.
-    pub legal_basis: Option<String>,
+    /// GDPR Art. 6(1) basis, if recorded.
+    pub legal_basis: Option<LegalBasis>,
     /// Art. 30(1)(c): categories of data subjects (names).
     pub data_subjects: Vec<String>,
     /// Art. 30(1)(c) / 30(2)(b): categories of personal data.
     pub data_categories: Vec<CategoryEntry>,
     /// The Art. 9(2) condition where special categories are processed.
     pub special_category_condition: Option<String>,
-    /// Art. 30(1)(d): the categories of recipients (recipient kinds, as enum names).
-    pub recipient_categories: Vec<String>,
+    /// Art. 30(1)(d): the categories of recipients (recipient kinds), in the order of their
+    /// names.
+    pub recipient_categories: Vec<RecipientKind>,
     /// The named recipients.
     pub recipients: Vec<RecipientEntry>,
     /// Art. 30(1)(e) / 30(2)(c): transfers to third countries and their safeguards.
@@ -91,10 +107,10 @@ pub struct CategoryEntry {
 #[serde(rename_all = "camelCase")]
 pub struct RecipientEntry {
     pub legal_name: String,
-    /// Recipient kind, as its enum name (`PAYMENT_SERVICE_PROVIDER`).
-    pub kind: String,
-    /// Role in the flow, as its enum name (`PROCESSOR`).
-    pub role: String,
+    /// Recipient kind (serialized as its API name, `PAYMENT_SERVICE_PROVIDER`).
+    pub kind: RecipientKind,
+    /// Role in the flow (serialized as its API name, `PROCESSOR`).
+    pub role: RecipientRole,
     /// Country of establishment, ISO 3166-1 alpha-2.
     pub country: String,
     pub subprocessor: bool,
@@ -107,11 +123,10 @@ pub struct TransferEntry {
     /// ISO 3166-1 alpha-2.
     pub country: String,
     pub country_name: String,
-    /// Mechanism, as its enum name (`STANDARD_CONTRACTUAL_CLAUSES`).
-    pub mechanism: String,
+    pub mechanism: TransferMechanism,
     pub scc_module: Option<i16>,
-    /// Art. 49 derogation, as its enum name.
-    pub derogation: Option<String>,
+    /// Art. 49 derogation.
+    pub derogation: Option<Derogation>,
     /// Documented safeguards (required for compelling legitimate interests, Art. 30(1)(e)).
     pub safeguards: Option<String>,
     pub tia_date: Option<NaiveDate>,

@@ -8,12 +8,14 @@
 
 use super::model::OrganizationSection;
 use crate::changes::as_of::for_each_latest;
+use crate::registry::rules::effective_role;
+use crate::registry::snapshot::{ActivityLinks, part};
 use crate::registry::{
     ActivitySnapshot, RecipientSnapshot, Registry, RegistryError, Result, TransferSnapshot,
 };
 use chrono::{DateTime, Utc};
 use entity::{
-    RecipientRole, TransferMechanism, activity_data_category, activity_data_subject,
+    EntityType, RecipientRole, TransferMechanism, activity_data_category, activity_data_subject,
     activity_product, change_event, data_category, data_flow, data_subject_category, flow_country,
     organization, processing_activity, product, recipient, recipient_location, transfer,
 };
@@ -21,7 +23,6 @@ use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, IdenStatic,
     IsolationLevel, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
-use serde::Deserialize;
 use std::collections::HashMap;
 
 /// The registry's state at one instant, as the record needs it.
@@ -55,10 +56,9 @@ pub struct StateFlow {
 }
 
 impl StateFlow {
-    /// The recipient's role in the flow: the flow's own, or the recipient's default.
-    pub fn role(&self, recipients: &HashMap<i32, RecipientSnapshot>) -> Option<RecipientRole> {
-        self.role
-            .or_else(|| recipients.get(&self.recipient_id).map(|r| r.default_role))
+    /// The role of `recipient`, the flow's recipient, in the flow ([`effective_role`]).
+    pub fn role_of(&self, recipient: &RecipientSnapshot) -> RecipientRole {
+        effective_role(self.role, recipient.default_role)
     }
 }
 
@@ -267,7 +267,7 @@ async fn from_tables(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<S
         .into_iter()
         .map(|r| {
             let locations = locations.remove(&r.id).unwrap_or_default();
-            (r.id, recipient_snapshot(r, locations))
+            (r.id, RecipientSnapshot::of(r, locations))
         })
         .collect();
 
@@ -319,11 +319,13 @@ async fn from_tables(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<S
         .into_iter()
         .map(|a| {
             let id = a.id;
-            let snapshot = activity_snapshot(
+            let snapshot = ActivitySnapshot::of(
                 a,
-                subjects.remove(&id).unwrap_or_default(),
-                categories.remove(&id).unwrap_or_default(),
-                products.remove(&id).unwrap_or_default(),
+                ActivityLinks {
+                    data_subjects: subjects.remove(&id).unwrap_or_default(),
+                    data_categories: categories.remove(&id).unwrap_or_default(),
+                    products: products.remove(&id).unwrap_or_default(),
+                },
             );
             (id, snapshot)
         })
@@ -466,71 +468,6 @@ fn merge<T>(
     }
 }
 
-/// A recipient row as the change log would snapshot it.
-fn recipient_snapshot(r: recipient::Model, locations: Vec<String>) -> RecipientSnapshot {
-    RecipientSnapshot {
-        key: r.key,
-        legal_name: r.legal_name,
-        kind: r.kind,
-        default_role: r.default_role,
-        description: r.description,
-        country: r.country,
-        processing_locations: locations,
-        transfer_mechanism: r.transfer_mechanism,
-        scc_module: r.scc_module,
-        derogation: r.derogation,
-        derogation_safeguards: r.derogation_safeguards,
-        tia_date: r.tia_date,
-        dpa_reference: r.dpa_reference,
-        certifications: r.certifications.0,
-        dpf_certified: r.dpf_certified,
-        website: r.website,
-        privacy_notice_url: r.privacy_notice_url,
-        status: r.status,
-        public: r.public,
-        announced_at: r.announced_at,
-        effective_at: r.effective_at,
-        assumptions: r.assumptions.0,
-        sources: r.sources.0,
-    }
-}
-
-/// A processing activity row and its links as the change log would snapshot them.
-fn activity_snapshot(
-    a: processing_activity::Model,
-    data_subjects: Vec<String>,
-    data_categories: Vec<String>,
-    products: Vec<String>,
-) -> ActivitySnapshot {
-    ActivitySnapshot {
-        key: a.key,
-        name: a.name,
-        description: a.description,
-        organization_role: a.organization_role,
-        controllers: a.controllers.0,
-        purposes: a.purposes.0,
-        legal_basis: a.legal_basis,
-        data_subjects,
-        data_categories,
-        products,
-        retention_period: a.retention_period,
-        retention_reason: a.retention_reason,
-        security_measures: a.security_measures.0,
-        special_category_condition: a.special_category_condition,
-        assumptions: a.assumptions.0,
-        sources: a.sources.0,
-    }
-}
-
-/// What the record reads of a flow's snapshot in the log; the rest is skipped unparsed.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LoggedFlow {
-    role: Option<RecipientRole>,
-    countries: Vec<String>,
-    transfers: Vec<TransferSnapshot>,
-}
-
 /// The registry as it stood at `at`, rebuilt from the change log. The log is read as a stream
 /// of one row per entity (the database picks each entity's latest event), so memory follows
 /// the registry's size, not the log's length.
@@ -539,25 +476,30 @@ async fn from_log(db: &DatabaseConnection, at: DateTime<Utc>) -> Result<State> {
     let (recipients, activities, flows, unreadable) = for_each_latest(
         db,
         at,
-        &["RECIPIENT", "DATA_FLOW", "PROCESSING_ACTIVITY"],
+        &[
+            EntityType::Recipient,
+            EntityType::DataFlow,
+            EntityType::ProcessingActivity,
+        ],
         (HashMap::new(), Vec::new(), Vec::new(), 0usize),
-        |(recipients, activities, flows, unreadable), row| match row.entity_type.as_str() {
-            "RECIPIENT" => match serde_json::from_str::<RecipientSnapshot>(&row.snapshot) {
+        |(recipients, activities, flows, unreadable), row| match row.entity_type {
+            EntityType::Recipient => match serde_json::from_str::<RecipientSnapshot>(&row.snapshot)
+            {
                 Ok(snapshot) => {
                     recipients.insert(row.entity_id, snapshot);
                 }
                 Err(_) => *unreadable += 1,
             },
-            "PROCESSING_ACTIVITY" => {
+            EntityType::ProcessingActivity => {
                 match serde_json::from_str::<ActivitySnapshot>(&row.snapshot) {
                     Ok(snapshot) => activities.push((row.entity_id, snapshot)),
                     Err(_) => *unreadable += 1,
                 }
             }
-            _ => match (
+            EntityType::DataFlow => match (
                 row.activity_id,
                 row.recipient_id,
-                serde_json::from_str::<LoggedFlow>(&row.snapshot),
+                serde_json::from_str::<part::FlowRouting>(&row.snapshot),
             ) {
                 (Some(activity_id), Some(recipient_id), Ok(flow)) => flows.push(StateFlow {
                     id: row.entity_id,

@@ -132,9 +132,9 @@ pub async fn generate(registry: &Registry, flows: usize) -> Result<usize, Regist
             registry
                 .create_flow(
                     FlowInput {
-                        activity_id: activity.id,
-                        recipient_id,
-                        via_recipient_id: None,
+                        activity: activity.id,
+                        recipient: recipient_id,
+                        via: None,
                         role: None,
                         purpose: None,
                         data_categories: vec![

@@ -8,11 +8,11 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use subreg::registry::Registry;
 use subreg::{db, seed};
 
-async fn empty_registry() -> (Registry, Option<tempfile::TempDir>) {
-    let (url, dir) = common::fresh_database().await;
-    let conn = db::connect(&url, None).await.expect("connect");
+async fn empty_registry() -> (Registry, common::TestDatabase) {
+    let database = common::fresh_database().await;
+    let conn = db::connect(&database.url, None).await.expect("connect");
     db::migrate(&conn).await.expect("migrate");
-    (Registry::new(conn), dir)
+    (Registry::new(conn), database)
 }
 
 #[tokio::test]

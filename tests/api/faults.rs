@@ -391,7 +391,8 @@ async fn head(client: &reqwest::Client, url: &str) -> String {
 
 #[tokio::test]
 async fn sigterm_finishes_requests_in_flight_completes_subscriptions_and_exits_cleanly() {
-    let (database, _files) = fresh_database().await;
+    let files = fresh_database().await;
+    let database = files.url.clone();
     let editor = api_key(&database, "editor");
     let mut server = Serve::start(&database, 1, &["--shutdown-grace-secs", "10"]).await;
     let grace = Duration::from_secs(10);
@@ -547,7 +548,8 @@ const CREATE: &str = r#"mutation($key: String!, $name: String!) {
 
 #[tokio::test]
 async fn sigkill_mid_stream_loses_no_acknowledged_write_and_leaves_none_half_written() {
-    let (database, _files) = fresh_database().await;
+    let files = fresh_database().await;
+    let database = files.url.clone();
     let editor = api_key(&database, "editor");
     let admin = api_key(&database, "admin");
     let unlimited = [
@@ -803,7 +805,8 @@ async fn the_database_going_away_gives_errors_and_the_server_recovers_when_it_re
         );
         return;
     }
-    let (database, _) = fresh_database().await;
+    let files = fresh_database().await;
+    let database = files.url.clone();
     let name = database.rsplit('/').next().unwrap().to_owned();
     let editor = api_key(&database, "editor");
     // Its periodic check of the log is an hour away: after the outage, other processes' changes
@@ -942,7 +945,8 @@ async fn the_database_going_away_gives_errors_and_the_server_recovers_when_it_re
 /// (Kubernetes after 30 s by default), so the server must not wait on a client that stalls.
 #[tokio::test]
 async fn a_request_that_never_finishes_does_not_hold_the_shutdown_past_the_grace_period() {
-    let (database, _files) = fresh_database().await;
+    let files = fresh_database().await;
+    let database = files.url.clone();
     let editor = api_key(&database, "editor");
     let mut server = Serve::start(&database, 1, &["--shutdown-grace-secs", "2"]).await;
     let mut subscriber = Subscriber::connect(&server.url, &editor).await;

@@ -50,12 +50,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use subreg::config::ServerSettings;
 use subreg::graphql::limits::{count_tokens, measure};
 use subreg::reference::{AdequacyScope, adequacy_decision};
 use subreg::registry::RegistryError;
 use subreg::registry::inputs::{Safeguard, TransferInput};
 use subreg::registry::validate;
+use subreg::settings::ServerSettings;
 
 /// The longest any answer may take.
 const DEADLINE: Duration = Duration::from_secs(30);

@@ -3,25 +3,19 @@
 //! was afterwards, compared through a fingerprint of everything a key can read plus the change
 //! log's length and head.
 
-use crate::common::ws::{TRANSPORT_WS, WsClient};
-use crate::common::{Setup, TestServer, client_with_key};
+use crate::common::ws::{Next, RawSocket, TRANSPORT_WS, WsClient};
+use crate::common::{PATIENCE, Setup, TestServer, client_with_key};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use entity::Role;
-use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{Value, json};
 use std::time::Duration;
-use subreg::config::ServerSettings;
-use tokio::net::TcpStream;
+use subreg::settings::ServerSettings;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 const GRAPHQL_JSON: &str = "application/graphql-response+json";
-/// Longer than any answer may take: a request still unanswered by then is a hang.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The registry's content as the admin key reads it (every text a write could reach), to
 /// compare before and after.
@@ -2004,79 +1998,6 @@ async fn batches_with_bad_operations_are_answered_one_by_one() {
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{what}: {answer:?}");
     }
     battery.assert_unchanged().await;
-}
-
-/// A WebSocket opened by hand, to send what a well-behaved client would not.
-struct RawSocket(WebSocketStream<MaybeTlsStream<TcpStream>>);
-
-#[derive(Debug, PartialEq)]
-enum Next {
-    Message(Value),
-    /// Closed, with the close frame's code if it sent one.
-    Closed(Option<u16>),
-}
-
-impl RawSocket {
-    async fn open(server: &TestServer) -> Self {
-        let url = format!("{}/graphql", server.url.replacen("http", "ws", 1));
-        let mut request = url.into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", TRANSPORT_WS.parse().unwrap());
-        let (socket, _) = tokio::time::timeout(PATIENCE, connect_async(request))
-            .await
-            .expect("handshake in time")
-            .expect("WebSocket handshake");
-        Self(socket)
-    }
-
-    async fn send(&mut self, message: Message) {
-        // The server may already have closed: what it answered is checked by `next`.
-        let _ = self.0.send(message).await;
-    }
-
-    async fn send_json(&mut self, message: Value) {
-        self.send(Message::Text(message.to_string().into())).await;
-    }
-
-    async fn next(&mut self) -> Next {
-        loop {
-            let frame = tokio::time::timeout(PATIENCE, self.0.next())
-                .await
-                .expect("the server answers or closes, never hangs");
-            match frame {
-                Some(Ok(Message::Text(text))) => {
-                    return Next::Message(serde_json::from_str(&text).expect("JSON"));
-                }
-                Some(Ok(Message::Close(frame))) => {
-                    return Next::Closed(frame.map(|f| u16::from(f.code)));
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return Next::Closed(None),
-            }
-        }
-    }
-
-    /// Reads until the server closes; the close code.
-    async fn closed(&mut self) -> Option<u16> {
-        loop {
-            if let Next::Closed(code) = self.next().await {
-                return code;
-            }
-        }
-    }
-
-    async fn acked(server: &TestServer) -> Self {
-        let mut socket = Self::open(server).await;
-        socket
-            .send_json(json!({ "type": "connection_init", "payload": server.init() }))
-            .await;
-        assert_eq!(
-            socket.next().await,
-            Next::Message(json!({ "type": "connection_ack" }))
-        );
-        socket
-    }
 }
 
 /// A close code that says the client misbehaved: the protocol's 4400-4499, or WebSocket's

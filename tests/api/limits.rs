@@ -2,24 +2,16 @@
 //! says which limit, or the HTTP status that means it: 413, 429 with Retry-After, 503), never a
 //! 500 and never a hang; the request just inside the limit is served.
 
-use crate::common::ws::{TRANSPORT_WS, WsClient};
-use crate::common::{Setup, TestServer, client_with_key};
+use crate::common::ws::{Next, RawSocket, TRANSPORT_WS, WsClient};
+use crate::common::{PATIENCE, Setup, TestServer, client_with_key};
 use entity::Role;
-use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use serde_json::{Value, json};
 use std::time::Duration;
-use subreg::config::ServerSettings;
-use subreg::graphql::Limits;
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use subreg::settings::{Limits, ServerSettings};
 
 const GRAPHQL_JSON: &str = "application/graphql-response+json";
-/// Longer than any answer may take: a request still unanswered by then is a hang.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 /// An HTTP answer, its body parsed as JSON when it is JSON.
 struct Answer {
@@ -446,79 +438,6 @@ async fn request_time_is_bounded() {
     assert_eq!(ready.status, StatusCode::OK);
 }
 
-/// A WebSocket opened by hand, to send what a well-behaved client would not, and to see how
-/// the server closes it.
-struct RawSocket(WebSocketStream<MaybeTlsStream<TcpStream>>);
-
-/// What the server did next.
-#[derive(Debug)]
-enum Next {
-    Message(Value),
-    /// Closed, with the close frame's code if it sent one.
-    Closed(Option<u16>),
-}
-
-impl RawSocket {
-    async fn open(server: &TestServer) -> Self {
-        let url = format!("{}/graphql", server.url.replacen("http", "ws", 1));
-        let mut request = url.into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", TRANSPORT_WS.parse().unwrap());
-        let (socket, _) = tokio::time::timeout(PATIENCE, connect_async(request))
-            .await
-            .expect("handshake in time")
-            .expect("WebSocket handshake");
-        Self(socket)
-    }
-
-    async fn send(&mut self, message: Value) {
-        self.0
-            .send(Message::Text(message.to_string().into()))
-            .await
-            .expect("send");
-    }
-
-    /// The next message (pings answered, keep-alives skipped) or the close.
-    async fn next(&mut self) -> Next {
-        loop {
-            let frame = tokio::time::timeout(PATIENCE, self.0.next())
-                .await
-                .expect("the server answers or closes, never hangs");
-            match frame {
-                Some(Ok(Message::Text(text))) => {
-                    let message: Value = serde_json::from_str(&text).expect("JSON");
-                    if message["type"] == "ping" {
-                        self.send(json!({ "type": "pong" })).await;
-                        continue;
-                    }
-                    return Next::Message(message);
-                }
-                Some(Ok(Message::Close(frame))) => {
-                    return Next::Closed(frame.map(|f| u16::from(f.code)));
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return Next::Closed(None),
-            }
-        }
-    }
-
-    /// Sends `connection_init` with `payload`; what the server answers.
-    async fn init(&mut self, payload: Value) -> Next {
-        self.send(json!({ "type": "connection_init", "payload": payload }))
-            .await;
-        self.next().await
-    }
-
-    async fn subscribe(&mut self, id: &str, after: &Value) {
-        self.send(json!({ "id": id, "type": "subscribe", "payload": {
-            "query": "subscription($after: String) { subprocessorChanges(after: $after) { cursor } }",
-            "variables": { "after": after },
-        } }))
-        .await;
-    }
-}
-
 #[tokio::test]
 async fn subscriptions_per_connection_are_bounded() {
     let server = server_with(ServerSettings {
@@ -580,7 +499,9 @@ async fn subscriptions_per_connection_are_bounded() {
     }
 
     // Completing one frees its slot: a new subscription is accepted and replays the event.
-    socket.send(json!({ "id": "1", "type": "complete" })).await;
+    socket
+        .send_json(json!({ "id": "1", "type": "complete" }))
+        .await;
     socket.subscribe("4", &after).await;
     loop {
         match socket.next().await {
@@ -592,6 +513,29 @@ async fn subscriptions_per_connection_are_bounded() {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+}
+
+/// A WebSocket message over 64 KiB is closed with 1009 "message too big", before the handshake
+/// and after it.
+#[tokio::test]
+async fn websocket_messages_are_bounded() {
+    let server = TestServer::start().await;
+    let padding = "x".repeat(128 * 1024);
+    let mut socket = RawSocket::open(&server).await;
+    match socket.init(json!({ "padding": padding })).await {
+        Next::Closed(Some(1009)) => {}
+        other => panic!("expected a close with 1009 before the handshake, got {other:?}"),
+    }
+    let mut socket = RawSocket::open(&server).await;
+    match socket.init(server.init()).await {
+        Next::Message(m) if m["type"] == "connection_ack" => {}
+        other => panic!("expected connection_ack, got {other:?}"),
+    }
+    socket.subscribe("1", &json!(padding)).await;
+    match socket.next().await {
+        Next::Closed(Some(1009)) => {}
+        other => panic!("expected a close with 1009 after the handshake, got {other:?}"),
     }
 }
 

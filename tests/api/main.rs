@@ -12,6 +12,7 @@ mod editing;
 mod example_registry;
 mod faults;
 mod fuzz;
+mod harness;
 mod hostile;
 mod http;
 mod limits;

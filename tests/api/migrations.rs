@@ -67,8 +67,8 @@ async fn rows_of(conn: &DatabaseConnection) -> Vec<(&'static str, i64)> {
 
 #[tokio::test]
 async fn every_migration_rolls_back_and_applies_again() {
-    let (url, _dir) = common::fresh_database().await;
-    let conn = db::connect(&url, None).await.expect("connect");
+    let database = common::fresh_database().await;
+    let conn = db::connect(&database.url, None).await.expect("connect");
     db::migrate(&conn).await.expect("migrate");
     let example = seed::parse(seed::EXAMPLE_REGISTRY).expect("the shipped file parses");
     seed::load(&Registry::new(conn.clone()), &example)
@@ -116,4 +116,60 @@ async fn every_migration_rolls_back_and_applies_again() {
         .await
         .expect("the example registry loads again");
     assert_eq!(rows_of(&conn).await, rows);
+}
+
+/// Migration 000006 reads `change_event.entity_type` as an enum: every event already in the
+/// log is kept and set from its kind, so a row that an earlier version wrote with any entity
+/// type string reads back, and the registry's history says what it said before.
+#[tokio::test]
+async fn the_entity_type_of_every_logged_event_follows_from_its_kind() {
+    use entity::{EntityType, change_event};
+    use sea_orm::{EntityTrait, QueryOrder};
+
+    let database = common::fresh_database().await;
+    let conn = db::connect(&database.url, None).await.expect("connect");
+    db::migrate(&conn).await.expect("migrate");
+    let example = seed::parse(seed::EXAMPLE_REGISTRY).expect("the shipped file parses");
+    seed::load(&Registry::new(conn.clone()), &example)
+        .await
+        .expect("the example registry loads");
+    let before = rows_of(&conn).await;
+
+    Migrator::down(&conn, Some(1))
+        .await
+        .expect("back before 000006");
+    // Rows as an earlier version could have left them: one entity type per kind family, in
+    // the wrong case and in the wrong family.
+    let backend = conn.get_database_backend();
+    for sql in [
+        "UPDATE change_event SET entity_type = 'recipient' WHERE kind = 'RECIPIENT_CREATED'",
+        "UPDATE change_event SET entity_type = 'RECIPIENT' WHERE kind = 'FLOW_CREATED'",
+        "UPDATE change_event SET entity_type = 'activity' WHERE kind = 'ACTIVITY_CREATED'",
+    ] {
+        conn.execute_raw(Statement::from_string(backend, sql))
+            .await
+            .expect("write a legacy row");
+    }
+    Migrator::up(&conn, None).await.expect("apply 000006");
+
+    assert_eq!(rows_of(&conn).await, before, "every event is kept");
+    let events = change_event::Entity::find()
+        .order_by_asc(change_event::Column::Seq)
+        .all(&conn)
+        .await
+        .expect("every event reads back as its types");
+    assert!(!events.is_empty());
+    for event in &events {
+        assert_eq!(event.entity_type, event.kind.entity_type(), "{}", event.seq);
+    }
+    for entity in [
+        EntityType::Recipient,
+        EntityType::DataFlow,
+        EntityType::ProcessingActivity,
+    ] {
+        assert!(
+            events.iter().any(|e| e.entity_type == entity),
+            "{entity:?} events"
+        );
+    }
 }

@@ -850,8 +850,8 @@ fn the_cli_exports_a_past_record_to_a_file() {
 
 fn cli_on_postgres(dir: &std::path::Path) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (url, _) = runtime.block_on(common::fresh_database());
-    run_cli(&url, dir);
+    let database = runtime.block_on(common::fresh_database());
+    run_cli(&database.url, dir);
 }
 
 fn run_cli(url: &str, dir: &std::path::Path) {
@@ -1023,9 +1023,9 @@ async fn the_tables_and_the_log_describe_the_same_registry() {
     let flow = registry
         .create_flow(
             FlowInput {
-                activity_id: activity.id,
-                recipient_id: recipient.id,
-                via_recipient_id: None,
+                activity: activity.id,
+                recipient: recipient.id,
+                via: None,
                 role: None,
                 purpose: None,
                 data_categories: vec!["contact.phone_number".into()],
@@ -1086,9 +1086,9 @@ async fn the_tables_and_the_log_describe_the_same_registry() {
     let announced_flow = registry
         .create_flow(
             FlowInput {
-                activity_id: activity.id,
-                recipient_id: announced.id,
-                via_recipient_id: None,
+                activity: activity.id,
+                recipient: announced.id,
+                via: None,
                 role: None,
                 purpose: None,
                 data_categories: vec!["online.ip_address".into()],

@@ -4,7 +4,7 @@
 use crate::common::{Setup, TestServer};
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use subreg::config::BackgroundSettings;
+use subreg::settings::BackgroundSettings;
 
 const PHONE_NUMBERS_OUTSIDE_EEA: &str = r#"
 query($first: Int, $after: String) {

@@ -38,14 +38,23 @@ fn category(key: &str, name: &str, special: bool) -> CategoryEntry {
     }
 }
 
+/// The enum value whose API name is `name` (`PAYMENT_SERVICE_PROVIDER`).
+fn named<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    serde_json::from_value(serde_json::Value::String(s(name))).unwrap()
+}
+
 fn recipient(name: &str, kind: &str, role: &str, country: &str, sub: bool) -> RecipientEntry {
     RecipientEntry {
         legal_name: s(name),
-        kind: s(kind),
-        role: s(role),
+        kind: named(kind),
+        role: named(role),
         country: s(country),
         subprocessor: sub,
     }
+}
+
+fn kinds(v: &[&str]) -> Vec<entity::RecipientKind> {
+    v.iter().map(|kind| named(kind)).collect()
 }
 
 fn transfer(recipient: &str, country: &str, country_name: &str, mechanism: &str) -> TransferEntry {
@@ -53,7 +62,7 @@ fn transfer(recipient: &str, country: &str, country_name: &str, mechanism: &str)
         recipient: s(recipient),
         country: s(country),
         country_name: s(country_name),
-        mechanism: s(mechanism),
+        mechanism: named(mechanism),
         scc_module: None,
         derogation: None,
         safeguards: None,
@@ -93,14 +102,14 @@ fn billing() -> ActivityEntry {
         name: s("Billing and payments"),
         description: Some(s("Invoicing customers and collecting their payments.")),
         purposes: strings(&["Invoicing customers", "Collecting payments"]),
-        legal_basis: Some(s("CONTRACT")),
+        legal_basis: Some(named("CONTRACT")),
         data_subjects: strings(&["Customer contacts"]),
         data_categories: vec![
             category("contact.name", "Name", false),
             category("financial.payment_card", "Payment card data", false),
         ],
         special_category_condition: None,
-        recipient_categories: strings(&["PAYMENT_SERVICE_PROVIDER", "HOSTING_PROVIDER"]),
+        recipient_categories: kinds(&["PAYMENT_SERVICE_PROVIDER", "HOSTING_PROVIDER"]),
         recipients: vec![
             recipient(
                 "Stripe Payments Europe Ltd",
@@ -137,26 +146,26 @@ fn billing() -> ActivityEntry {
 
 fn support() -> ActivityEntry {
     let mut zendesk = transfer("Zendesk, Inc.", "US", "United States", "DEROGATION");
-    zendesk.derogation = Some(s("COMPELLING_LEGITIMATE_INTERESTS"));
+    zendesk.derogation = Some(named("COMPELLING_LEGITIMATE_INTERESTS"));
     zendesk.safeguards = Some(s(
         "Pseudonymised ticket IDs; access limited to EU support staff; deletion after 30 days",
     ));
     zendesk.tia_date = Some(date(2023, 11, 15));
     let mut partner = transfer("Acme Support Pte. Ltd.", "SG", "Singapore", "DEROGATION");
-    partner.derogation = Some(s("CONTRACT_IN_DATA_SUBJECT_INTEREST"));
+    partner.derogation = Some(named("CONTRACT_IN_DATA_SUBJECT_INTEREST"));
     ActivityEntry {
         key: s("support"),
         name: s("Customer support"),
         description: None,
         purposes: strings(&["Answering support requests"]),
-        legal_basis: Some(s("LEGITIMATE_INTERESTS")),
+        legal_basis: Some(named("LEGITIMATE_INTERESTS")),
         data_subjects: strings(&["Customer contacts", "End users"]),
         data_categories: vec![
             category("contact.email", "E-mail address", false),
             category("health.accessibility", "Accessibility needs", true),
         ],
         special_category_condition: Some(s("EXPLICIT_CONSENT")),
-        recipient_categories: strings(&["SERVICE_PROVIDER"]),
+        recipient_categories: kinds(&["SERVICE_PROVIDER"]),
         recipients: vec![
             recipient(
                 "Zendesk, Inc.",
@@ -202,7 +211,7 @@ fn sms_delivery() -> ActivityEntry {
             category("content.message", "Message content", false),
         ],
         special_category_condition: None,
-        recipient_categories: strings(&["TELECOM_OPERATOR", "SERVICE_PROVIDER"]),
+        recipient_categories: kinds(&["TELECOM_OPERATOR", "SERVICE_PROVIDER"]),
         recipients: vec![
             recipient("KPN B.V.", "TELECOM_OPERATOR", "MERE_CONDUIT", "NL", false),
             recipient("Twilio Inc.", "SERVICE_PROVIDER", "PROCESSOR", "US", true),

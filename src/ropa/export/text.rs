@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::ropa::model::{Severity, TransferEntry};
+use entity::{Derogation, TransferMechanism};
 
 /// `PAYMENT_SERVICE_PROVIDER` → `Payment service provider`. Text that is not an enum name (it has
 /// lower-case letters or spaces, as free text entered in the registry does) is kept as it is.
@@ -116,47 +117,47 @@ fn scc_module(module: i16) -> String {
 }
 
 /// An Art. 49 derogation, citing its point.
-fn derogation(name: &str) -> String {
-    let known = match name {
-        "EXPLICIT_CONSENT" => "Art. 49(1)(a) explicit consent of the data subject",
-        "CONTRACT_WITH_DATA_SUBJECT" => "Art. 49(1)(b) contract with the data subject",
-        "CONTRACT_IN_DATA_SUBJECT_INTEREST" => {
+fn derogation(derogation: Derogation) -> &'static str {
+    match derogation {
+        Derogation::ExplicitConsent => "Art. 49(1)(a) explicit consent of the data subject",
+        Derogation::ContractWithDataSubject => "Art. 49(1)(b) contract with the data subject",
+        Derogation::ContractInDataSubjectInterest => {
             "Art. 49(1)(c) contract in the data subject's interest"
         }
-        "IMPORTANT_PUBLIC_INTEREST" => "Art. 49(1)(d) important reasons of public interest",
-        "LEGAL_CLAIMS" => "Art. 49(1)(e) establishment, exercise or defence of legal claims",
-        "VITAL_INTERESTS" => "Art. 49(1)(f) vital interests",
-        "PUBLIC_REGISTER" => "Art. 49(1)(g) transfer from a public register",
-        "COMPELLING_LEGITIMATE_INTERESTS" => {
+        Derogation::ImportantPublicInterest => "Art. 49(1)(d) important reasons of public interest",
+        Derogation::LegalClaims => {
+            "Art. 49(1)(e) establishment, exercise or defence of legal claims"
+        }
+        Derogation::VitalInterests => "Art. 49(1)(f) vital interests",
+        Derogation::PublicRegister => "Art. 49(1)(g) transfer from a public register",
+        Derogation::CompellingLegitimateInterests => {
             "Art. 49(1), second subparagraph, compelling legitimate interests"
         }
-        other => return humanize_enum(other),
-    };
-    known.to_owned()
+    }
 }
 
 /// The Chapter V instrument of a transfer, with its SCC module or derogation.
 pub(super) fn instrument(transfer: &TransferEntry) -> String {
-    match transfer.mechanism.as_str() {
-        "ADEQUACY_DECISION" => "Adequacy decision (Art. 45)".to_owned(),
-        "STANDARD_CONTRACTUAL_CLAUSES" => match transfer.scc_module {
+    use TransferMechanism::*;
+    match transfer.mechanism {
+        AdequacyDecision => "Adequacy decision (Art. 45)".to_owned(),
+        StandardContractualClauses => match transfer.scc_module {
             Some(module) => format!(
                 "Standard contractual clauses (Art. 46(2)(c)), {}",
                 scc_module(module)
             ),
             None => "Standard contractual clauses (Art. 46(2)(c))".to_owned(),
         },
-        "UK_IDTA" => "UK International Data Transfer Agreement (IDTA)".to_owned(),
-        "UK_ADDENDUM" => "UK Addendum to the EU standard contractual clauses".to_owned(),
-        "BINDING_CORPORATE_RULES" => "Binding corporate rules (Art. 47)".to_owned(),
-        "CODE_OF_CONDUCT" => "Approved code of conduct (Art. 46(2)(e))".to_owned(),
-        "CERTIFICATION" => "Approved certification mechanism (Art. 46(2)(f))".to_owned(),
-        "AD_HOC_CLAUSES" => "Ad hoc contractual clauses (Art. 46(3)(a))".to_owned(),
-        "DEROGATION" => match &transfer.derogation {
+        UkIdta => "UK International Data Transfer Agreement (IDTA)".to_owned(),
+        UkAddendum => "UK Addendum to the EU standard contractual clauses".to_owned(),
+        BindingCorporateRules => "Binding corporate rules (Art. 47)".to_owned(),
+        CodeOfConduct => "Approved code of conduct (Art. 46(2)(e))".to_owned(),
+        Certification => "Approved certification mechanism (Art. 46(2)(f))".to_owned(),
+        AdHocClauses => "Ad hoc contractual clauses (Art. 46(3)(a))".to_owned(),
+        Derogation => match transfer.derogation {
             Some(d) => format!("Derogation: {}", derogation(d)),
             None => "Derogation (Art. 49)".to_owned(),
         },
-        other => humanize_enum(other),
     }
 }
 
@@ -171,7 +172,7 @@ pub(super) fn with_safeguards(transfer: &TransferEntry, instrument: String) -> S
     {
         out.push_str("; safeguards: ");
         out.push_str(safeguards.trim());
-    } else if transfer.derogation.as_deref() == Some("COMPELLING_LEGITIMATE_INTERESTS") {
+    } else if transfer.derogation == Some(Derogation::CompellingLegitimateInterests) {
         // The record must carry them; say so rather than stay silent.
         out.push_str("; safeguards: not documented");
     }

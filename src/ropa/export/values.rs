@@ -4,7 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::layout::{Field, Terms};
 use super::text;
-use crate::ropa::model::{ActivityEntry, OrganizationSection, Perspective, Record};
+use crate::ropa::model::{ActivityEntry, OrganizationSection, Perspective, Record, name_of};
+use entity::RecipientRole;
 
 /// The lines of a cell. Spreadsheets join them with line breaks, Markdown with `<br>`.
 pub(super) type Lines = Vec<String>;
@@ -103,7 +104,7 @@ pub(super) fn activity_field(
             lines.extend(owned(&activity.purposes));
             lines
         }
-        Field::LegalBasis => one(activity.legal_basis.as_deref().map(text::legal_basis)),
+        Field::LegalBasis => one(activity.legal_basis.map(|b| text::legal_basis(name_of(b)))),
         Field::DataSubjects => owned(&activity.data_subjects),
         Field::DataCategories => activity
             .data_categories
@@ -135,14 +136,14 @@ pub(super) fn activity_field(
             activity
                 .recipient_categories
                 .iter()
-                .map(|k| text::recipient_kind(k)),
+                .map(|&k| text::recipient_kind(name_of(k))),
         ),
         Field::RecipientsByCategory => recipients_by_category(activity),
         Field::Recipients => activity
             .recipients
             .iter()
             .map(|r| {
-                let mut role = text::role(&r.role);
+                let mut role = text::role(name_of(r.role));
                 if r.subprocessor {
                     role.push_str(", sub-processor");
                 }
@@ -156,20 +157,20 @@ pub(super) fn activity_field(
         Field::JointControllers => activity
             .recipients
             .iter()
-            .filter(|r| r.role == "JOINT_CONTROLLER")
+            .filter(|r| r.role == RecipientRole::JointController)
             .map(|r| recipient_name(&r.legal_name, &r.country))
             .collect(),
         Field::Processors => {
-            let wanted = |role: &str, sub: bool| match record.perspective {
+            let wanted = |role: RecipientRole, sub: bool| match record.perspective {
                 // The controller's processors; the processor's own sub-processors.
-                Perspective::Controller => role == "PROCESSOR",
+                Perspective::Controller => role == RecipientRole::Processor,
                 Perspective::Processor => sub,
             };
             unique(
                 activity
                     .recipients
                     .iter()
-                    .filter(|r| wanted(&r.role, r.subprocessor))
+                    .filter(|r| wanted(r.role, r.subprocessor))
                     .map(|r| recipient_name(&r.legal_name, &r.country)),
             )
         }
@@ -230,15 +231,17 @@ fn unique(values: impl Iterator<Item = String>) -> Lines {
 fn recipients_by_category(activity: &ActivityEntry) -> Lines {
     let mut order: Vec<&str> = Vec::new();
     let mut names: HashMap<&str, Vec<String>> = HashMap::new();
-    for kind in &activity.recipient_categories {
-        if !names.contains_key(kind.as_str()) {
+    for &kind in &activity.recipient_categories {
+        let kind = name_of(kind);
+        if !names.contains_key(kind) {
             order.push(kind);
             names.insert(kind, Vec::new());
         }
     }
     for r in &activity.recipients {
-        let entry = names.entry(r.kind.as_str()).or_insert_with(|| {
-            order.push(r.kind.as_str());
+        let kind = name_of(r.kind);
+        let entry = names.entry(kind).or_insert_with(|| {
+            order.push(kind);
             Vec::new()
         });
         let name = recipient_name(&r.legal_name, &r.country);

@@ -10,13 +10,16 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use subreg::config::{BackgroundSettings, ServerSettings};
 use subreg::metrics::Metrics;
 use subreg::registry::{Actor, Clock, ManualClock, Registry};
 use subreg::server::{Background, RegistryOptions, Server, open_registry, start_background};
+use subreg::settings::{BackgroundSettings, ServerSettings};
 use tokio::sync::oneshot;
 
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
+
+/// Longer than any answer may take: a request still unanswered by then is a hang.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub struct TestServer {
     pub url: String,
@@ -32,8 +35,9 @@ pub struct TestServer {
     pub clock: Option<Arc<ManualClock>>,
     pub database_url: String,
     _background: Background,
-    _tempdir: Option<tempfile::TempDir>,
     _stop: oneshot::Sender<()>,
+    /// The database, when this server made it (last: dropped once the server is told to stop).
+    _database: Option<TestDatabase>,
 }
 
 /// How a test server is set up.
@@ -43,14 +47,60 @@ pub struct Setup {
     pub registry: RegistryOptions,
     /// Run on a clock the test moves, starting at this instant.
     pub manual_clock: Option<chrono::DateTime<chrono::Utc>>,
-    /// Use this database instead of a fresh one (a second replica, a restart).
+    /// Use this database instead of a fresh one (a second replica, a restart); the server that
+    /// made it must outlive this one.
     pub database: Option<String>,
     /// Background intervals; by default the log's head is checked every 500 ms.
     pub background: Option<BackgroundSettings>,
 }
 
-/// A fresh database URL for one test.
-pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+/// A database of one test, gone when this is dropped (when the test ends, passed or failed).
+pub struct TestDatabase {
+    pub url: String,
+    /// SQLite: the file's directory, removed when dropped.
+    _directory: Option<tempfile::TempDir>,
+    /// PostgreSQL: the database, dropped when dropped.
+    _postgres: Option<PostgresDatabase>,
+}
+
+/// A database made on the PostgreSQL server `admin` points to.
+struct PostgresDatabase {
+    admin: String,
+    name: String,
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        // This runs inside a test's runtime (or while a test panics), which cannot be blocked
+        // on: a thread with a runtime of its own drops the database. FORCE ends the connections
+        // still open to it (a server's pool, a replica that has not yet exited).
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let db = Database::connect(&admin).await.map_err(|e| e.to_string())?;
+                let dropped = db
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+                let _ = db.close().await;
+                dropped
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the thread dropping it panicked".into()));
+        if let Err(err) = dropped {
+            eprintln!("cannot drop the test database {}: {err}", self.name);
+        }
+    }
+}
+
+/// A fresh database for one test.
+pub async fn fresh_database() -> TestDatabase {
     match std::env::var("DATABASE_URL") {
         Ok(admin) if admin.starts_with("postgres") => {
             let name = format!(
@@ -65,7 +115,11 @@ pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
                 .await
                 .expect("create a test database");
             let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-            (format!("{base}/{name}"), None)
+            TestDatabase {
+                url: format!("{base}/{name}"),
+                _directory: None,
+                _postgres: Some(PostgresDatabase { admin, name }),
+            }
         }
         _ => {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -73,7 +127,11 @@ pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
                 "sqlite://{}?mode=rwc",
                 dir.path().join("subreg.db").display()
             );
-            (url, Some(dir))
+            TestDatabase {
+                url,
+                _directory: Some(dir),
+                _postgres: None,
+            }
         }
     }
 }
@@ -93,9 +151,12 @@ impl TestServer {
     }
 
     pub async fn setup(setup: Setup) -> Self {
-        let (database_url, tempdir) = match setup.database {
+        let (database_url, database) = match setup.database {
             Some(url) => (url, None),
-            None => fresh_database().await,
+            None => {
+                let database = fresh_database().await;
+                (database.url.clone(), Some(database))
+            }
         };
         let mut options = setup.registry;
         let clock = setup.manual_clock.map(|start| {
@@ -147,8 +208,8 @@ impl TestServer {
             clock,
             database_url,
             _background: background,
-            _tempdir: tempdir,
             _stop: stop,
+            _database: database,
         }
     }
 

@@ -1,5 +1,7 @@
-//! A WebSocket GraphQL client speaking `graphql-transport-ws` or the legacy `graphql-ws`.
+//! A WebSocket GraphQL client speaking `graphql-transport-ws` or the legacy `graphql-ws`, and a
+//! raw socket for what a well-behaved client would not send.
 
+use super::{PATIENCE, TestServer};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -201,5 +203,100 @@ impl WsClient {
     /// Drops the connection without a goodbye, as a network cut would.
     pub fn cut(self) {
         drop(self.socket);
+    }
+}
+
+/// A WebSocket opened by hand (`graphql-transport-ws`), to send what a well-behaved client would
+/// not, and to see how the server closes it.
+pub struct RawSocket(WebSocketStream<MaybeTlsStream<TcpStream>>);
+
+/// What the server did next.
+#[derive(Debug, PartialEq)]
+pub enum Next {
+    Message(Value),
+    /// Closed, with the close frame's code if it sent one.
+    Closed(Option<u16>),
+}
+
+impl RawSocket {
+    pub async fn open(server: &TestServer) -> Self {
+        let url = format!("{}/graphql", server.url.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", TRANSPORT_WS.parse().unwrap());
+        let (socket, _) = tokio::time::timeout(PATIENCE, connect_async(request))
+            .await
+            .expect("handshake in time")
+            .expect("WebSocket handshake");
+        Self(socket)
+    }
+
+    /// Opened and acknowledged, with the admin key.
+    pub async fn acked(server: &TestServer) -> Self {
+        let mut socket = Self::open(server).await;
+        assert_eq!(
+            socket.init(server.init()).await,
+            Next::Message(json!({ "type": "connection_ack" }))
+        );
+        socket
+    }
+
+    pub async fn send(&mut self, message: Message) {
+        // The server may already have closed: what it answered is checked by `next`.
+        let _ = self.0.send(message).await;
+    }
+
+    pub async fn send_json(&mut self, message: Value) {
+        self.send(Message::Text(message.to_string().into())).await;
+    }
+
+    /// The next message (pings answered) or the close.
+    pub async fn next(&mut self) -> Next {
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.0.next())
+                .await
+                .expect("the server answers or closes, never hangs");
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let message: Value = serde_json::from_str(&text).expect("JSON");
+                    if message["type"] == "ping" {
+                        self.send_json(json!({ "type": "pong" })).await;
+                        continue;
+                    }
+                    return Next::Message(message);
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Next::Closed(frame.map(|f| u16::from(f.code)));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Next::Closed(None),
+            }
+        }
+    }
+
+    /// Reads until the server closes; the close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            if let Next::Closed(code) = self.next().await {
+                return code;
+            }
+        }
+    }
+
+    /// Sends `connection_init` with `payload`; what the server answers.
+    pub async fn init(&mut self, payload: Value) -> Next {
+        self.send_json(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        self.next().await
+    }
+
+    /// Subscribes, as `id`, to the change feed after the cursor `after`.
+    pub async fn subscribe(&mut self, id: &str, after: &Value) {
+        self.send_json(json!({ "id": id, "type": "subscribe", "payload": {
+            "query": "subscription($after: String) { subprocessorChanges(after: $after) { cursor } }",
+            "variables": { "after": after },
+        } }))
+        .await;
     }
 }

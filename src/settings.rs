@@ -1,0 +1,186 @@
+//! Every setting an operator may tune, typed, each default written once: in the `DEFAULT`
+//! constant of its struct, which `Default` returns and the command line shows as the flag's
+//! default (`subreg serve --help`). [`crate::config`] fills these structs from flags and the
+//! environment; the layers that use them (graphql, registry, ropa, app, server) read them from
+//! here. This module depends on nothing else of Subreg.
+
+use std::time::Duration;
+
+/// Everything `subreg serve` is configured with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub registry: RegistrySettings,
+    pub background: BackgroundSettings,
+}
+
+impl Settings {
+    pub const DEFAULT: Self = Self {
+        server: ServerSettings::DEFAULT,
+        registry: RegistrySettings::DEFAULT,
+        background: BackgroundSettings::DEFAULT,
+    };
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Bounds on what one GraphQL request may ask for. The document bounds (tokens, aliases,
+/// fields, depth, directives, introspection) are checked before execution, the page sizes by
+/// the connections, the subscriptions per connection by the WebSocket handler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Page size when a connection's `first` is absent.
+    pub default_page_size: u64,
+    /// Largest page size a client may ask for.
+    pub max_page_size: u64,
+    /// Deepest selection nesting: most fields on one path, fragments expanded.
+    pub max_depth: usize,
+    /// Largest number of fields one request may select (fragments expanded).
+    pub max_complexity: usize,
+    /// Most aliased fields in one document.
+    pub max_aliases: usize,
+    /// Most lexical tokens (names, punctuators, values) in one document.
+    pub max_tokens: usize,
+    /// Most directives on one field.
+    pub max_directives: usize,
+    /// Most subscriptions one WebSocket connection may hold open.
+    pub max_subscriptions_per_connection: usize,
+    /// Whether clients may introspect the schema (`__schema`, `__type`, and "did you mean"
+    /// suggestions).
+    pub introspection: bool,
+}
+
+impl Limits {
+    /// The OWASP GraphQL cheat sheet's and graphql-armor's defaults.
+    pub const DEFAULT: Self = Self {
+        default_page_size: 50,
+        max_page_size: 500,
+        max_depth: 12,
+        max_complexity: 1_000,
+        max_aliases: 15,
+        max_tokens: 1_000,
+        max_directives: 50,
+        max_subscriptions_per_connection: 20,
+        introspection: true,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Thresholds of the compliance findings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FindingOptions {
+    /// A transfer impact assessment older than this many days is reported as outdated.
+    pub tia_max_age_days: u32,
+}
+
+impl FindingOptions {
+    pub const DEFAULT: Self = Self {
+        tia_max_age_days: 365,
+    };
+}
+
+impl Default for FindingOptions {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Rules of the registry that an operator may tune.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistrySettings {
+    /// How long before a newly announced subprocessor may start (GDPR Art. 28(2): customers must
+    /// be able to object in time).
+    pub notice_period: chrono::Duration,
+}
+
+impl RegistrySettings {
+    pub const DEFAULT: Self = Self {
+        notice_period: chrono::Duration::days(30),
+    };
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// What runs beside the HTTP server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackgroundSettings {
+    /// How often announced recipients whose notice period ended are activated.
+    pub activation_interval: Duration,
+    /// How often the change log's head is checked, beside PostgreSQL notifications (a safety
+    /// net, and how processes sharing one SQLite file see each other's changes); also how
+    /// often revocations by other processes are looked for.
+    pub change_poll_interval: Duration,
+}
+
+impl BackgroundSettings {
+    pub const DEFAULT: Self = Self {
+        activation_interval: Duration::from_secs(60),
+        change_poll_interval: Duration::from_secs(5),
+    };
+}
+
+impl Default for BackgroundSettings {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// What the HTTP server needs to know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerSettings {
+    pub limits: Limits,
+    pub findings: FindingOptions,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+    /// Serve GraphiQL to browsers at /graphql.
+    pub graphiql: bool,
+    /// Most operations in one batched HTTP request (a JSON array); 1 turns batching off.
+    pub max_batch_size: usize,
+    /// Most WebSocket connections open at once per API key (per client address without one).
+    pub max_connections_per_client: usize,
+    /// Requests a minute per API key (bursts of a sixth of it); 0 for no limit.
+    pub key_requests_per_minute: u32,
+    /// Requests a minute per client address (bursts of a sixth of it); 0 for no limit.
+    pub address_requests_per_minute: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+    /// On shutdown, how long requests in flight and open WebSockets get to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerSettings {
+    pub const DEFAULT: Self = Self {
+        limits: Limits::DEFAULT,
+        findings: FindingOptions::DEFAULT,
+        max_body_bytes: 256 * 1024,
+        request_timeout: Duration::from_secs(30),
+        graphiql: true,
+        max_batch_size: 5,
+        max_connections_per_client: 50,
+        key_requests_per_minute: 600,
+        address_requests_per_minute: 1200,
+        trust_forwarded_for: false,
+        shutdown_grace: Duration::from_secs(10),
+    };
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
