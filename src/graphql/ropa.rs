@@ -4,6 +4,7 @@ use super::auth::VIEWER;
 use super::enums::{Derogation, LegalBasis, RecipientKind, RecipientRole, TransferMechanism};
 use super::error::{ApiResult, bad_input};
 use crate::registry::Registry;
+use crate::ropa::model::name_of;
 use crate::ropa::{self, FindingOptions, model};
 use async_graphql::{Context, Enum, Object};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -318,9 +319,9 @@ impl ComplianceFinding {
         &self.0.code
     }
 
-    /// `RECIPIENT`, `DATA_FLOW` or `PROCESSING_ACTIVITY`.
-    async fn entity_type(&self) -> &str {
-        &self.0.entity_type
+    /// `RECIPIENT`, `DATA_FLOW`, `PROCESSING_ACTIVITY` or `DATA_CATEGORY`.
+    async fn entity_type(&self) -> &'static str {
+        name_of(self.0.entity_type)
     }
 
     /// The entity concerned: a key, or `activity -> recipient` for a data flow.

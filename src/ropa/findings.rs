@@ -2,7 +2,7 @@
 //! it concerns and a sentence a DPO understands.
 
 use super::FindingOptions;
-use super::model::{Finding, Perspective, Severity, name_of};
+use super::model::{Finding, FindingSubject, Perspective, Severity, name_of};
 use super::state::{State, StateFlow};
 use crate::reference;
 use entity::{RecipientRole, RecipientStatus, TransferMechanism};
@@ -26,14 +26,14 @@ fn needs_tia(mechanism: TransferMechanism) -> bool {
 fn finding(
     severity: Severity,
     code: &str,
-    entity_type: &str,
+    entity_type: FindingSubject,
     entity: &str,
     message: String,
 ) -> Finding {
     Finding {
         severity,
         code: code.to_owned(),
-        entity_type: entity_type.to_owned(),
+        entity_type,
         entity: entity.to_owned(),
         message,
     }
@@ -57,7 +57,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
             out.push(finding(
                 Severity::High,
                 "ACTIVITY_WITHOUT_LEGAL_BASIS",
-                "PROCESSING_ACTIVITY",
+                FindingSubject::ProcessingActivity,
                 &a.key,
                 format!(
                     "\"{}\" has no legal basis under Art. 6(1) recorded.",
@@ -69,7 +69,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
             out.push(finding(
                 Severity::Medium,
                 "ACTIVITY_WITHOUT_RETENTION",
-                "PROCESSING_ACTIVITY",
+                FindingSubject::ProcessingActivity,
                 &a.key,
                 format!(
                     "\"{}\" has no time limit for erasure, which Art. 30(1)(f) asks the record to give.",
@@ -91,7 +91,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
             out.push(finding(
                 Severity::High,
                 "SPECIAL_CATEGORY_WITHOUT_CONDITION",
-                "PROCESSING_ACTIVITY",
+                FindingSubject::ProcessingActivity,
                 &a.key,
                 format!(
                     "\"{}\" processes special categories of personal data ({}) without an Art. 9(2) condition recorded.",
@@ -124,7 +124,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
             out.push(finding(
                 Severity::Medium,
                 "FLOW_TO_RETIRED_RECIPIENT",
-                "DATA_FLOW",
+                FindingSubject::DataFlow,
                 &flow_ref(),
                 format!(
                     "Processing activity \"{activity}\" still sends data to {}, which is retired: end the flow or reactivate the recipient.",
@@ -145,7 +145,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
             out.push(finding(
                 Severity::High,
                 "TRANSFER_WITHOUT_MECHANISM",
-                "DATA_FLOW",
+                FindingSubject::DataFlow,
                 &flow_ref(),
                 format!(
                     "Data goes to {} in {country}, outside the EEA, with no transfer mechanism under Chapter V.",
@@ -166,7 +166,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
                 TransferMechanism::AdequacyDecision if !covered => out.push(finding(
                     Severity::High,
                     "ADEQUACY_WITHOUT_DECISION",
-                    "DATA_FLOW",
+                    FindingSubject::DataFlow,
                     &flow_ref(),
                     match decision {
                         Some(d) => format!(
@@ -182,7 +182,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
                 TransferMechanism::StandardContractualClauses if covered => out.push(finding(
                     Severity::Info,
                     "SCC_WHERE_ADEQUATE",
-                    "DATA_FLOW",
+                    FindingSubject::DataFlow,
                     &flow_ref(),
                     format!(
                         "The transfer to {} in {country} uses standard contractual clauses, though an adequacy decision ({}) also covers it: not wrong, but the clauses may be more than is needed.",
@@ -197,7 +197,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
                     None => out.push(finding(
                         Severity::Medium,
                         "TIA_MISSING",
-                        "DATA_FLOW",
+                        FindingSubject::DataFlow,
                         &flow_ref(),
                         format!(
                             "The transfer to {} in {country} under {} has no transfer impact assessment recorded (EDPB Recommendations 01/2020).",
@@ -209,7 +209,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
                         out.push(finding(
                             Severity::Medium,
                             "TIA_OUTDATED",
-                            "DATA_FLOW",
+                            FindingSubject::DataFlow,
                             &flow_ref(),
                             format!(
                                 "The transfer impact assessment for {} in {country} dates from {date}, more than {} days ago: review it.",
@@ -230,7 +230,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
             out.push(finding(
                 Severity::High,
                 "PROCESSOR_WITHOUT_DPA",
-                "RECIPIENT",
+                FindingSubject::Recipient,
                 &recipient.key,
                 format!(
                     "{} acts as a processor but no data processing agreement (Art. 28(3)) is referenced.",
@@ -252,7 +252,7 @@ pub fn findings(state: &State, perspective: Perspective, options: &FindingOption
             out.push(finding(
                 Severity::High,
                 "TRANSFER_WITHOUT_MECHANISM",
-                "RECIPIENT",
+                FindingSubject::Recipient,
                 &recipient.key,
                 format!(
                     "{} processes data in {abroad}, outside the EEA, with no transfer mechanism recorded.",

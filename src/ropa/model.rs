@@ -141,6 +141,16 @@ pub enum Severity {
     Info,
 }
 
+/// What a finding is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FindingSubject {
+    Recipient,
+    DataFlow,
+    ProcessingActivity,
+    DataCategory,
+}
+
 /// A gap or risk in the record, for the DPO.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -148,8 +158,8 @@ pub struct Finding {
     pub severity: Severity,
     /// Stable identifier of the rule, e.g. `TRANSFER_WITHOUT_MECHANISM`.
     pub code: String,
-    /// `RECIPIENT`, `DATA_FLOW`, `PROCESSING_ACTIVITY` or `DATA_CATEGORY`.
-    pub entity_type: String,
+    /// What kind of entity the finding is about.
+    pub entity_type: FindingSubject,
     /// The key (or a readable reference) of the entity concerned.
     pub entity: String,
     /// One sentence a DPO understands.

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use super::text;
-use crate::ropa::model::{Finding, Record};
+use crate::ropa::model::{Finding, FindingSubject, Record};
 
 /// For each activity of `record` (same index), the indices of the findings that concern it.
 pub(super) fn by_activity(record: &Record) -> Vec<Vec<usize>> {
@@ -52,14 +52,16 @@ pub(super) fn by_activity(record: &Record) -> Vec<Vec<usize>> {
 
     for (f, finding) in record.findings.iter().enumerate() {
         let entity = finding.entity.trim();
-        let targets: &[usize] = match finding.entity_type.as_str() {
-            "PROCESSING_ACTIVITY" => activities
+        let targets: &[usize] = match finding.entity_type {
+            FindingSubject::ProcessingActivity => activities
                 .get(entity)
                 .map(std::slice::from_ref)
                 .unwrap_or(&[]),
-            "RECIPIENT" => recipients.get(entity).map(Vec::as_slice).unwrap_or(&[]),
-            "DATA_CATEGORY" => categories.get(entity).map(Vec::as_slice).unwrap_or(&[]),
-            _ => flow_activity(entity, &activities)
+            FindingSubject::Recipient => recipients.get(entity).map(Vec::as_slice).unwrap_or(&[]),
+            FindingSubject::DataCategory => {
+                categories.get(entity).map(Vec::as_slice).unwrap_or(&[])
+            }
+            FindingSubject::DataFlow => flow_activity(entity, &activities)
                 .map(std::slice::from_ref)
                 .unwrap_or(&[]),
         };

@@ -5,7 +5,7 @@ use super::Ctx;
 use super::layout::{self, Field};
 use super::text::{self, markdown_code, markdown_inline};
 use super::values::{self, Lines};
-use crate::ropa::model::Record;
+use crate::ropa::model::{Record, name_of};
 
 /// Appends escaped lines as one cell, lines separated by `<br>`.
 fn cell(lines: &Lines, out: &mut String) {
@@ -120,7 +120,7 @@ fn record(record: &Record, ctx: &Ctx, out: &mut String) {
         out.push_str(" | ");
         markdown_code(&finding.code, out);
         out.push_str(" | ");
-        markdown_inline(&text::humanize_enum(&finding.entity_type), out);
+        markdown_inline(&text::humanize_enum(name_of(finding.entity_type)), out);
         out.push_str(" | ");
         markdown_inline(&finding.entity, out);
         out.push_str(" | ");

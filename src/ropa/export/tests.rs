@@ -10,8 +10,8 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use super::text;
 use super::*;
 use crate::ropa::model::{
-    ActivityEntry, CategoryEntry, Finding, OrganizationSection, Perspective, RecipientEntry,
-    Severity, TransferEntry,
+    ActivityEntry, CategoryEntry, Finding, FindingSubject, OrganizationSection, Perspective,
+    RecipientEntry, Severity, TransferEntry,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -70,11 +70,17 @@ fn transfer(recipient: &str, country: &str, country_name: &str, mechanism: &str)
     }
 }
 
-fn finding(severity: Severity, code: &str, entity_type: &str, entity: &str, msg: &str) -> Finding {
+fn finding(
+    severity: Severity,
+    code: &str,
+    entity_type: FindingSubject,
+    entity: &str,
+    msg: &str,
+) -> Finding {
     Finding {
         severity,
         code: s(code),
-        entity_type: s(entity_type),
+        entity_type,
         entity: s(entity),
         message: s(msg),
     }
@@ -236,35 +242,35 @@ fn controller_record() -> Record {
             finding(
                 Severity::High,
                 "DEROGATION_FOR_REGULAR_TRANSFER",
-                "PROCESSING_ACTIVITY",
+                FindingSubject::ProcessingActivity,
                 "support",
                 "Support tickets go to Zendesk under a derogation although the transfers are regular.",
             ),
             finding(
                 Severity::Medium,
                 "SPECIAL_CATEGORY_WITHOUT_DPIA",
-                "DATA_CATEGORY",
+                FindingSubject::DataCategory,
                 "health.accessibility",
                 "Accessibility needs are health data; no impact assessment is recorded.",
             ),
             finding(
                 Severity::Low,
                 "RECIPIENT_WITHOUT_DPA",
-                "RECIPIENT",
+                FindingSubject::Recipient,
                 "Zendesk, Inc.",
                 "No data processing agreement is referenced.",
             ),
             finding(
                 Severity::Info,
                 "LONG_RETENTION",
-                "DATA_FLOW",
+                FindingSubject::DataFlow,
                 "billing → Stripe, Inc.",
                 "Ten years is the longest retention in the record.",
             ),
             finding(
                 Severity::Info,
                 "UNUSED_RECIPIENT",
-                "RECIPIENT",
+                FindingSubject::Recipient,
                 "Nobody Ltd",
                 "A recipient receives no data.",
             ),
@@ -283,7 +289,7 @@ fn processor_record() -> Record {
         findings: vec![finding(
             Severity::Medium,
             "TIA_OUTDATED",
-            "DATA_FLOW",
+            FindingSubject::DataFlow,
             "sms_delivery/twilio",
             "The transfer impact assessment is more than a year old.",
         )],
@@ -1411,7 +1417,7 @@ pub(super) fn large_record(activities: usize, recipients: usize) -> Record {
             finding(
                 Severity::Low,
                 "RECIPIENT_WITHOUT_DPA",
-                "RECIPIENT",
+                FindingSubject::Recipient,
                 &format!("Recipient 0 of {i} Ltd"),
                 "No data processing agreement is referenced.",
             )

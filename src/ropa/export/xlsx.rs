@@ -14,7 +14,7 @@ use super::layout::{self, Column};
 use super::text::{self, fit_excel_cell, neutralise};
 use super::values::{self, Lines};
 use super::{Ctx, ExportError};
-use crate::ropa::model::Record;
+use crate::ropa::model::{Record, name_of};
 
 /// Excel's limit on sheet names.
 const MAX_SHEET_NAME: usize = 31;
@@ -341,7 +341,12 @@ fn findings_sheet(
             }
             put(ws, r, c, text::severity(finding.severity))?;
             put(ws, r, c + 1, &finding.code)?;
-            put(ws, r, c + 2, &text::humanize_enum(&finding.entity_type))?;
+            put(
+                ws,
+                r,
+                c + 2,
+                &text::humanize_enum(name_of(finding.entity_type)),
+            )?;
             put(ws, r, c + 3, &finding.entity)?;
             put(ws, r, c + 4, &finding.message)?;
             r += 1;
