@@ -1,6 +1,7 @@
 //! Reading the change log: the events of recipients and data flows after a cursor, filtered,
 //! each read back into the registry's snapshot types.
 
+use crate::registry::cursor::{self, CursorKey};
 use crate::registry::visibility::{PublicView, public_changes};
 use crate::registry::{Keyed, Page, Registry, RegistryError, Result, Snapshot};
 use chrono::{DateTime, Utc};
@@ -125,6 +126,27 @@ impl ChangeEvent {
 /// the log, before its first event).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeKey(pub i64);
+
+impl CursorKey for ChangeKey {
+    const PREFIX: &'static str = "change";
+    const NAME: &'static str = "change cursor";
+
+    fn is_valid(&self) -> bool {
+        self.0 >= 0
+    }
+
+    fn is_start(&self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl ChangeEvent {
+    /// The event's cursor: where a reader resumes the feed after it. Every rendering of an
+    /// event's position (the API's cursors, a notice's webhook id) is this one.
+    pub fn cursor(&self) -> String {
+        cursor::encode(&ChangeKey(self.seq))
+    }
+}
 
 impl Keyed for ChangeEvent {
     type Key = ChangeKey;

@@ -99,7 +99,7 @@ impl SubprocessorChange {
     /// Opaque position in the feed: resubscribe (or query) with `after:` this cursor to get
     /// every later change exactly once.
     async fn cursor(&self) -> String {
-        cursor::encode(&ChangeKey(self.0.seq))
+        self.0.cursor()
     }
 
     /// The event's sequence number; strictly increasing in commit order.

@@ -1,162 +1,26 @@
-//! Pagination cursors: one codec for every list, one key type per list.
-//!
-//! A cursor is the base64url (no padding) of `{prefix}:{key}`, the key written as JSON. The
-//! prefix names the list, so a cursor of one list is refused by another; the key is what the
-//! registry resumes the list after ([`crate::registry::Keyed`]). A key that is a bare number
-//! reads as that number, so data-flow cursors are `cursor:{flow id}` and change cursors
-//! `change:{sequence}` exactly as they always were: customers store change cursors to resume
-//! their subscriptions, and those keep decoding.
+//! The API's cursors: the registry's codec ([`crate::registry::cursor`]), its refusals as
+//! GraphQL errors with their code.
 
-use super::error::bad_input;
-use crate::changes::ChangeKey;
-use crate::registry::{ActivityKey, FlowKey, ObjectionKey, RecipientKey};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use super::error::ApiResult;
+pub use crate::registry::cursor::{CursorKey, encode};
 
-/// The key of one list's cursors.
-pub trait CursorKey: Serialize + DeserializeOwned {
-    /// The list's prefix, unique among the lists.
-    const PREFIX: &'static str;
-    /// What a refused cursor is called in the error ("not a {NAME} returned by this API").
-    const NAME: &'static str;
-
-    /// Whether a decoded key is one this list can have issued.
-    fn is_valid(&self) -> bool {
-        true
-    }
-
-    /// Whether the key is the position before the list's first item, so that nothing
-    /// precedes a page after it.
-    fn is_start(&self) -> bool {
-        false
-    }
-}
-
-impl CursorKey for FlowKey {
-    const PREFIX: &'static str = "cursor";
-    const NAME: &'static str = "cursor";
-}
-
-impl CursorKey for ChangeKey {
-    const PREFIX: &'static str = "change";
-    const NAME: &'static str = "change cursor";
-
-    fn is_valid(&self) -> bool {
-        self.0 >= 0
-    }
-
-    fn is_start(&self) -> bool {
-        self.0 == 0
-    }
-}
-
-impl CursorKey for RecipientKey {
-    const PREFIX: &'static str = "recipient";
-    const NAME: &'static str = "recipient cursor";
-}
-
-impl CursorKey for ActivityKey {
-    const PREFIX: &'static str = "activity";
-    const NAME: &'static str = "processing activity cursor";
-}
-
-impl CursorKey for ObjectionKey {
-    const PREFIX: &'static str = "objection";
-    const NAME: &'static str = "objection cursor";
-}
-
-/// The cursor of `key`.
-pub fn encode<K: CursorKey>(key: &K) -> String {
-    // A key of numbers, strings and instants always serializes.
-    let key = serde_json::to_string(key).unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(format!("{}:{key}", K::PREFIX))
-}
-
-/// The key behind `cursor`; a `BAD_USER_INPUT` error naming the argument `field` when it is
-/// not a cursor of this list.
-pub fn decode<K: CursorKey>(field: &str, cursor: &str) -> async_graphql::Result<K> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| {
-            let key = text.strip_prefix(K::PREFIX)?.strip_prefix(':')?;
-            serde_json::from_str::<K>(key).ok()
-        })
-        .filter(K::is_valid)
-        .ok_or_else(|| bad_input(field, format!("not a {} returned by this API", K::NAME)))
-}
-
-/// The key behind an optional `after` argument.
+/// The key behind an optional `after` argument; `BAD_USER_INPUT` naming `after` when it is not
+/// a cursor of this list.
 pub fn decode_after<K: CursorKey>(after: Option<&str>) -> async_graphql::Result<Option<K>> {
-    after.map(|cursor| decode("after", cursor)).transpose()
+    after
+        .map(|cursor| crate::registry::cursor::decode("after", cursor))
+        .transpose()
+        .api()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{TimeZone, Utc};
-
-    fn text(cursor: &str) -> String {
-        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).unwrap()).unwrap()
-    }
+    use crate::changes::ChangeKey;
 
     #[test]
-    fn flow_and_change_cursors_keep_their_encodings() {
-        assert_eq!(encode(&FlowKey(7)), URL_SAFE_NO_PAD.encode("cursor:7"));
-        assert_eq!(encode(&ChangeKey(42)), URL_SAFE_NO_PAD.encode("change:42"));
-        // Cursors issued before this module existed, as customers stored them.
-        assert_eq!(
-            decode::<ChangeKey>("after", "Y2hhbmdlOjQy").unwrap(),
-            ChangeKey(42)
-        );
-        assert_eq!(
-            decode::<FlowKey>("after", "Y3Vyc29yOjc").unwrap(),
-            FlowKey(7)
-        );
-        assert_eq!(
-            decode::<ChangeKey>("after", &URL_SAFE_NO_PAD.encode("change:0")).unwrap(),
-            ChangeKey(0)
-        );
-    }
-
-    #[test]
-    fn keys_round_trip() {
-        let recipient = RecipientKey("Amazon Web Services EMEA SARL: \"AWS\"".into(), 3);
-        assert_eq!(
-            decode::<RecipientKey>("after", &encode(&recipient)).unwrap(),
-            recipient
-        );
-        let activity = ActivityKey("SMS messaging".into(), 12);
-        assert_eq!(
-            decode::<ActivityKey>("after", &encode(&activity)).unwrap(),
-            activity
-        );
-        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
-            + chrono::Duration::nanoseconds(123_456_789);
-        let objection = ObjectionKey(at, 9);
-        assert_eq!(
-            decode::<ObjectionKey>("after", &encode(&objection)).unwrap(),
-            objection
-        );
-        assert!(text(&encode(&objection)).starts_with("objection:"));
-    }
-
-    #[test]
-    fn a_cursor_of_another_list_or_no_cursor_is_refused() {
-        let change = encode(&ChangeKey(7));
-        let err = decode::<FlowKey>("after", &change).unwrap_err();
-        assert_eq!(err.message, "after: not a cursor returned by this API");
-        let recipient = encode(&RecipientKey("x".into(), 1));
-        assert!(decode::<ActivityKey>("after", &recipient).is_err());
-        assert!(decode::<RecipientKey>("after", &encode(&ActivityKey("x".into(), 1))).is_err());
-        assert!(decode::<FlowKey>("after", "nope").is_err());
-        assert!(decode::<ChangeKey>("after", &URL_SAFE_NO_PAD.encode("change:-1")).is_err());
-        assert!(decode::<ChangeKey>("after", &URL_SAFE_NO_PAD.encode("changes:1")).is_err());
-        assert!(decode::<ChangeKey>("after", &URL_SAFE_NO_PAD.encode("change:1x")).is_err());
-        let err = decode::<ChangeKey>("after", "nope").unwrap_err();
+    fn a_refused_cursor_is_bad_user_input_naming_after() {
+        let err = decode_after::<ChangeKey>(Some("nope")).unwrap_err();
         assert_eq!(
             err.message,
             "after: not a change cursor returned by this API"
@@ -167,12 +31,5 @@ mod tests {
             Some(&async_graphql::Value::from("BAD_USER_INPUT"))
         );
         assert_eq!(ext.get("field"), Some(&async_graphql::Value::from("after")));
-    }
-
-    #[test]
-    fn only_the_change_log_has_a_start_cursor() {
-        assert!(ChangeKey(0).is_start());
-        assert!(!ChangeKey(1).is_start());
-        assert!(!FlowKey(0).is_start());
     }
 }

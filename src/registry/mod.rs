@@ -8,6 +8,7 @@ mod activities;
 mod changelog;
 mod clock;
 mod conn;
+pub mod cursor;
 pub mod error;
 mod flows;
 pub mod inputs;
