@@ -187,6 +187,13 @@ pub struct ServeArgs {
     /// Seconds to wait, on SIGTERM, for requests in flight and for subscriptions to complete.
     #[arg(long, env = "SUBREG_SHUTDOWN_GRACE_SECS", default_value_t = ServerSettings::DEFAULT.shutdown_grace.as_secs())]
     pub shutdown_grace_secs: u64,
+    /// Seconds a client may take to send a request's headers before its connection is closed.
+    #[arg(long, env = "SUBREG_HEADER_READ_TIMEOUT_SECS", default_value_t = ServerSettings::DEFAULT.header_read_timeout.as_secs())]
+    pub header_read_timeout_secs: u64,
+    /// Also serve /metrics without an API key on this address (for a Prometheus scraper on an
+    /// internal network); on the main address /metrics needs a VIEWER key.
+    #[arg(long, env = "SUBREG_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Largest request body, in bytes.
     #[arg(long, env = "SUBREG_MAX_BODY_BYTES", default_value_t = ServerSettings::DEFAULT.max_body_bytes)]
     pub max_body_bytes: usize,
@@ -263,6 +270,7 @@ impl ServeArgs {
                 address_requests_per_minute: self.address_requests_per_minute,
                 trust_forwarded_for: self.trust_forwarded_for,
                 shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+                header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
             },
             registry: RegistrySettings {
                 notice_period: chrono::Duration::days(i64::from(self.notice_period_days)),
@@ -351,6 +359,9 @@ mod tests {
                     .unwrap_or_default();
                 let default = if matches!(arg.get_action(), ArgAction::SetTrue) {
                     "off".to_owned()
+                } else if arg.get_default_values().is_empty() {
+                    // An optional setting, unset unless given.
+                    "none".to_owned()
                 } else {
                     let values: Vec<_> = arg
                         .get_default_values()

@@ -36,8 +36,18 @@ async fn main() -> anyhow::Result<()> {
             let registry = open_registry(url, Some(metrics.clone()), options).await?;
             let _background = start_background(&registry, url, &settings.background).await?;
             let grace = settings.server.shutdown_grace;
-            let server = Server::bind(args.listen, registry, metrics, settings.server).await?;
+            let server = Server::bind_with_metrics(
+                args.listen,
+                args.metrics_listen,
+                registry,
+                metrics,
+                settings.server,
+            )
+            .await?;
             tracing::info!(address = %server.local_addr()?, "serving GraphQL at /graphql");
+            if let Some(address) = server.metrics_addr() {
+                tracing::info!(address = %address?, "serving /metrics without a key");
+            }
             server.run(shutdown_signal(), grace).await?;
         }
         Command::Migrate(args) => {

@@ -142,6 +142,8 @@ pub async fn start_background(
 /// A bound, ready server.
 pub struct Server {
     listener: TcpListener,
+    /// The address that also serves /metrics without a key, when the operator set one.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -152,17 +154,43 @@ impl Server {
         metrics: Metrics,
         settings: ServerSettings,
     ) -> anyhow::Result<Self> {
+        Self::bind_with_metrics(addr, None, registry, metrics, settings).await
+    }
+
+    /// Binds the server and, with `metrics_addr`, a second address that serves /metrics
+    /// without an API key.
+    pub async fn bind_with_metrics(
+        addr: SocketAddr,
+        metrics_addr: Option<SocketAddr>,
+        registry: Registry,
+        metrics: Metrics,
+        settings: ServerSettings,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
+        let metrics_listener = match metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             listener,
+            metrics_listener,
             state: AppState::new(registry, metrics, settings).await?,
         })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address that serves /metrics without a key, if any.
+    pub fn metrics_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.metrics_listener.as_ref().map(TcpListener::local_addr)
     }
 
     /// Serves until `shutdown` completes; then stops accepting connections, lets requests in
@@ -176,18 +204,28 @@ impl Server {
     ) -> std::io::Result<()> {
         let state = self.state.clone();
         let draining = self.state.clone();
+        let header_timeout = self.state.settings().header_read_timeout;
         // When the grace period ends, once shutdown has begun.
         let (deadline_tx, deadline_rx) = tokio::sync::watch::channel(None);
         let mut deadline = deadline_rx.clone();
-        let serve = axum::serve(
+        let stopping = deadline_rx.clone();
+        if let Some(listener) = self.metrics_listener {
+            let metrics = crate::app::metrics_router(self.state.clone());
+            let mut stopping = stopping.clone();
+            tokio::spawn(serve(listener, metrics, header_timeout, async move {
+                let _ = stopping.wait_for(Option::is_some).await;
+            }));
+        }
+        let serve = serve(
             self.listener,
-            router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            deadline_tx.send_replace(Some(tokio::time::Instant::now() + grace));
-            draining.begin_shutdown();
-        });
+            router(self.state),
+            header_timeout,
+            async move {
+                shutdown.await;
+                deadline_tx.send_replace(Some(tokio::time::Instant::now() + grace));
+                draining.begin_shutdown();
+            },
+        );
         let grace_over = async move {
             match deadline.wait_for(Option::is_some).await.map(|d| *d) {
                 Ok(Some(deadline)) => tokio::time::sleep_until(deadline).await,
@@ -195,7 +233,7 @@ impl Server {
             }
         };
         let result = tokio::select! {
-            result = std::future::IntoFuture::into_future(serve) => result,
+            result = serve => result,
             () = grace_over => {
                 tracing::warn!(
                     grace_secs = grace.as_secs_f64(),
@@ -211,6 +249,82 @@ impl Server {
         state.websockets_closed(left).await;
         result
     }
+}
+
+/// Serves `router` on every connection `listener` accepts, over HTTP/1.1 (with upgrades, for
+/// WebSockets), each request knowing its peer's address (`ConnectInfo`). A client that takes
+/// longer than `header_timeout` to send a request's headers is disconnected (hyper's header
+/// read timeout), so that trickling headers cannot hold connections open. Once `shutdown`
+/// completes it stops accepting, lets every connection finish the request it is serving, and
+/// returns when all have closed.
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper::server::conn::http1;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower_service::Service as _;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (open_tx, open_rx) = tokio::sync::watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: the listener itself is fine.
+                    tracing::warn!(error = %err, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+            let mut request = request.map(axum::body::Body::new);
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            router.clone().call(request)
+        });
+        let mut stop = stop_rx.clone();
+        let open = open_rx.clone();
+        tokio::spawn(async move {
+            let stopping = async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            };
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(err) = result {
+                        tracing::debug!(error = %err, %peer, "connection ended with an error");
+                    }
+                }
+                () = stopping => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+            drop(open);
+        });
+    }
+    // New connections are refused from now on, while those open finish.
+    drop(listener);
+    stop_tx.send_replace(true);
+    drop(open_rx);
+    // Every connection holds a receiver; the sender's `closed` completes when the last goes.
+    open_tx.closed().await;
+    Ok(())
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -161,6 +161,9 @@ pub struct ServerSettings {
     pub trust_forwarded_for: bool,
     /// On shutdown, how long requests in flight and open WebSockets get to finish.
     pub shutdown_grace: Duration,
+    /// Longest a client may take to send a request's headers: a connection that trickles them
+    /// (slowloris) is closed instead of holding a slot for ever.
+    pub header_read_timeout: Duration,
 }
 
 impl ServerSettings {
@@ -176,6 +179,7 @@ impl ServerSettings {
         address_requests_per_minute: 1200,
         trust_forwarded_for: false,
         shutdown_grace: Duration::from_secs(10),
+        header_read_timeout: Duration::from_secs(10),
     };
 }
 

@@ -34,6 +34,10 @@ pub struct Model {
     pub effective_at: Option<DateTimeUtc>,
     /// Visible on the public subprocessor feed.
     pub public: bool,
+    /// For a public event, its position among the public events (1, 2, 3... in commit order):
+    /// what the public feed numbers it by, so that it reveals nothing of internal events.
+    #[sea_orm(unique)]
+    pub public_seq: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

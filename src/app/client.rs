@@ -3,7 +3,7 @@
 
 use super::AppState;
 use crate::graphql::auth::Caller;
-use crate::graphql::error::UNAUTHENTICATED;
+use crate::graphql::error::{FORBIDDEN, UNAUTHENTICATED};
 use crate::metrics::Metrics;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -109,6 +109,19 @@ impl FromRequestParts<AppState> for Client {
             inner.rate_limits.check_key(key.key_id, 1, &inner.metrics)?;
         }
         Ok(Client { address, caller })
+    }
+}
+
+impl Client {
+    /// The answer of an HTTP endpoint outside GraphQL to a caller below `role`, if this one
+    /// is: 401 without a key, 403 with a key of too low a role.
+    pub fn refusal_below(&self, role: entity::Role) -> Option<Response> {
+        let err = self.caller.require(role).err()?;
+        let (status, code) = match self.caller.0 {
+            Some(_) => (StatusCode::FORBIDDEN, FORBIDDEN),
+            None => (StatusCode::UNAUTHORIZED, UNAUTHENTICATED),
+        };
+        Some(error_response(status, code, &err.message))
     }
 }
 

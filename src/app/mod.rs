@@ -134,6 +134,11 @@ impl AppState {
 
     /// Starts shutting down: every subscription stream completes (clients receive `complete`)
     /// and WebSocket connections then close with 1001 "going away".
+    /// The settings the server runs with.
+    pub fn settings(&self) -> &ServerSettings {
+        &self.inner.settings
+    }
+
     pub fn begin_shutdown(&self) {
         self.inner.shutting_down.send_replace(true);
         self.inner.tail.close();
@@ -212,7 +217,28 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// `GET /metrics` on the main address: for VIEWER keys and up (what it counts, such as
+/// operation names and the change log's lag, is not the public's business).
+async fn metrics(State(state): State<AppState>, client: client::Client) -> Response {
+    if let Some(refused) = client.refusal_below(entity::Role::Viewer) {
+        return refused;
+    }
+    render_metrics(&state).await
+}
+
+/// `GET /metrics` on the metrics address, which only the operator's network reaches.
+pub async fn open_metrics(State(state): State<AppState>) -> Response {
+    render_metrics(&state).await
+}
+
+/// The metrics router, for the separate metrics address.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(open_metrics))
+        .with_state(state)
+}
+
+async fn render_metrics(state: &AppState) -> Response {
     let inner = &state.inner;
     // How far this server's change feed is behind the log, as of this scrape.
     match crate::changes::log::latest_seq(inner.registry.db()).await {

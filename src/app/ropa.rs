@@ -1,8 +1,7 @@
 //! `GET /ropa`: the record of processing activities as a file, for VIEWER keys and up.
 
 use super::AppState;
-use super::client::{Client, error_response};
-use crate::graphql::error::{FORBIDDEN, UNAUTHENTICATED};
+use super::client::Client;
 use crate::ropa;
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
@@ -28,18 +27,8 @@ pub async fn download(
     client: Client,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Err(err) = client.caller.require(Role::Viewer) {
-        let status = if client.caller.0.is_some() {
-            StatusCode::FORBIDDEN
-        } else {
-            StatusCode::UNAUTHORIZED
-        };
-        let code = if client.caller.0.is_some() {
-            FORBIDDEN
-        } else {
-            UNAUTHENTICATED
-        };
-        return error_response(status, code, &err.message);
+    if let Some(refused) = client.refusal_below(Role::Viewer) {
+        return refused;
     }
     let bad = |message: String| (StatusCode::BAD_REQUEST, message).into_response();
     let uri = format!("/?{}", raw.unwrap_or_default());

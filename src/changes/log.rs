@@ -52,6 +52,8 @@ pub struct ChangeEvent {
     pub effective_at: Option<DateTime<Utc>>,
     /// On the public subprocessor feed.
     pub public: bool,
+    /// For a public event, its position among the public events.
+    pub public_seq: Option<i64>,
     /// The products the event concerns (keys), as they stood when it was written.
     pub products: Vec<String>,
     /// What a caller without a key sees of it, worked out once when first asked for.
@@ -93,6 +95,7 @@ impl ChangeEvent {
             announced_at: row.announced_at,
             effective_at: row.effective_at,
             public: row.public,
+            public_seq: row.public_seq,
             products,
             shown: OnceLock::new(),
         }
@@ -122,36 +125,85 @@ impl ChangeEvent {
     }
 }
 
-/// A position in the change log: after the event with this sequence number (0 is the start of
-/// the log, before its first event).
+/// A position in the change log, as a cursor carries it: after the event with a sequence
+/// number, or, in the cursors of public events, after the public event with a public position
+/// (its rank among public events), so that what the public is given counts public events only.
+/// 0 is the start of the log, before its first event, either way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeKey(pub i64);
+#[serde(untagged)]
+pub enum ChangeKey {
+    /// After the event with this sequence number (`change:{seq}`, as cursors always were).
+    Seq(i64),
+    /// After the public event with this public position (`change:{"public":n}`).
+    Public { public: i64 },
+}
 
 impl CursorKey for ChangeKey {
     const PREFIX: &'static str = "change";
     const NAME: &'static str = "change cursor";
 
     fn is_valid(&self) -> bool {
-        self.0 >= 0
+        match self {
+            Self::Seq(n) | Self::Public { public: n } => *n >= 0,
+        }
     }
 
     fn is_start(&self) -> bool {
-        self.0 == 0
+        matches!(self, Self::Seq(0) | Self::Public { public: 0 })
+    }
+}
+
+impl ChangeKey {
+    /// The start of the log.
+    pub const START: Self = Self::Seq(0);
+
+    /// The sequence number this position is after. A public position names its event, which
+    /// must exist: a cursor for one that does not was never issued.
+    pub async fn seq(self, conn: &impl ConnectionTrait) -> Result<i64> {
+        let public = match self {
+            Self::Seq(seq) => return Ok(seq),
+            Self::Public { public: 0 } => return Ok(0),
+            Self::Public { public } => public,
+        };
+        let seq: Option<i64> = change_event::Entity::find()
+            .select_only()
+            .column(change_event::Column::Seq)
+            .filter(change_event::Column::PublicSeq.eq(public))
+            .into_tuple()
+            .one(conn)
+            .await?;
+        seq.ok_or_else(|| {
+            RegistryError::invalid("after", "not a change cursor returned by this API")
+        })
     }
 }
 
 impl ChangeEvent {
-    /// The event's cursor: where a reader resumes the feed after it. Every rendering of an
+    /// The event's cursor: where a reader resumes the feed after it. A public event's names
+    /// its public position, so the public can resume without learning how many internal
+    /// events lie between; an internal one's its sequence number. Every rendering of an
     /// event's position (the API's cursors, a notice's webhook id) is this one.
     pub fn cursor(&self) -> String {
-        cursor::encode(&ChangeKey(self.seq))
+        cursor::encode(&self.key())
+    }
+
+    /// The event's number as a caller sees it: its public position for a caller without a
+    /// key, its sequence number for the others. Either strictly increases along the feed.
+    pub fn sequence(&self, sees_internal: bool) -> i64 {
+        match (sees_internal, self.public_seq) {
+            (false, Some(public)) => public,
+            _ => self.seq,
+        }
     }
 }
 
 impl Keyed for ChangeEvent {
     type Key = ChangeKey;
     fn key(&self) -> ChangeKey {
-        ChangeKey(self.seq)
+        match self.public_seq {
+            Some(public) => ChangeKey::Public { public },
+            None => ChangeKey::Seq(self.seq),
+        }
     }
 }
 
@@ -278,7 +330,8 @@ pub async fn page(
     first: u64,
     filter: &ChangeFilter,
 ) -> Result<Page<ChangeEvent>> {
-    let events = read_after(conn, after.0, Page::<ChangeEvent>::limit(first), filter).await?;
+    let after = after.seq(conn).await?;
+    let events = read_after(conn, after, Page::<ChangeEvent>::limit(first), filter).await?;
     Ok(Page::from_rows(events, first))
 }
 
@@ -296,4 +349,47 @@ pub async fn latest_seq(conn: &impl ConnectionTrait) -> Result<i64> {
         .one(conn)
         .await?;
     Ok(latest.flatten().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    fn text(cursor: &str) -> String {
+        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn change_cursors_keep_their_encoding_and_public_ones_name_their_public_position() {
+        assert_eq!(text(&cursor::encode(&ChangeKey::Seq(42))), "change:42");
+        assert_eq!(
+            text(&cursor::encode(&ChangeKey::Public { public: 3 })),
+            r#"change:{"public":3}"#
+        );
+        // Cursors customers stored before public positions existed still resume.
+        assert_eq!(
+            cursor::decode::<ChangeKey>("after", "Y2hhbmdlOjQy").unwrap(),
+            ChangeKey::Seq(42)
+        );
+        let public = cursor::encode(&ChangeKey::Public { public: 3 });
+        assert_eq!(
+            cursor::decode::<ChangeKey>("after", &public).unwrap(),
+            ChangeKey::Public { public: 3 }
+        );
+        for bad in [
+            "change:-1",
+            r#"change:{"public":-1}"#,
+            "change:1x",
+            "changes:1",
+        ] {
+            assert!(
+                cursor::decode::<ChangeKey>("after", &URL_SAFE_NO_PAD.encode(bad)).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(ChangeKey::START.is_start());
+        assert!(ChangeKey::Public { public: 0 }.is_start());
+    }
 }

@@ -102,9 +102,10 @@ impl SubprocessorChange {
         self.0.cursor()
     }
 
-    /// The event's sequence number; strictly increasing in commit order.
-    async fn sequence(&self) -> i64 {
-        self.0.seq
+    /// The event's number; strictly increasing in commit order. Without an API key, its
+    /// position among the public events (1, 2, 3...), which counts nothing else.
+    async fn sequence(&self, ctx: &Context<'_>) -> i64 {
+        self.0.sequence(Caller::of(ctx).sees_internal())
     }
 
     /// What changed.
@@ -260,7 +261,7 @@ impl Objection {
 
     /// Cursor of the announcement objected to.
     async fn announcement_cursor(&self) -> String {
-        cursor::encode(&ChangeKey(self.0.announcement_seq))
+        cursor::encode(&ChangeKey::Seq(self.0.announcement_seq))
     }
 
     /// The objecting customer.
@@ -365,9 +366,14 @@ impl ChangeQuery {
         let filter = filter.unwrap_or_default().into_filter(&Caller::of(ctx));
         let registry = ctx.data::<Registry>()?;
         filter.validate(registry).await.api()?;
-        let page = changes::log::page(registry.db(), after.unwrap_or(ChangeKey(0)), first, &filter)
-            .await
-            .api()?;
+        let page = changes::log::page(
+            registry.db(),
+            after.unwrap_or(ChangeKey::START),
+            first,
+            &filter,
+        )
+        .await
+        .api()?;
         Ok(Connection::new(
             page.map(|event| SubprocessorChange(Arc::new(event))),
             after.as_ref(),
@@ -544,6 +550,11 @@ impl ChangeSubscription {
         let registry = ctx.data::<Registry>()?.clone();
         let tail = ctx.data::<Arc<Tail>>()?.clone();
         filter.validate(&registry).await.api()?;
+        let after = after
+            .unwrap_or(ChangeKey::START)
+            .seq(registry.db())
+            .await
+            .api()?;
         let open = OpenSubscription {
             _slot: ctx
                 .data_opt::<SubscriptionSlots>()
@@ -555,7 +566,7 @@ impl ChangeSubscription {
             metrics.subscription_opened();
         }
         Ok(futures_util::StreamExt::map(
-            changes::stream::follow(registry, tail, after.map_or(0, |k| k.0), filter),
+            changes::stream::follow(registry, tail, after, filter),
             move |event| {
                 // The stream owns the slot: it is given back when the subscription ends.
                 let _ = &open;

@@ -195,7 +195,9 @@ mod tests {
         assert!(!has_previous_page::<FlowKey>(None));
         assert!(has_previous_page(Some(&FlowKey(3))));
         assert!(!has_previous_page::<ChangeKey>(None));
-        assert!(!has_previous_page(Some(&ChangeKey(0))));
-        assert!(has_previous_page(Some(&ChangeKey(1))));
+        assert!(!has_previous_page(Some(&ChangeKey::Seq(0))));
+        assert!(has_previous_page(Some(&ChangeKey::Seq(1))));
+        assert!(!has_previous_page(Some(&ChangeKey::Public { public: 0 })));
+        assert!(has_previous_page(Some(&ChangeKey::Public { public: 1 })));
     }
 }

@@ -16,6 +16,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED";
+
+/// How deep an introspection query may nest, from its `__schema` or `__type` field down. The
+/// schema's own shape sets it, not the data: graphql-js's standard introspection query (which
+/// GraphiQL and its explorer send) follows wrapped types through nine `ofType` levels and
+/// nests 15 deep in all, beyond the depth limit for data queries. Its fields still count
+/// towards the field limit, and its tokens towards the token limit.
+pub const INTROSPECTION_MAX_DEPTH: usize = 20;
 pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
 
 fn refused(limit: &'static str, message: String) -> ServerError {
@@ -68,6 +75,15 @@ pub fn check_document(request: &mut Request, limits: &Limits) -> ServerResult<()
             format!(
                 "the document selects more than {} fields once its fragments are expanded",
                 limits.max_complexity
+            ),
+        ));
+    }
+    if shape.introspection_depth > INTROSPECTION_MAX_DEPTH {
+        return Err(refused(
+            "depth",
+            format!(
+                "the introspection query nests fields {} deep; at most {INTROSPECTION_MAX_DEPTH} levels are allowed under `__schema` and `__type`",
+                shape.introspection_depth
             ),
         ));
     }
@@ -172,8 +188,10 @@ pub struct Shape {
     /// Fields selected with fragments expanded, saturating just past the bound.
     pub fields: usize,
     /// Fields on the longest path from the operation down, fragments expanded (`{ a { b } }`
-    /// is 2 deep). Exact only while `fields` is within the bound.
+    /// is 2 deep), leaving out introspection. Exact only while `fields` is within the bound.
     pub depth: usize,
+    /// The same for the introspection fields (`__schema`, `__type`) and what they select.
+    pub introspection_depth: usize,
     /// The most directives on any one field.
     pub most_directives: usize,
     /// The first spread of a fragment the document does not define.
@@ -199,6 +217,7 @@ pub fn measure(document: &ExecutableDocument, bound: usize) -> Shape {
         aliases: 0,
         most_directives: 0,
         unknown_fragment: None,
+        introspection_depth: 0,
     };
     let mut total = Extent::default();
     for (_, operation) in document.operations.iter() {
@@ -219,6 +238,7 @@ pub fn measure(document: &ExecutableDocument, bound: usize) -> Shape {
         depth: total.depth,
         most_directives: walker.most_directives,
         unknown_fragment: walker.unknown_fragment,
+        introspection_depth: walker.introspection_depth,
     }
 }
 
@@ -263,6 +283,7 @@ struct Walker<'a> {
     aliases: usize,
     most_directives: usize,
     unknown_fragment: Option<(String, Pos)>,
+    introspection_depth: usize,
 }
 
 impl<'a> Walker<'a> {
@@ -287,6 +308,17 @@ impl<'a> Walker<'a> {
                     fields: 1,
                     depth: 0,
                 },
+                // Introspection is as deep as the schema's types: measured apart.
+                Selection::Field(field)
+                    if matches!(field.node.name.node.as_str(), "__schema" | "__type") =>
+                {
+                    let inner = self.selection_set(&field.node.selection_set.node, nesting + 1);
+                    self.introspection_depth = self.introspection_depth.max(inner.depth + 1);
+                    Extent {
+                        fields: inner.fields.saturating_add(1),
+                        depth: 0,
+                    }
+                }
                 Selection::Field(field) => {
                     let inner = self.selection_set(&field.node.selection_set.node, nesting + 1);
                     Extent {
@@ -400,8 +432,21 @@ mod tests {
                 depth: 2,
                 most_directives: 0,
                 unknown_fragment: None,
+                introspection_depth: 0,
             }
         );
+    }
+
+    #[test]
+    fn introspection_is_measured_apart_from_data() {
+        let document = parse_query(
+            "query { organization { name } __schema { types { ...T } } }
+             fragment T on __Type { fields { type { ofType { ofType { name } } } } }",
+        )
+        .expect("parses");
+        let shape = measure(&document, 1_000);
+        assert_eq!((shape.depth, shape.introspection_depth), (2, 7));
+        assert_eq!(shape.fields, 9);
     }
 
     #[test]

@@ -72,7 +72,9 @@ pub fn schema_builder(limits: &Limits) -> SchemaBuilder<Query, Mutation, Subscri
         Mutation::default(),
         Subscription::default(),
     )
-    .limit_depth(limits.max_depth)
+    // The document check refuses deep data queries first (limits::check_document); this second
+    // line leaves room for introspection's depth.
+    .limit_depth(limits.max_depth.max(limits::INTROSPECTION_MAX_DEPTH))
     .limit_complexity(limits.max_complexity)
     .limit_directives(limits.max_directives)
     .data(limits.clone());

@@ -2,6 +2,7 @@
 
 use super::changelog::{NewEvent, Transition};
 use super::error::{RegistryError, Result};
+use super::flows::{record_shown_changes, states_of_flows};
 use super::inputs::{ActivityInput, ActivityPatch};
 use super::snapshot::{ActivityLinks, ActivitySnapshot};
 use super::taxonomy::{resolve_categories, resolve_products, resolve_subjects};
@@ -349,6 +350,14 @@ impl Registry {
             .await?;
         let before = ActivitySnapshot::of(existing.clone(), links_of(change.txn(), id).await?);
         let input = patch.apply(before.clone().into());
+        // The activity's flows start or stop being subprocessing, and so being shown to
+        // customers, when the organization's role in it changes.
+        let role_changes = input.organization_role != existing.organization_role;
+        let flows = data_flow::Column::ActivityId.eq(id);
+        let flows_before = match role_changes {
+            true => states_of_flows(change.txn(), flows.clone()).await?,
+            false => Vec::new(),
+        };
         let (updated, after) = store(change.txn(), Some(&existing), &input, self.now()).await?;
         change
             .record(NewEvent::activity(
@@ -356,6 +365,10 @@ impl Registry {
                 Transition::Updated { before, after },
             ))
             .await?;
+        if role_changes {
+            let flows_after = states_of_flows(change.txn(), flows).await?;
+            record_shown_changes(&mut change, flows_before, flows_after).await?;
+        }
         change.commit().await?;
         Ok(updated)
     }

@@ -41,8 +41,8 @@ pub(crate) struct FlowState {
     pub recipient_id: i32,
     /// The recipient's kind, as the feed's filters see it.
     pub recipient_kind: Option<RecipientKind>,
-    /// Whether the recipient is on the public subprocessor list.
-    pub listed: bool,
+    /// Whether customers see the flow ([`super::visibility::flow_shown`]).
+    pub shown: bool,
     pub snapshot: FlowSnapshot,
 }
 
@@ -153,8 +153,8 @@ impl NewEvent {
         let (before, after) = (transition.before(), transition.after());
         let changes = changes(before.map(|s| &s.snapshot), after.map(|s| &s.snapshot));
         let public = flow_change_is_public(
-            before.map(|s| (&s.snapshot, s.listed)),
-            after.map(|s| (&s.snapshot, s.listed)),
+            before.map(|s| (&s.snapshot, s.shown)),
+            after.map(|s| (&s.snapshot, s.shown)),
         );
         let unchanged = matches!(transition, Transition::Updated { .. }) && changes.0.is_empty();
         let state = transition.into_recorded();
@@ -314,6 +314,18 @@ async fn products_of(txn: &DatabaseTransaction, event: &NewEvent) -> Result<Vec<
         .await?)
 }
 
+/// The position of the last public event (0 before the first). Read inside the writer's turn,
+/// so the next public event's position is one more.
+async fn last_public_seq(txn: &DatabaseTransaction) -> Result<i64> {
+    let last: Option<Option<i64>> = change_event::Entity::find()
+        .select_only()
+        .column_as(change_event::Column::PublicSeq.max(), "last")
+        .into_tuple()
+        .one(txn)
+        .await?;
+    Ok(last.flatten().unwrap_or(0))
+}
+
 /// Appends `event` within `txn` and returns its sequence number.
 ///
 /// On PostgreSQL a transaction-scoped advisory lock makes appends commit in sequence order, so a
@@ -334,6 +346,10 @@ async fn append(
         take_turn(txn).await?;
     }
     let products = products_of(txn, &event).await?;
+    let public_seq = match event.public {
+        true => Some(last_public_seq(txn).await? + 1),
+        false => None,
+    };
     let row = change_event::ActiveModel {
         occurred_at: Set(registry.now()),
         kind: Set(event.kind),
@@ -350,6 +366,7 @@ async fn append(
         announced_at: Set(event.announced_at),
         effective_at: Set(event.effective_at),
         public: Set(event.public),
+        public_seq: Set(public_seq),
         ..Default::default()
     }
     .insert(txn)

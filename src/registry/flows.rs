@@ -5,7 +5,9 @@ use super::changelog::{Change, FlowState, NewEvent, Transition};
 use super::error::{RegistryError, Result};
 use super::inputs::{FlowInput, FlowPatch, TransferInput};
 use super::pages::{FlowKey, Page};
-use super::rules::{category_covers, effective_role_in, subprocessing_flows};
+use super::rules::{
+    category_covers, effective_role, effective_role_in, is_subprocessing, subprocessing_flows,
+};
 use super::snapshot::{FlowRefs, FlowSnapshot};
 use super::taxonomy::{
     categories_with_descendants, resolve_categories, resolve_products, resolve_subjects,
@@ -81,17 +83,27 @@ where
         .to_owned()
 }
 
-/// A flow's state as an event records it: its snapshot, and whether its recipient is on the
-/// public subprocessor list.
+/// The reason of the event that puts a flow on the public feed when it starts being shown to
+/// customers, and of the one that takes it off when it stops.
+const NOW_SHOWN: &str =
+    "shown to customers: the flow now makes a recipient on the public list its subprocessor";
+const NO_LONGER_SHOWN: &str = "no longer shown to customers: the flow no longer makes a recipient on the public list its subprocessor";
+
+/// A flow's state as an event records it: its snapshot, and whether customers see it.
 async fn state_of(txn: &DatabaseTransaction, flow: &data_flow::Model) -> Result<FlowState> {
     let activity = processing_activity::Entity::find_by_id(flow.activity_id)
         .one(txn)
-        .await?
-        .map(|a| a.key)
-        .unwrap_or_default();
+        .await?;
     let recipient = recipient::Entity::find_by_id(flow.recipient_id)
         .one(txn)
         .await?;
+    let subprocessing = match (&activity, &recipient) {
+        (Some(a), Some(r)) => is_subprocessing(
+            a.organization_role,
+            effective_role(flow.role, r.default_role),
+        ),
+        _ => false,
+    };
     let via = match flow.via_recipient_id {
         Some(id) => recipient::Entity::find_by_id(id)
             .one(txn)
@@ -134,7 +146,7 @@ async fn state_of(txn: &DatabaseTransaction, flow: &data_flow::Model) -> Result<
         .all(txn)
         .await?;
     let refs = FlowRefs {
-        activity,
+        activity: activity.map(|a| a.key).unwrap_or_default(),
         recipient: recipient
             .as_ref()
             .map(|r| r.key.clone())
@@ -148,9 +160,12 @@ async fn state_of(txn: &DatabaseTransaction, flow: &data_flow::Model) -> Result<
         activity_id: flow.activity_id,
         recipient_id: flow.recipient_id,
         recipient_kind: recipient.as_ref().map(|r| r.kind),
-        listed: recipient
-            .as_ref()
-            .is_some_and(|r| visibility::on_public_list(r.public, r.status)),
+        shown: visibility::flow_shown(
+            recipient
+                .as_ref()
+                .is_some_and(|r| visibility::on_public_list(r.public, r.status)),
+            subprocessing,
+        ),
         snapshot: FlowSnapshot::of(flow, refs, countries, &transfers),
     })
 }
@@ -735,33 +750,30 @@ impl Registry {
         let input = patch.apply(before.snapshot.clone().into_input(&existing));
         let (flow, after) =
             store(change.txn(), Some(&existing), &input, self.now(), &recorded).await?;
-        // A flow moved between a recipient on the public list and one off it is, to customers,
-        // a flow that leaves or joins the list: the public feed says that, and the update
+        // A flow that starts or stops being shown to customers (moved between a recipient on
+        // the public list and one off it, or into or out of a subprocessing role) is, to them,
+        // a flow that joins or leaves the list: the public feed says that, and the update
         // itself, which names both recipients, stays internal. Otherwise an unannounced
-        // subprocessor would be named on the public feed.
-        let (left, joined) = (
-            before.listed && !after.listed,
-            !before.listed && after.listed,
-        );
+        // subprocessor, or the organization's own processing, would reach the public feed.
         let moved = before.snapshot != after.snapshot;
-        if left && moved {
+        let (left, joined) = (
+            moved && before.shown && !after.shown,
+            moved && !before.shown && after.shown,
+        );
+        if left {
             change
                 .record(
-                    NewEvent::flow(Transition::Deleted(before.clone())).because(
-                        "no longer shown to customers: the flow now goes to a recipient that is not on the public list",
-                    ),
+                    NewEvent::flow(Transition::Deleted(before.clone())).because(NO_LONGER_SHOWN),
                 )
                 .await?;
         }
-        let joined_state = (joined && moved).then(|| after.clone());
+        let joined_state = joined.then(|| after.clone());
         change
             .record(NewEvent::flow(Transition::Updated { before, after }))
             .await?;
         if let Some(after) = joined_state {
             change
-                .record(NewEvent::flow(Transition::Created(after)).because(
-                    "shown to customers: the flow now goes to a recipient on the public list",
-                ))
+                .record(NewEvent::flow(Transition::Created(after)).because(NOW_SHOWN))
                 .await?;
         }
         change.commit().await?;
@@ -788,12 +800,12 @@ impl Registry {
         Ok(existing)
     }
 
-    /// Puts the current data flows to a recipient that has just joined the public list on the
-    /// public feed, one FLOW_CREATED event each, in the change of its announcement. Flows
-    /// recorded while it was proposed were internal planning; without this a customer would
-    /// learn of the new subprocessor but not what data goes to it until a flow next changed.
-    /// The events say why they were written, so the internal feed's second creation of a flow
-    /// explains itself.
+    /// Puts the current data flows to a recipient that has just joined the public list, those
+    /// that make it a subprocessor, on the public feed: one FLOW_CREATED event each, in the
+    /// change of its announcement. Flows recorded while it was proposed were internal planning;
+    /// without this a customer would learn of the new subprocessor but not what data goes to it
+    /// until a flow next changed. The events say why they were written, so the internal feed's
+    /// second creation of a flow explains itself.
     pub(super) async fn publish_flows_to(
         &self,
         change: &mut Change<'_>,
@@ -803,17 +815,61 @@ impl Registry {
             "shown to customers with the announcement of `{}`",
             recipient.key
         );
-        let flows = data_flow::Entity::find()
-            .filter(data_flow::Column::RecipientId.eq(recipient.id))
-            .order_by_asc(data_flow::Column::Id)
-            .all(change.txn())
-            .await?;
-        for flow in flows {
-            let state = state_of(change.txn(), &flow).await?;
+        let states = states_of_flows(
+            change.txn(),
+            data_flow::Column::RecipientId.eq(recipient.id),
+        )
+        .await?;
+        for state in states.into_iter().filter(|s| s.shown) {
             change
                 .record(NewEvent::flow(Transition::Created(state)).because(reason.as_str()))
                 .await?;
         }
         Ok(())
     }
+}
+
+/// The states of the flows `which` selects, in id order: taken before and after a change to
+/// their recipient or activity that may alter which of them customers see.
+pub(super) async fn states_of_flows(
+    txn: &DatabaseTransaction,
+    which: impl sea_orm::sea_query::IntoCondition,
+) -> Result<Vec<FlowState>> {
+    let flows = data_flow::Entity::find()
+        .filter(which)
+        .order_by_asc(data_flow::Column::Id)
+        .all(txn)
+        .await?;
+    let mut states = Vec::with_capacity(flows.len());
+    for flow in &flows {
+        states.push(state_of(txn, flow).await?);
+    }
+    Ok(states)
+}
+
+/// After a change to a recipient's default role or an activity's organization role, which
+/// makes flows start or stop being subprocessing: records, for each flow customers see in one
+/// state and not in the other, that it joins or leaves the public feed. `before` and `after`
+/// are the states of the same flows ([`states_of_flows`] before and after the change).
+pub(super) async fn record_shown_changes(
+    change: &mut Change<'_>,
+    before: Vec<FlowState>,
+    after: Vec<FlowState>,
+) -> Result<()> {
+    for (before, after) in before.into_iter().zip(after) {
+        match (before.shown, after.shown) {
+            (true, false) => {
+                change
+                    .record(NewEvent::flow(Transition::Deleted(before)).because(NO_LONGER_SHOWN))
+                    .await?
+            }
+            (false, true) => {
+                change
+                    .record(NewEvent::flow(Transition::Created(after)).because(NOW_SHOWN))
+                    .await?
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ pub mod cursor;
 pub mod error;
 mod flows;
 pub mod inputs;
+mod invisible;
 mod keys;
 mod notice;
 mod pages;

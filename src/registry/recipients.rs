@@ -2,6 +2,7 @@
 
 use super::changelog::{NewEvent, Transition};
 use super::error::{RegistryError, Result};
+use super::flows::{record_shown_changes, states_of_flows};
 use super::inputs::{RecipientInput, RecipientPatch, Safeguard};
 use super::rules::subprocessor_ids;
 use super::snapshot::RecipientSnapshot;
@@ -375,6 +376,14 @@ impl Registry {
         if !input.dpf_certified {
             check_certified_importer(change.txn(), id).await?;
         }
+        // Flows that take the recipient's default role may start or stop making it a
+        // subprocessor, and so being shown to customers.
+        let role_changes = input.default_role != existing.default_role;
+        let flows = data_flow::Column::RecipientId.eq(id);
+        let flows_before = match role_changes {
+            true => states_of_flows(change.txn(), flows.clone()).await?,
+            false => Vec::new(),
+        };
         row.id = Set(id);
         row.created_at = Set(existing.created_at);
         row.announced_at = Set(existing.announced_at);
@@ -392,6 +401,10 @@ impl Registry {
                 },
             ))
             .await?;
+        if role_changes {
+            let flows_after = states_of_flows(change.txn(), flows).await?;
+            record_shown_changes(&mut change, flows_before, flows_after).await?;
+        }
         change.commit().await?;
         Ok(updated)
     }

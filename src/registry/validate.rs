@@ -2,6 +2,7 @@
 
 use super::error::{RegistryError, Result};
 use super::inputs::{Safeguard, TransferInput};
+use super::invisible;
 use crate::reference;
 use chrono::{NaiveDate, Utc};
 use entity::{Derogation, TransferMechanism};
@@ -29,33 +30,14 @@ pub fn name(field: &str, value: &str) -> Result<String> {
             "must not contain control characters",
         ));
     }
-    if value
-        .chars()
-        .any(|c| is_invisible_override(c) || is_isolate(c))
-    {
-        return Err(RegistryError::invalid(field, INVISIBLE_IN_NAME));
+    // A name is a single run: it has no use for bidi isolates.
+    if let Some(found) = invisible::first_invisible(value, false) {
+        return Err(RegistryError::invalid(
+            field,
+            invisible::refusal(found, false),
+        ));
     }
     Ok(value.to_owned())
-}
-
-const INVISIBLE_IN_NAME: &str = "must not contain invisible direction controls or zero-width spaces (U+200B, U+202A-U+202E, U+2066-U+2069, U+FEFF) or line separators (U+2028, U+2029)";
-const INVISIBLE_IN_TEXT: &str = "must not contain direction overrides or embeddings (U+202A-U+202E), zero-width spaces (U+200B, U+FEFF) or line separators (U+2028, U+2029); to set a right-to-left passage apart, use the isolates U+2066-U+2069";
-
-/// Characters that change how the text around them is displayed without being seen: bidi
-/// embeddings and overrides make "Stripe" read as something else in a spreadsheet or a list
-/// ("Trojan Source"), zero-width spaces split look-alike names. Joiners and the left-to-right
-/// and right-to-left marks stay allowed everywhere: scripts and names need them.
-fn is_invisible_override(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}' | '\u{202A}'..='\u{202E}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}'
-    )
-}
-
-/// Bidi isolates: how Unicode recommends setting a right-to-left passage apart in free text,
-/// but a name is a single run and has no use for them.
-fn is_isolate(c: char) -> bool {
-    matches!(c, '\u{2066}'..='\u{2069}')
 }
 
 /// An optional free text: trimmed, empty means absent, bounded; line breaks and tabs are
@@ -79,8 +61,11 @@ pub fn text(field: &str, value: Option<&str>) -> Result<Option<String>> {
             "must not contain control characters other than line breaks and tabs",
         ));
     }
-    if value.chars().any(is_invisible_override) {
-        return Err(RegistryError::invalid(field, INVISIBLE_IN_TEXT));
+    if let Some(found) = invisible::first_invisible(value, true) {
+        return Err(RegistryError::invalid(
+            field,
+            invisible::refusal(found, true),
+        ));
     }
     Ok(Some(value.to_owned()))
 }
@@ -492,16 +477,32 @@ mod tests {
     }
 
     #[test]
-    fn names_refuse_invisible_direction_overrides() {
+    fn names_and_texts_refuse_what_a_reader_cannot_see() {
         assert!(name("n", "Stripe\u{202E}EPIRTS").is_err());
         assert!(name("n", "Str\u{200B}ipe").is_err());
         assert!(name("n", "a\u{2066}b\u{2069}").is_err());
         assert!(text("t", Some("a\u{202A}b")).is_err());
+        for hidden in [
+            "\u{2060}",
+            "\u{200E}",
+            "\u{200F}",
+            "\u{061C}",
+            "\u{00AD}",
+            "\u{3164}",
+            "\u{E0041}",
+        ] {
+            assert!(name("n", &format!("Stri{hidden}pe")).is_err(), "{hidden:?}");
+            assert!(
+                text("t", Some(&format!("Stri{hidden}pe"))).is_err(),
+                "{hidden:?}"
+            );
+        }
+        let err = name("legalName", "Str\u{2060}ipe").unwrap_err();
+        assert!(err.to_string().contains("U+2060 at character 4"), "{err}");
         // Isolates set a right-to-left passage apart in free text.
         assert!(text("t", Some("named \u{2067}\u{05D0}\u{05D1}\u{2069} here")).is_ok());
-        // Joiners and direction marks belong to scripts and stay allowed.
+        // Joiners where a script needs them stay allowed.
         assert!(name("n", "\u{0915}\u{094D}\u{200D}\u{0937}").is_ok());
-        assert!(name("n", "\u{05D0}\u{200F} Ltd").is_ok());
     }
 
     #[test]

@@ -33,6 +33,15 @@ pub fn shown_to_public(recipient: &entity::recipient::Model) -> bool {
             && recipient.announced_at.is_some())
 }
 
+/// Whether customers see a data flow: it goes to a recipient on the public list, and it is one
+/// that makes the recipient a subprocessor ([`super::rules::is_subprocessing`]). The list is of
+/// subprocessors (Art. 28(2)): what the organization sends a listed recipient for its own
+/// purposes, as controller (its billing, its marketing), is none of its customers' business
+/// and stays internal, like the processing activity itself.
+pub fn flow_shown(recipient_listed: bool, subprocessing: bool) -> bool {
+    recipient_listed && subprocessing
+}
+
 /// A recipient as a customer sees it on the subprocessor list.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -231,20 +240,21 @@ pub(crate) fn recipient_change_is_public(
     listed && shown(before) != shown(after)
 }
 
-/// Whether a change to a flow belongs on the public feed. `listed`: whether the flow's
-/// recipient is on the public list in that state. A flow appears (its creation) or goes (its
-/// deletion) on the feed where its recipient is listed; an update is public only while the
-/// recipient stays listed and what customers see of the flow changes: a flow moved between a
-/// listed and an unlisted recipient is written as leaving or joining the list instead, so that
-/// the feed never names a recipient before its announcement.
+/// Whether a change to a flow belongs on the public feed. With each state, whether customers
+/// see the flow in it ([`flow_shown`]). A flow appears (its creation) or goes (its deletion) on
+/// the feed where customers see it; an update is public only while they see it before and
+/// after and what they see of it changes: a flow that starts or stops being shown (moved
+/// between a listed and an unlisted recipient, or to a role that is or is not subprocessing) is
+/// written as joining or leaving the list instead, so that the feed never names a recipient
+/// before its announcement nor shows the organization's own processing.
 pub(crate) fn flow_change_is_public(
     before: Option<(&FlowSnapshot, bool)>,
     after: Option<(&FlowSnapshot, bool)>,
 ) -> bool {
     match (before, after) {
-        (None, Some((_, listed))) | (Some((_, listed)), None) => listed,
-        (Some((was, was_listed)), Some((is, is_listed))) => {
-            was_listed && is_listed && PublicFlow::from(was) != PublicFlow::from(is)
+        (None, Some((_, shown))) | (Some((_, shown)), None) => shown,
+        (Some((was, was_shown)), Some((is, is_shown))) => {
+            was_shown && is_shown && PublicFlow::from(was) != PublicFlow::from(is)
         }
         (None, None) => false,
     }
@@ -340,19 +350,23 @@ mod tests {
             }],
             ..flow.clone()
         };
-        let listed = |f| Some((f, true));
-        assert!(!flow_change_is_public(listed(&flow), listed(&reassessed)));
+        let shown = |f| Some((f, true));
+        assert!(!flow_change_is_public(shown(&flow), shown(&reassessed)));
         let rerouted = FlowSnapshot {
             countries: vec!["US".into(), "GB".into()],
             ..flow.clone()
         };
-        assert!(flow_change_is_public(listed(&flow), listed(&rerouted)));
+        assert!(flow_change_is_public(shown(&flow), shown(&rerouted)));
         assert!(!flow_change_is_public(
             Some((&flow, true)),
             Some((&rerouted, false))
         ));
-        assert!(flow_change_is_public(None, listed(&flow)));
+        assert!(flow_change_is_public(None, shown(&flow)));
         assert!(!flow_change_is_public(Some((&flow, false)), None));
+        // A controller flow to a listed recipient is the organization's own business.
+        assert!(!flow_shown(true, false));
+        assert!(!flow_shown(false, true));
+        assert!(flow_shown(true, true));
     }
 
     #[test]

@@ -335,7 +335,7 @@ async fn a_flow_moved_to_an_unannounced_subprocessor_leaves_the_public_feed_with
     let acme = propose_subprocessor(&server).await;
     let flows = server
         .data(
-            r#"{ dataFlows(first: 100) { edges { node { id recipient { id key public status } } } } }"#,
+            r#"{ dataFlows(first: 200) { edges { node { id isSubprocessing recipient { id key public status } } } } }"#,
             json!({}),
         )
         .await;
@@ -344,7 +344,11 @@ async fn a_flow_moved_to_an_unannounced_subprocessor_leaves_the_public_feed_with
         .unwrap()
         .iter()
         .map(|e| &e["node"])
-        .find(|f| f["recipient"]["public"] == true && f["recipient"]["status"] == "ACTIVE")
+        .find(|f| {
+            f["isSubprocessing"] == true
+                && f["recipient"]["public"] == true
+                && f["recipient"]["status"] == "ACTIVE"
+        })
         .expect("a flow to a subprocessor on the public list")
         .clone();
     let (flow, listed_recipient) = (&listed["id"], &listed["recipient"]["id"]);

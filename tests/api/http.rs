@@ -244,27 +244,9 @@ async fn page_size_is_bounded() {
 /// (scripts/test does it).
 #[tokio::test]
 async fn graphql_over_http_conformance_audit() {
-    let clients = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients");
-    assert!(
-        std::path::Path::new(clients)
-            .join("node_modules/graphql-http")
-            .exists(),
-        "the audit client is missing: run `npm ci --prefix tests/clients`"
-    );
     let server = TestServer::start().await;
-    let (script, url) = (
-        format!("{clients}/audit.mjs"),
-        format!("{}/graphql", server.url),
-    );
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(script)
-            .arg(url)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run node");
+    let output =
+        crate::common::run_client("audit.mjs", vec![format!("{}/graphql", server.url)]).await;
     let report = String::from_utf8_lossy(&output.stdout);
     println!("{report}{}", String::from_utf8_lossy(&output.stderr));
     assert!(

@@ -18,5 +18,6 @@ mod http;
 mod limits;
 mod migrations;
 mod pages;
+mod public_surfaces;
 mod record;
 mod registry_api;

@@ -135,7 +135,9 @@ async fn the_entity_type_of_every_logged_event_follows_from_its_kind() {
         .expect("the example registry loads");
     let before = rows_of(&conn).await;
 
-    Migrator::down(&conn, Some(1))
+    // Back to just before 000006, the sixth migration.
+    let later = Migrator::migrations().len() - 5;
+    Migrator::down(&conn, Some(later as u32))
         .await
         .expect("back before 000006");
     // Rows as an earlier version could have left them: one entity type per kind family, in
@@ -172,4 +174,61 @@ async fn the_entity_type_of_every_logged_event_follows_from_its_kind() {
             "{entity:?} events"
         );
     }
+}
+
+/// Migration 000007: a registry whose log put the organization's own flows to listed
+/// recipients on the public feed (as versions before it did) ends with the public feed a new
+/// registry has, each public event numbered among the public ones.
+#[tokio::test]
+async fn the_public_feed_of_an_older_log_is_corrected_and_numbered() {
+    use entity::change_event;
+    use sea_orm::{EntityTrait, QueryOrder};
+
+    let database = common::fresh_database().await;
+    let conn = db::connect(&database.url, None).await.expect("connect");
+    db::migrate(&conn).await.expect("migrate");
+    let example = seed::parse(seed::EXAMPLE_REGISTRY).expect("the shipped file parses");
+    seed::load(&Registry::new(conn.clone()), &example)
+        .await
+        .expect("the example registry loads");
+    let flags = |events: &[change_event::Model]| -> Vec<(i64, bool)> {
+        events.iter().map(|e| (e.seq, e.public)).collect()
+    };
+    let read = || async {
+        change_event::Entity::find()
+            .order_by_asc(change_event::Column::Seq)
+            .all(&conn)
+            .await
+            .expect("the log")
+    };
+    let fresh = read().await;
+
+    // Back before 000007, with every flow to a public recipient on the public feed, as the
+    // rule before it had them.
+    let later = Migrator::migrations().len() - 6;
+    Migrator::down(&conn, Some(later as u32))
+        .await
+        .expect("back before 000007");
+    let backend = conn.get_database_backend();
+    let true_ = if backend == sea_orm::DatabaseBackend::Postgres {
+        "TRUE"
+    } else {
+        "1"
+    };
+    conn.execute_raw(Statement::from_string(
+        backend,
+        format!(
+            "UPDATE change_event SET public = {true_} WHERE entity_type = 'DATA_FLOW' \
+             AND recipient_id IN (SELECT id FROM recipient WHERE public = {true_})"
+        ),
+    ))
+    .await
+    .expect("write the older flags");
+    Migrator::up(&conn, None).await.expect("apply 000007");
+
+    let migrated = read().await;
+    assert_eq!(flags(&migrated), flags(&fresh));
+    let numbers: Vec<i64> = migrated.iter().filter_map(|e| e.public_seq).collect();
+    assert_eq!(numbers, (1..=numbers.len() as i64).collect::<Vec<_>>());
+    assert!(migrated.iter().all(|e| e.public == e.public_seq.is_some()));
 }

@@ -23,6 +23,8 @@ pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub struct TestServer {
     pub url: String,
+    /// The address that serves /metrics without a key, when the test asked for one.
+    pub metrics_url: Option<String>,
     /// An HTTP client that sends the admin key with every request.
     pub client: reqwest::Client,
     /// An HTTP client without a key: the public's view.
@@ -50,6 +52,8 @@ pub struct Setup {
     /// Use this database instead of a fresh one (a second replica, a restart); the server that
     /// made it must outlive this one.
     pub database: Option<String>,
+    /// Also serve /metrics without a key on an address of its own.
+    pub metrics_listen: bool,
     /// Background intervals; by default the log's head is checked every 500 ms.
     pub background: Option<BackgroundSettings>,
 }
@@ -183,8 +187,9 @@ impl TestServer {
         )
         .await
         .expect("background tasks");
-        let server = Server::bind(
+        let server = Server::bind_with_metrics(
             "127.0.0.1:0".parse().unwrap(),
+            setup.metrics_listen.then(|| "127.0.0.1:0".parse().unwrap()),
             registry.clone(),
             metrics,
             setup.settings,
@@ -192,6 +197,9 @@ impl TestServer {
         .await
         .expect("bind");
         let url = format!("http://{}", server.local_addr().unwrap());
+        let metrics_url = server
+            .metrics_addr()
+            .map(|addr| format!("http://{}", addr.unwrap()));
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(server.run(
             async {
@@ -201,6 +209,7 @@ impl TestServer {
         ));
         Self {
             url,
+            metrics_url,
             client: client_with_key(Some(&admin_key)),
             anonymous_client: reqwest::Client::new(),
             admin_key,
@@ -405,6 +414,26 @@ impl Replica {
 }
 
 /// A reqwest client that sends `key` as its bearer token.
+/// Runs one of the npm reference clients in tests/clients (installed by `npm ci --prefix
+/// tests/clients`, which scripts/test does) with `args`.
+pub async fn run_client(script: &str, args: Vec<String>) -> std::process::Output {
+    let clients = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients");
+    assert!(
+        std::path::Path::new(clients).join("node_modules").exists(),
+        "the reference clients are missing: run `npm ci --prefix tests/clients`"
+    );
+    let script = format!("{clients}/{script}");
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .args(args)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run node")
+}
+
 pub fn client_with_key(key: Option<&str>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(key) = key {
