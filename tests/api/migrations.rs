@@ -65,8 +65,12 @@ async fn rows_of(conn: &DatabaseConnection) -> Vec<(&'static str, i64)> {
     rows
 }
 
-#[tokio::test]
-async fn every_migration_rolls_back_and_applies_again() {
+/// A fresh database, migrated and holding the example registry, with the parsed file.
+async fn example_registry() -> (
+    common::TestDatabase,
+    DatabaseConnection,
+    seed::format::RegistryFile,
+) {
     let database = common::fresh_database().await;
     let conn = db::connect(&database.url, None).await.expect("connect");
     db::migrate(&conn).await.expect("migrate");
@@ -74,6 +78,12 @@ async fn every_migration_rolls_back_and_applies_again() {
     seed::load(&Registry::new(conn.clone()), &example)
         .await
         .expect("the example registry loads");
+    (database, conn, example)
+}
+
+#[tokio::test]
+async fn every_migration_rolls_back_and_applies_again() {
+    let (_database, conn, example) = example_registry().await;
     let schema = schema_of(&conn).await;
     assert!(
         schema.iter().any(|line| line.contains("recipient_id")),
@@ -126,13 +136,7 @@ async fn the_entity_type_of_every_logged_event_follows_from_its_kind() {
     use entity::{EntityType, change_event};
     use sea_orm::{EntityTrait, QueryOrder};
 
-    let database = common::fresh_database().await;
-    let conn = db::connect(&database.url, None).await.expect("connect");
-    db::migrate(&conn).await.expect("migrate");
-    let example = seed::parse(seed::EXAMPLE_REGISTRY).expect("the shipped file parses");
-    seed::load(&Registry::new(conn.clone()), &example)
-        .await
-        .expect("the example registry loads");
+    let (_database, conn, _) = example_registry().await;
     let before = rows_of(&conn).await;
 
     // Back to just before 000006, the sixth migration.
@@ -184,13 +188,7 @@ async fn the_public_feed_of_an_older_log_is_corrected_and_numbered() {
     use entity::change_event;
     use sea_orm::{EntityTrait, QueryOrder};
 
-    let database = common::fresh_database().await;
-    let conn = db::connect(&database.url, None).await.expect("connect");
-    db::migrate(&conn).await.expect("migrate");
-    let example = seed::parse(seed::EXAMPLE_REGISTRY).expect("the shipped file parses");
-    seed::load(&Registry::new(conn.clone()), &example)
-        .await
-        .expect("the example registry loads");
+    let (_database, conn, _) = example_registry().await;
     let flags = |events: &[change_event::Model]| -> Vec<(i64, bool)> {
         events.iter().map(|e| (e.seq, e.public)).collect()
     };
