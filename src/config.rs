@@ -190,6 +190,12 @@ pub struct ServeArgs {
     /// Seconds a client may take to send a request's headers before its connection is closed.
     #[arg(long, env = "SUBREG_HEADER_READ_TIMEOUT_SECS", default_value_t = ServerSettings::DEFAULT.header_read_timeout.as_secs())]
     pub header_read_timeout_secs: u64,
+    /// Bytes of memory for answers kept to serve repeated queries; 0 keeps none.
+    #[arg(long, env = "SUBREG_RESPONSE_CACHE_BYTES", default_value_t = ServerSettings::DEFAULT.response_cache_bytes)]
+    pub response_cache_bytes: usize,
+    /// Seconds a shared cache (a CDN) may serve a public answer before asking again.
+    #[arg(long, env = "SUBREG_PUBLIC_MAX_AGE_SECS", default_value_t = ServerSettings::DEFAULT.public_max_age.as_secs())]
+    pub public_max_age_secs: u64,
     /// Also serve /metrics without an API key on this address (for a Prometheus scraper on an
     /// internal network); on the main address /metrics needs a VIEWER key.
     #[arg(long, env = "SUBREG_METRICS_LISTEN")]
@@ -271,6 +277,8 @@ impl ServeArgs {
                 trust_forwarded_for: self.trust_forwarded_for,
                 shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
                 header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+                response_cache_bytes: self.response_cache_bytes,
+                public_max_age: Duration::from_secs(self.public_max_age_secs),
             },
             registry: RegistrySettings {
                 notice_period: chrono::Duration::days(i64::from(self.notice_period_days)),

@@ -25,6 +25,7 @@ pub struct Metrics {
     open_subscriptions: IntGauge,
     websocket_connections: IntGauge,
     change_log_lag: IntGauge,
+    response_cache_bytes: IntGauge,
     operations: Arc<Mutex<HashSet<String>>>,
 }
 
@@ -119,6 +120,14 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let response_cache_bytes = register(
+            &registry,
+            IntGauge::new(
+                "subreg_response_cache_bytes",
+                "Memory held by the answers kept to serve repeated queries",
+            )
+            .expect("valid metric"),
+        );
         Self {
             registry,
             statements,
@@ -130,6 +139,7 @@ impl Metrics {
             open_subscriptions,
             websocket_connections,
             change_log_lag,
+            response_cache_bytes,
             operations: Arc::new(Mutex::new(HashSet::new())),
         }
     }
@@ -165,8 +175,9 @@ impl Metrics {
         }
     }
 
-    /// Counts a GraphQL operation: `ok`, `error` (the response carries errors) or `rejected`
-    /// (refused before execution), and how long it took.
+    /// Counts a GraphQL operation: `ok`, `error` (the response carries errors), `rejected`
+    /// (refused before execution) or `cached` (served from the answers kept), and how long it
+    /// took.
     pub fn observe_request(&self, operation: Option<&str>, outcome: &str, elapsed: Duration) {
         let label = self.operation_label(operation);
         self.requests.with_label_values(&[&label, outcome]).inc();
@@ -200,6 +211,11 @@ impl Metrics {
 
     pub fn websocket_closed(&self) {
         self.websocket_connections.dec();
+    }
+
+    pub fn set_response_cache_bytes(&self, bytes: usize) {
+        self.response_cache_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     pub fn set_change_log_lag(&self, events: i64) {

@@ -48,6 +48,8 @@ pub async fn open_registry(
         .await
         .context("cannot migrate the database")?;
     let registry = Registry::with(db, options.clock, options.settings);
+    // Where the registry stands when this process starts: later writes are news.
+    registry.observe_version(crate::registry::version(registry.db()).await?);
     if options.load_example && seed::is_empty(&registry).await? {
         let file = seed::parse(seed::EXAMPLE_REGISTRY)?;
         match seed::load(&registry, &file).await {

@@ -164,6 +164,10 @@ pub struct ServerSettings {
     /// Longest a client may take to send a request's headers: a connection that trickles them
     /// (slowloris) is closed instead of holding a slot for ever.
     pub header_read_timeout: Duration,
+    /// Memory for answers kept to serve repeated queries (bodies and their keys); 0 keeps none.
+    pub response_cache_bytes: usize,
+    /// How long a shared cache (a CDN) may serve a public answer without asking again.
+    pub public_max_age: Duration,
 }
 
 impl ServerSettings {
@@ -180,6 +184,8 @@ impl ServerSettings {
         trust_forwarded_for: false,
         shutdown_grace: Duration::from_secs(10),
         header_read_timeout: Duration::from_secs(10),
+        response_cache_bytes: 64 * 1024 * 1024,
+        public_max_age: Duration::from_secs(30),
     };
 }
 

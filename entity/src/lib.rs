@@ -22,6 +22,7 @@ pub mod processing_activity;
 pub mod product;
 pub mod recipient;
 pub mod recipient_location;
+pub mod registry_version;
 pub mod transfer;
 
 pub use enums::*;

@@ -11,6 +11,7 @@ mod m20261123_000004_api_keys;
 mod m20261123_000005_change_log_time_index;
 mod m20261201_000006_change_event_entity_type;
 mod m20261201_000007_public_feed;
+mod m20261201_000008_registry_version;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_change_log_time_index::Migration),
             Box::new(m20261201_000006_change_event_entity_type::Migration),
             Box::new(m20261201_000007_public_feed::Migration),
+            Box::new(m20261201_000008_registry_version::Migration),
         ]
     }
 }

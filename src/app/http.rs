@@ -2,6 +2,7 @@
 //! (`application/graphql-response+json`, 4xx for request errors), batches of a few operations,
 //! GraphiQL for browsers, and the WebSocket upgrade.
 
+use super::cache::{Answer, AnswerKey};
 use super::client::{Client, error_response};
 use super::{AppState, Transport};
 use crate::graphql::executor::is_request_error;
@@ -14,7 +15,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -152,7 +154,7 @@ pub async fn graphql_get(
             }
         }
     }
-    if operation_type(&request) == Some(OperationType::Mutation) {
+    if operation_type(&mut request) == Some(OperationType::Mutation) {
         let mut response = reject(
             &state,
             StatusCode::METHOD_NOT_ALLOWED,
@@ -164,8 +166,7 @@ pub async fn graphql_get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let (status, body) = execute(&state, &client, request).await;
-    respond(status, media, body)
+    answer(&state, &client, request, media, Some(&headers)).await
 }
 
 pub async fn graphql_post(
@@ -213,10 +214,7 @@ pub async fn graphql_post(
         async_graphql::BatchRequest::Single(request) => {
             return match validate_request(&state, media, &request) {
                 Some(refusal) => refusal,
-                None => {
-                    let (status, body) = execute(&state, &client, request).await;
-                    respond(status, media, body)
-                }
+                None => answer(&state, &client, request, media, None).await,
             };
         }
         async_graphql::BatchRequest::Batch(requests) => requests,
@@ -245,12 +243,16 @@ pub async fn graphql_post(
     {
         return refusal.into_response();
     }
-    let mut answers = Vec::with_capacity(requests.len());
-    for request in requests {
-        let (_, body) = execute(&state, &client, request).await;
-        answers.push(body);
+    // The answers, as a JSON array of them.
+    let mut answers = Vec::from(&b"["[..]);
+    for (i, request) in requests.into_iter().enumerate() {
+        if i > 0 {
+            answers.push(b',');
+        }
+        answers.extend_from_slice(&execute(&state, &client, request).await.body);
     }
-    respond(StatusCode::OK, media, serde_json::Value::Array(answers))
+    answers.push(b']');
+    respond(StatusCode::OK, media, Bytes::from(answers), None)
 }
 
 /// A refusal for a request that cannot be executed at all.
@@ -270,11 +272,12 @@ fn validate_request(
     None
 }
 
-/// The operation `request` selects, if its document parses.
-fn operation_type(request: &async_graphql::Request) -> Option<OperationType> {
-    let document = async_graphql::parser::parse_query(&request.query).ok()?;
-    let operations = document.operations;
-    match &request.operation_name {
+/// The operation `request` selects, if its document parses (the parsed document stays in the
+/// request, so it is not parsed again to execute it).
+fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
+    let name = request.operation_name.clone();
+    let operations = &request.parsed_query().ok()?.operations;
+    match name {
         Some(name) => operations
             .iter()
             .find(|(n, _)| n.map(|n| n.as_str()) == Some(name.as_str()))
@@ -283,7 +286,34 @@ fn operation_type(request: &async_graphql::Request) -> Option<OperationType> {
     }
 }
 
-fn respond(status: StatusCode, media: &'static str, body: serde_json::Value) -> Response {
+/// The response headers of an answer that may be served again: its entity tag, and who may
+/// keep it (RFC 9111): a shared cache, for a while, when it is the public's; only the caller,
+/// revalidating each time, when it took a key.
+fn cache_headers(response: &mut Response, answer: &Answer, public: bool, max_age: u64) {
+    let headers = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&answer.etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    let control = if public {
+        format!("public, max-age={max_age}")
+    } else {
+        "private, no-cache".to_owned()
+    };
+    if let Ok(control) = HeaderValue::from_str(&control) {
+        headers.insert(header::CACHE_CONTROL, control);
+    }
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Authorization"),
+    );
+}
+
+fn respond(
+    status: StatusCode,
+    media: &'static str,
+    body: Bytes,
+    kept: Option<(&Answer, bool, u64)>,
+) -> Response {
     // Under application/json a well-formed request is answered 200 even when the document is
     // refused (GraphQL over HTTP, "application/json").
     let status = if media == JSON && status == StatusCode::BAD_REQUEST {
@@ -291,21 +321,99 @@ fn respond(status: StatusCode, media: &'static str, body: serde_json::Value) -> 
     } else {
         status
     };
-    (
+    let mut response = (
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static(media))],
-        body.to_string(),
+        body,
     )
-        .into_response()
+        .into_response();
+    if let Some((answer, public, max_age)) = kept {
+        cache_headers(&mut response, answer, public, max_age);
+    }
+    response
 }
 
-/// Executes one operation for `client`, within the request time limit: the status the answer
-/// deserves on its own, and the answer.
+/// Whether an `If-None-Match` header names `etag` (or `*`).
+fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == etag || tag == "*")
+}
+
+/// Answers one operation: from the answers kept when this one is (the registry has not moved
+/// since it was computed, for this request and this caller's audience), else by executing it,
+/// keeping the answer when it is a query answered without error. A GET (`conditional`: its
+/// headers) whose `If-None-Match` names the answer's tag gets 304 Not Modified.
+async fn answer(
+    state: &AppState,
+    client: &Client,
+    mut request: async_graphql::Request,
+    media: &'static str,
+    conditional: Option<&HeaderMap>,
+) -> Response {
+    let inner = &state.inner;
+    let public = client.caller.audience().is_none();
+    let max_age = inner.settings.public_max_age.as_secs();
+    let moment =
+        |registry: &crate::registry::Registry| (registry.generation(), registry.now().date_naive());
+    let generation = moment(&inner.registry);
+    let key = AnswerKey::new(client.caller.audience(), &request);
+    let kept = match inner.answers.get(&key, generation) {
+        Some(kept) => {
+            inner
+                .metrics
+                .observe_request(kept.operation.as_deref(), "cached", Duration::ZERO);
+            kept
+        }
+        None => {
+            let query = operation_type(&mut request) == Some(OperationType::Query);
+            let operation = crate::graphql::executor::operation_name(&mut request);
+            let executed = execute(state, client, request).await;
+            // An answer computed while the registry moved may be of either state: not kept.
+            let keep = query
+                && executed.complete
+                && executed.status == StatusCode::OK
+                && moment(&inner.registry) == generation;
+            if !keep {
+                return respond(executed.status, media, executed.body, None);
+            }
+            let answer = Arc::new(Answer::new(executed.body, operation));
+            inner.answers.put(key, generation, answer.clone());
+            answer
+        }
+    };
+    if conditional.is_some_and(|headers| matches_etag(headers, &kept.etag)) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        cache_headers(&mut response, &kept, public, max_age);
+        return response;
+    }
+    respond(
+        StatusCode::OK,
+        media,
+        kept.body.clone(),
+        Some((&kept, public, max_age)),
+    )
+}
+
+/// An executed operation.
+struct Executed {
+    /// The status the answer deserves on its own.
+    status: StatusCode,
+    body: Bytes,
+    /// Answered with data and no error.
+    complete: bool,
+}
+
+/// Executes one operation for `client`, within the request time limit.
 async fn execute(
     state: &AppState,
     client: &Client,
     mut request: async_graphql::Request,
-) -> (StatusCode, serde_json::Value) {
+) -> Executed {
     let inner = &state.inner;
     let started = Instant::now();
     let operation = request.operation_name.clone();
@@ -323,26 +431,34 @@ async fn execute(
             "the request took longer than {} s and was stopped",
             inner.settings.request_timeout.as_secs_f64()
         );
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": TIMEOUT } }] }),
-        );
+        let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": TIMEOUT } }] });
+        return Executed {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            body: Bytes::from(body.to_string()),
+            complete: false,
+        };
     };
     // A request error (parse, validation, limits) gets a 4xx and no `data` entry at all (the
     // executor has counted it).
     let request_error = is_request_error(&response);
+    let complete = !request_error && response.errors.is_empty();
     let body = if request_error {
-        serde_json::json!({ "errors": response.errors })
+        serde_json::to_vec(&serde_json::json!({ "errors": response.errors }))
     } else {
-        serde_json::to_value(&response).unwrap_or_else(|err| {
-            tracing::error!(error = %err, "cannot serialise a response");
-            serde_json::json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] })
-        })
+        serde_json::to_vec(&response)
     };
-    let status = if request_error {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    (status, body)
+    let body = body.unwrap_or_else(|err| {
+        tracing::error!(error = %err, "cannot serialise a response");
+        br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#
+            .to_vec()
+    });
+    Executed {
+        status: if request_error {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+        body: Bytes::from(body),
+        complete,
+    }
 }

@@ -1,6 +1,7 @@
 //! The HTTP surface: `/graphql` (GraphQL over HTTP, WebSocket subscriptions, GraphiQL for
 //! browsers), `/ropa` (the record as a file), `/healthz`, `/readyz` and `/metrics`.
 
+mod cache;
 mod client;
 mod http;
 mod ropa;
@@ -49,6 +50,8 @@ struct Inner {
     settings: ServerSettings,
     rate_limits: Arc<RateLimits>,
     connections: Arc<ConnectionSlots>,
+    /// Answers kept to serve repeated queries.
+    answers: cache::AnswerCache,
     /// Set when the server starts shutting down: WebSocket connections finish and close.
     shutting_down: watch::Sender<bool>,
     /// Open WebSocket connections, awaited on shutdown.
@@ -100,6 +103,7 @@ impl AppState {
                 registry,
                 metrics,
                 connections: ConnectionSlots::new(settings.max_connections_per_client),
+                answers: cache::AnswerCache::new(settings.response_cache_bytes),
                 settings,
                 rate_limits,
                 shutting_down: watch::Sender::new(false),
@@ -132,13 +136,13 @@ impl AppState {
         data.insert(caller);
     }
 
-    /// Starts shutting down: every subscription stream completes (clients receive `complete`)
-    /// and WebSocket connections then close with 1001 "going away".
     /// The settings the server runs with.
     pub fn settings(&self) -> &ServerSettings {
         &self.inner.settings
     }
 
+    /// Starts shutting down: every subscription stream completes (clients receive `complete`)
+    /// and WebSocket connections then close with 1001 "going away".
     pub fn begin_shutdown(&self) {
         self.inner.shutting_down.send_replace(true);
         self.inner.tail.close();
@@ -240,6 +244,9 @@ pub fn metrics_router(state: AppState) -> Router {
 
 async fn render_metrics(state: &AppState) -> Response {
     let inner = &state.inner;
+    inner
+        .metrics
+        .set_response_cache_bytes(inner.answers.bytes());
     // How far this server's change feed is behind the log, as of this scrape.
     match crate::changes::log::latest_seq(inner.registry.db()).await {
         Ok(head) => inner

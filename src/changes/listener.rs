@@ -35,10 +35,8 @@ async fn listen(registry: &Registry, database_url: &str) -> Result<(), sea_orm::
     tracing::info!("listening for change notifications");
     loop {
         match listener.try_recv().await? {
-            Some(notification) => match notification.payload().parse::<i64>() {
-                Ok(seq) => registry.notify_committed(seq),
-                Err(_) => catch_up(registry).await,
-            },
+            // A write committed somewhere: what changed is read from the database.
+            Some(_) => catch_up(registry).await,
             None => {
                 tracing::warn!("the listening connection was lost; catching up");
                 catch_up(registry).await;
@@ -48,28 +46,38 @@ async fn listen(registry: &Registry, database_url: &str) -> Result<(), sea_orm::
     }
 }
 
-/// Wakes subscribers with the log's current head, for whatever a lost connection missed.
+/// Reads where the registry stands (its version and the change log's head) and tells this
+/// process: its generation moves if another process wrote, and subscribers wake to read what
+/// is new in the log.
 async fn catch_up(registry: &Registry) {
+    match crate::registry::version(registry.db()).await {
+        Ok(version) => registry.observe_version(version),
+        Err(err) => tracing::warn!(error = %err, "cannot read the registry's version"),
+    }
     match latest_seq(registry.db()).await {
         Ok(seq) => registry.notify_committed(seq),
         Err(err) => tracing::warn!(error = %err, "cannot read the change log's head"),
     }
 }
 
-/// Checks the log's head every `interval` and wakes subscribers when it moved.
+/// Checks the registry's version every `interval` and, when another process wrote (a change
+/// to the log, or a write outside it such as the taxonomy's), wakes subscribers and moves the
+/// registry's generation.
 pub fn spawn_poller(registry: Registry, interval: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut known = 0;
+        let mut known = None;
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         loop {
             ticker.tick().await;
-            match latest_seq(registry.db()).await {
-                Ok(seq) if seq > known => {
-                    known = seq;
-                    registry.notify_committed(seq);
+            match crate::registry::version(registry.db()).await {
+                Ok(version) if known != Some(version) => {
+                    // The first reading also catches up on whatever was written between this
+                    // process's start and now.
+                    known = Some(version);
+                    catch_up(&registry).await;
                 }
                 Ok(_) => {}
-                Err(err) => tracing::debug!(error = %err, "cannot read the change log's head"),
+                Err(err) => tracing::debug!(error = %err, "cannot read the registry's version"),
             }
         }
     })

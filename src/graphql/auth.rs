@@ -42,6 +42,13 @@ impl Caller {
         self.role().is_some_and(|r| r >= role)
     }
 
+    /// What an answer depends on of its caller: its role, and nothing else of its key (every
+    /// guard and every filter of the schema reads the role). Two callers of one audience get
+    /// the same answer to the same request, so it may be shared between them.
+    pub fn audience(&self) -> Option<Role> {
+        self.role()
+    }
+
     /// Whether the caller sees internal recipients, flows and notes (any key does).
     pub fn sees_internal(&self) -> bool {
         self.has(Role::Viewer)

@@ -30,7 +30,7 @@ impl GuardedSchema {
 }
 
 /// The operation's name: the one asked for, or the document's only operation's.
-fn operation_name(request: &mut Request) -> Option<String> {
+pub fn operation_name(request: &mut Request) -> Option<String> {
     if let Some(name) = &request.operation_name {
         return Some(name.clone());
     }

@@ -41,6 +41,7 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 /// Who made a change, as recorded in the change log.
@@ -70,6 +71,19 @@ pub struct Registry {
     in_batch: bool,
     /// Bumped whenever an API key may have been revoked; connections then check their key.
     revocations: Arc<watch::Sender<u64>>,
+    /// Where this process knows the registry to be (see [`Registry::generation`]).
+    versions: Arc<Versions>,
+    /// In a batch: the registry's version its writes have reached, known once it commits.
+    batch_version: Option<Arc<AtomicI64>>,
+}
+
+/// What this process knows of the registry's version (the counter every write advances).
+#[derive(Debug, Default)]
+struct Versions {
+    /// Moves each time the version is seen to move.
+    generation: AtomicU64,
+    /// The highest version seen committed.
+    known: AtomicI64,
 }
 
 /// Writes that commit together or not at all: every write through [`Batch::registry`] joins
@@ -89,7 +103,11 @@ impl Batch {
     pub async fn commit(self) -> Result<()> {
         let Batch { registry, _writer } = self;
         let Registry {
-            conn, committed, ..
+            conn,
+            committed,
+            versions,
+            batch_version,
+            ..
         } = registry;
         let Conn::Batch(txn) = conn else {
             return Ok(());
@@ -115,6 +133,9 @@ impl Batch {
         };
         txn.commit().await?;
         drop(_writer);
+        if let Some(version) = batch_version {
+            versions.observe(version.load(Ordering::SeqCst));
+        }
         // Wake subscribers; they read what is new from the log.
         committed.send_modify(|_| ());
         Ok(())
@@ -125,6 +146,18 @@ impl Batch {
 pub(crate) struct Write {
     pub txn: DatabaseTransaction,
     _turn: Option<OwnedMutexGuard<()>>,
+    /// The registry's version this write advanced it to.
+    version: i64,
+}
+
+impl Versions {
+    /// Records that the registry's version `version` is committed; the generation moves when
+    /// that is news.
+    fn observe(&self, version: i64) {
+        if self.known.fetch_max(version, Ordering::SeqCst) < version {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 impl Registry {
@@ -141,7 +174,25 @@ impl Registry {
             writer: Arc::new(Mutex::new(())),
             in_batch: false,
             revocations: Arc::new(watch::Sender::new(0)),
+            versions: Arc::new(Versions {
+                generation: AtomicU64::new(0),
+                known: AtomicI64::new(-1),
+            }),
+            batch_version: None,
         }
+    }
+
+    /// The registry's generation in this process: it moves on every write this process
+    /// commits, at once, and on every write another process commits, when this one hears of it
+    /// (a PostgreSQL notification, or the periodic check of the registry's version). An answer
+    /// computed at one generation is valid until it moves.
+    pub fn generation(&self) -> u64 {
+        self.versions.generation.load(Ordering::SeqCst)
+    }
+
+    /// Records the registry's version as read from the database (another process's writes).
+    pub fn observe_version(&self, version: i64) {
+        self.versions.observe(version);
     }
 
     /// The registry's connection (the pool, or a batch's transaction), for readers such as
@@ -183,12 +234,24 @@ impl Registry {
         if !sqlite {
             changelog::take_turn(&txn).await?;
         }
-        Ok(Write { txn, _turn: turn })
+        let version = advance_version(&txn).await?;
+        Ok(Write {
+            txn,
+            _turn: turn,
+            version,
+        })
     }
 
     /// Commits a write and, outside a batch, wakes subscribers to read the log from `seq`.
     pub(crate) async fn commit(&self, write: Write, seq: Option<i64>) -> Result<()> {
         write.txn.commit().await?;
+        match &self.batch_version {
+            None => self.versions.observe(write.version),
+            // Committed with the batch, if it commits.
+            Some(batch) => {
+                batch.fetch_max(write.version, Ordering::SeqCst);
+            }
+        }
         if let (Some(seq), false) = (seq, self.in_batch) {
             self.notify_committed(seq);
         }
@@ -224,6 +287,7 @@ impl Registry {
             registry: Self {
                 conn: Conn::Batch(Arc::new(txn)),
                 in_batch: true,
+                batch_version: Some(Arc::new(AtomicI64::new(-1))),
                 ..self.clone()
             },
             _writer: turn,
@@ -234,6 +298,35 @@ impl Registry {
     pub async fn ping(&self) -> Result<()> {
         Ok(self.conn.ping().await?)
     }
+}
+
+/// Advances the registry's version within a write's transaction, so that other processes
+/// sharing the database learn of the write (see [`Registry::generation`]); on PostgreSQL they
+/// are also notified when it commits.
+async fn advance_version(txn: &DatabaseTransaction) -> Result<i64> {
+    let backend = txn.get_database_backend();
+    let version = txn
+        .query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            "UPDATE registry_version SET version = version + 1 RETURNING version",
+        ))
+        .await?
+        .map(|row| row.try_get::<i64>("", "version"))
+        .transpose()?
+        .unwrap_or(0);
+    if backend == DatabaseBackend::Postgres {
+        txn.execute_unprepared(&format!("NOTIFY {}, 'write'", changelog::CHANNEL))
+            .await?;
+    }
+    Ok(version)
+}
+
+/// The registry's version: how many writes it has committed, by any process.
+pub async fn version(conn: &impl ConnectionTrait) -> Result<i64> {
+    Ok(entity::registry_version::Entity::find_by_id(1)
+        .one(conn)
+        .await?
+        .map_or(0, |row| row.version))
 }
 
 /// Loads, for each owner id, the terms its link table points to, in one joined query.

@@ -7,6 +7,7 @@
 mod common;
 
 mod access;
+mod caching;
 mod change_feed;
 mod editing;
 mod example_registry;

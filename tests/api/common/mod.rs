@@ -413,7 +413,6 @@ impl Replica {
     }
 }
 
-/// A reqwest client that sends `key` as its bearer token.
 /// Runs one of the npm reference clients in tests/clients (installed by `npm ci --prefix
 /// tests/clients`, which scripts/test does) with `args`.
 pub async fn run_client(script: &str, args: Vec<String>) -> std::process::Output {
@@ -434,6 +433,7 @@ pub async fn run_client(script: &str, args: Vec<String>) -> std::process::Output
     .expect("run node")
 }
 
+/// A reqwest client that sends `key` as its bearer token.
 pub fn client_with_key(key: Option<&str>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(key) = key {

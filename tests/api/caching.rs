@@ -1,0 +1,217 @@
+//! Repeated queries are answered from what was kept, and never with an answer the registry has
+//! moved past: on this replica at once, on another as soon as it hears of the write. No answer
+//! crosses from one audience to another. GET answers revalidate with their entity tag.
+
+use crate::common::ws::{CHANGES, TRANSPORT_WS, WsClient};
+use crate::common::{Replica, TestServer, client_with_key};
+use entity::Role;
+use reqwest::StatusCode;
+use reqwest::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// How many times the server answered `operation` with `outcome`, from its metrics.
+async fn answered(server: &TestServer, operation: &str, outcome: &str) -> u64 {
+    let text = server
+        .client
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = format!(
+        "subreg_graphql_requests_total{{operation=\"{operation}\",outcome=\"{outcome}\"}} "
+    );
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+const NAMES: &str = "query Names { subprocessors { key legalName } }";
+
+#[tokio::test]
+async fn a_repeated_query_is_answered_from_what_was_kept() {
+    let server = TestServer::start().await;
+    let first = server.anonymous(NAMES, json!({})).await;
+    assert_eq!(answered(&server, "Names", "cached").await, 0);
+    let again = server.anonymous(NAMES, json!({})).await;
+    assert_eq!(again, first);
+    assert_eq!(answered(&server, "Names", "cached").await, 1);
+    // Other variables are another request.
+    let paged = "query Page($first: Int) { subprocessorChanges(first: $first) { totalCount } }";
+    server.anonymous(paged, json!({ "first": 1 })).await;
+    server.anonymous(paged, json!({ "first": 2 })).await;
+    assert_eq!(answered(&server, "Page", "cached").await, 0);
+    server.anonymous(paged, json!({ "first": 2 })).await;
+    assert_eq!(answered(&server, "Page", "cached").await, 1);
+}
+
+#[tokio::test]
+async fn no_answer_outlives_a_write() {
+    let server = TestServer::start().await;
+    let aws = server.recipient_id("aws").await;
+    server.anonymous(NAMES, json!({})).await;
+    server.rename(&aws, "AWS EMEA (renamed)").await;
+    let after = server.anonymous(NAMES, json!({})).await;
+    assert!(
+        after.to_string().contains("AWS EMEA (renamed)"),
+        "{after:#}"
+    );
+
+    // Writes outside the change log move the registry too.
+    let products = "query Products { products { key } }";
+    let before = server.anonymous(products, json!({})).await;
+    server
+        .data(
+            r#"mutation { createProduct(input: { key: "fax", name: "Fax" }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let after = server.anonymous(products, json!({})).await;
+    assert_ne!(after, before);
+    assert!(after.to_string().contains("\"fax\""));
+}
+
+#[tokio::test]
+async fn no_answer_crosses_from_one_audience_to_another() {
+    let server = TestServer::start().await;
+    let count = "query Count { subprocessorChanges(first: 1) { totalCount nodes { sequence } } }";
+    let viewer = client_with_key(Some(&server.key(Role::Viewer).await));
+    let internal = server.graphql_as(&viewer, count, json!({})).await;
+    let public = server.anonymous(count, json!({})).await;
+    assert_ne!(internal, public, "the public counts public changes only");
+    // Each audience gets its own answer again.
+    assert_eq!(server.graphql_as(&viewer, count, json!({})).await, internal);
+    assert_eq!(server.anonymous(count, json!({})).await, public);
+    // A query the public may not ask is refused to it however often a viewer asked it.
+    let flows = "{ dataFlows(first: 1) { totalCount } }";
+    server.graphql_as(&viewer, flows, json!({})).await;
+    let refused = server.anonymous(flows, json!({})).await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+}
+
+#[tokio::test]
+async fn another_replica_serves_no_answer_older_than_what_it_has_heard() {
+    let server = TestServer::start().await;
+    let replica = Replica::start(&server.database_url, 1).await;
+    let ask = |url: String| async move {
+        let body: Value = reqwest::Client::new()
+            .post(format!("{url}/graphql"))
+            .json(&json!({ "query": NAMES }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body
+    };
+    let kept = ask(replica.url.clone()).await;
+    assert_eq!(ask(replica.url.clone()).await, kept);
+    let mut feed = WsClient::connect(&replica.url, TRANSPORT_WS, json!({})).await;
+    let history = server.history(json!({ "publicOnly": true })).await;
+    feed.subscribe(
+        "1",
+        CHANGES,
+        json!({ "after": history.last().unwrap()["cursor"] }),
+    )
+    .await;
+
+    // Written on this server, heard of by the replica: from then on it answers anew.
+    let aws = server.recipient_id("aws").await;
+    server.rename(&aws, "AWS (written elsewhere)").await;
+    let heard = feed.changes(1, Duration::from_secs(20)).await;
+    assert_eq!(heard[0]["kind"], "RECIPIENT_UPDATED");
+    let fresh = ask(replica.url.clone()).await;
+    assert!(
+        fresh.to_string().contains("AWS (written elsewhere)"),
+        "{fresh:#}"
+    );
+
+    // A write outside the change log reaches the replica too (its version check).
+    let products = "{ products { key } }";
+    let before = ask_query(&replica.url, products).await;
+    server
+        .data(
+            r#"mutation { createProduct(input: { key: "telex", name: "Telex" }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let mut seen = before.clone();
+    for _ in 0..200 {
+        seen = ask_query(&replica.url, products).await;
+        if seen != before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen.to_string().contains("\"telex\""), "{seen:#}");
+}
+
+async fn ask_query(url: &str, query: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!("{url}/graphql"))
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn get_answers_revalidate_with_their_entity_tags() {
+    let server = TestServer::start().await;
+    let url = format!(
+        "{}/graphql?query={}",
+        server.url, "%7B%20subprocessors%20%7B%20key%20legalName%20%7D%20%7D"
+    );
+    let get = |client: reqwest::Client, tag: Option<String>| {
+        let url = url.clone();
+        async move {
+            let mut request = client.get(&url).header("accept", "application/json");
+            if let Some(tag) = tag {
+                request = request.header(IF_NONE_MATCH, tag);
+            }
+            request.send().await.unwrap()
+        }
+    };
+    let first = get(server.anonymous_client.clone(), None).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.headers()[CACHE_CONTROL], "public, max-age=30");
+    let tag = first.headers()[ETAG].to_str().unwrap().to_owned();
+    assert!(tag.starts_with('"'), "a strong tag: {tag}");
+
+    let unchanged = get(server.anonymous_client.clone(), Some(tag.clone())).await;
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(unchanged.headers()[ETAG], tag.as_str());
+    assert!(unchanged.bytes().await.unwrap().is_empty());
+
+    // A write the answer does not show keeps its tag.
+    server
+        .data(
+            r#"mutation { createProduct(input: { key: "pager", name: "Pager" }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let still = get(server.anonymous_client.clone(), Some(tag.clone())).await;
+    assert_eq!(still.status(), StatusCode::NOT_MODIFIED);
+
+    // One it shows gives a new answer, with a new tag.
+    let aws = server.recipient_id("aws").await;
+    server.rename(&aws, "AWS (tagged anew)").await;
+    let changed = get(server.anonymous_client.clone(), Some(tag.clone())).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_ne!(changed.headers()[ETAG], tag.as_str());
+    assert!(changed.text().await.unwrap().contains("AWS (tagged anew)"));
+
+    // An answer for a key is the key holder's to keep, not a shared cache's.
+    let keyed = get(server.client.clone(), None).await;
+    assert_eq!(keyed.headers()[CACHE_CONTROL], "private, no-cache");
+}
