@@ -26,6 +26,7 @@ pub struct Metrics {
     websocket_connections: IntGauge,
     change_log_lag: IntGauge,
     response_cache_bytes: IntGauge,
+    subscription_renders: IntCounter,
     operations: Arc<Mutex<HashSet<String>>>,
 }
 
@@ -128,6 +129,14 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let subscription_renders = register(
+            &registry,
+            IntCounter::new(
+                "subreg_subscription_renders_total",
+                "Subscription events rendered (once for all the subscriptions sharing a selection and an audience)",
+            )
+            .expect("valid metric"),
+        );
         Self {
             registry,
             statements,
@@ -140,6 +149,7 @@ impl Metrics {
             websocket_connections,
             change_log_lag,
             response_cache_bytes,
+            subscription_renders,
             operations: Arc::new(Mutex::new(HashSet::new())),
         }
     }
@@ -211,6 +221,10 @@ impl Metrics {
 
     pub fn websocket_closed(&self) {
         self.websocket_connections.dec();
+    }
+
+    pub fn observe_subscription_render(&self) {
+        self.subscription_renders.inc();
     }
 
     pub fn set_response_cache_bytes(&self, bytes: usize) {

@@ -52,6 +52,8 @@ struct Inner {
     connections: Arc<ConnectionSlots>,
     /// Answers kept to serve repeated queries.
     answers: cache::AnswerCache,
+    /// Subscription events rendered once for the subscriptions that share a selection.
+    renderer: Arc<ws::Renderer>,
     /// Set when the server starts shutting down: WebSocket connections finish and close.
     shutting_down: watch::Sender<bool>,
     /// Open WebSocket connections, awaited on shutdown.
@@ -94,6 +96,11 @@ impl AppState {
                 }
             })
         };
+        let renderer = Arc::new(ws::Renderer::new(
+            schema.clone(),
+            registry.clone(),
+            metrics.clone(),
+        ));
         Ok(Self {
             inner: Arc::new(Inner {
                 tail,
@@ -104,6 +111,7 @@ impl AppState {
                 metrics,
                 connections: ConnectionSlots::new(settings.max_connections_per_client),
                 answers: cache::AnswerCache::new(settings.response_cache_bytes),
+                renderer,
                 settings,
                 rate_limits,
                 shutting_down: watch::Sender::new(false),

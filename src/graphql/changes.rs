@@ -18,7 +18,8 @@ use crate::registry::{Actor, ObjectionFilter, ObjectionKey, Registry, Snapshot};
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use entity::objection;
-use futures_util::Stream;
+use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
 use std::sync::Arc;
 
 /// What a change-log event records.
@@ -513,7 +514,7 @@ impl ChangeMutation {
 }
 
 /// An open subscription: holds its connection's slot and counts in the metrics until dropped.
-struct OpenSubscription {
+pub struct OpenSubscription {
     _slot: Option<tokio::sync::OwnedSemaphorePermit>,
     metrics: Option<Metrics>,
 }
@@ -525,6 +526,24 @@ impl Drop for OpenSubscription {
         }
     }
 }
+
+/// The events a subscription follows, with what it holds while open: its connection's slot.
+pub struct Feed {
+    pub events: BoxStream<'static, Arc<ChangeEvent>>,
+    pub open: OpenSubscription,
+}
+
+/// Request data that asks `subprocessorChanges` to hand its feed over rather than render it:
+/// the subscription checks its arguments and takes its slot as always, then puts its events
+/// here and ends. The WebSocket server then renders each event once for every subscription of
+/// the same document and audience ([`RenderEvent`]) and sends the same bytes to each.
+#[derive(Clone, Default)]
+pub struct FeedHandOver(pub Arc<std::sync::Mutex<Option<Feed>>>);
+
+/// Request data that asks `subprocessorChanges` to render this one event, without following
+/// the log: how a subscription's selection is rendered once for many subscribers.
+#[derive(Clone)]
+pub struct RenderEvent(pub Arc<ChangeEvent>);
 
 #[derive(Default)]
 pub struct ChangeSubscription;
@@ -544,7 +563,13 @@ impl ChangeSubscription {
         after: Option<String>,
         #[graphql(desc = "Which changes to return; every change the caller may see when absent.")]
         filter: Option<ChangeFilterInput>,
-    ) -> async_graphql::Result<impl Stream<Item = SubprocessorChange> + use<>> {
+    ) -> async_graphql::Result<BoxStream<'static, SubprocessorChange>> {
+        if let Some(RenderEvent(event)) = ctx.data_opt::<RenderEvent>() {
+            return Ok(
+                futures_util::stream::once(std::future::ready(SubprocessorChange(event.clone())))
+                    .boxed(),
+            );
+        }
         let after = decode_after::<ChangeKey>(after.as_deref())?;
         let filter = filter.unwrap_or_default().into_filter(&Caller::of(ctx));
         let registry = ctx.data::<Registry>()?.clone();
@@ -565,13 +590,17 @@ impl ChangeSubscription {
         if let Some(metrics) = &open.metrics {
             metrics.subscription_opened();
         }
-        Ok(futures_util::StreamExt::map(
-            changes::stream::follow(registry, tail, after, filter),
-            move |event| {
+        let events = changes::stream::follow(registry, tail, after, filter).boxed();
+        if let Some(FeedHandOver(slot)) = ctx.data_opt::<FeedHandOver>() {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(Feed { events, open });
+            return Ok(futures_util::stream::empty().boxed());
+        }
+        Ok(events
+            .map(move |event| {
                 // The stream owns the slot: it is given back when the subscription ends.
                 let _ = &open;
                 SubprocessorChange(event)
-            },
-        ))
+            })
+            .boxed())
     }
 }

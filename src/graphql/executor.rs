@@ -50,6 +50,19 @@ pub fn is_request_error(response: &Response) -> bool {
         && response.errors.iter().all(|e| e.path.is_empty())
 }
 
+impl GuardedSchema {
+    /// The first answer of a subscription's stream: one event rendered for the subscriptions
+    /// that share its selection. Its document passed the limits when they subscribed; it is
+    /// no operation of its own, so it is not counted.
+    pub async fn render_one(&self, request: Request) -> Response {
+        self.schema
+            .execute_stream(request)
+            .next()
+            .await
+            .unwrap_or_else(|| Response::new(async_graphql::Value::Null))
+    }
+}
+
 impl Executor for GuardedSchema {
     async fn execute(&self, mut request: Request) -> Response {
         let started = Instant::now();

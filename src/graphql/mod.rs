@@ -18,6 +18,8 @@ pub mod relay;
 mod ropa;
 pub mod types;
 
+pub use changes::{Feed, FeedHandOver, RenderEvent};
+
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use error::bad_input;
 

@@ -11,6 +11,7 @@ mod caching;
 mod change_feed;
 mod editing;
 mod example_registry;
+mod fan_out;
 mod faults;
 mod fuzz;
 mod harness;
