@@ -19,6 +19,7 @@ mod recipients;
 pub mod rules;
 pub mod snapshot;
 mod taxonomy;
+pub mod transfers;
 pub mod validate;
 pub mod visibility;
 
@@ -31,6 +32,7 @@ pub use pages::{ActivityKey, FlowKey, Keyed, ObjectionKey, Page, RecipientKey};
 pub use recipients::RecipientFilter;
 pub use snapshot::{ActivitySnapshot, FlowSnapshot, RecipientSnapshot, Snapshot, TransferSnapshot};
 
+use crate::reference::AdequacyTable;
 use chrono::{DateTime, Utc};
 pub use clock::{Clock, ManualClock, SystemClock};
 use conn::Conn;
@@ -69,6 +71,8 @@ pub struct Registry {
     in_batch: bool,
     /// Bumped whenever an API key may have been revoked; connections then check their key.
     revocations: Arc<watch::Sender<u64>>,
+    /// The adequacy decisions the transfer rules read: the compiled-in table or an operator's.
+    adequacy: Arc<AdequacyTable>,
 }
 
 /// Writes that commit together or not at all: every write through [`Batch::registry`] joins
@@ -140,7 +144,19 @@ impl Registry {
             writer: Arc::new(Mutex::new(())),
             in_batch: false,
             revocations: Arc::new(watch::Sender::new(0)),
+            adequacy: AdequacyTable::builtin(),
         }
+    }
+
+    /// The same registry reading `adequacy` instead of the compiled-in decisions.
+    pub fn with_adequacy(mut self, adequacy: Arc<AdequacyTable>) -> Self {
+        self.adequacy = adequacy;
+        self
+    }
+
+    /// The adequacy decisions the registry's transfer rules read.
+    pub fn adequacy(&self) -> &Arc<AdequacyTable> {
+        &self.adequacy
     }
 
     /// The registry's connection (the pool, or a batch's transaction), for readers such as
