@@ -72,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Apikey(command) => api_keys(command).await?,
         Command::Ropa(args) => {
             let options = RegistryOptions {
+                settings: args.adequacy.registry_settings(),
                 load_example: false,
                 ..RegistryOptions::default()
             };

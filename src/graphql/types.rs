@@ -240,6 +240,12 @@ impl Organization {
         self.0.representative.as_deref()
     }
 
+    /// Art. 30(2)(a): where the name and contact details of each controller the organization
+    /// processes for are kept, as the processor's record names them by category.
+    async fn controllers_register(&self) -> Option<&str> {
+        self.0.controllers_register.as_deref()
+    }
+
     /// Where the organization's details come from.
     async fn sources(&self) -> &[String] {
         &self.0.sources.0

@@ -5,7 +5,7 @@ use super::inputs::{Safeguard, TransferInput};
 use super::transfers::{self, ExporterRole, ModuleRule, Party};
 use crate::reference::{self, AdequacyScope, AdequacyTable, Importer, Regime};
 use chrono::{NaiveDate, Utc};
-use entity::{Derogation, RecipientRole, TransferMechanism};
+use entity::{Derogation, RecipientRole, RetentionStart, TransferMechanism};
 use std::collections::HashSet;
 
 pub const MAX_NAME: usize = 200;
@@ -256,6 +256,29 @@ pub fn retention_period(field: &str, value: Option<&str>) -> Result<Option<Strin
                 truncate(value)
             ),
         )),
+    }
+}
+
+/// What a retention period runs from (Art. 30(1)(f) asks for a time limit, and a period
+/// without its start is none): a period needs its start; data kept for the duration of the
+/// contract takes no period; a start needs a period.
+pub fn retention_start(period: Option<&str>, from: Option<RetentionStart>) -> Result<()> {
+    match (period, from) {
+        (Some(_), None) => Err(RegistryError::invalid(
+            "retentionFrom",
+            "say what the retention period runs from: COLLECTION, END_OF_CONTRACT, LAST_ACTIVITY or LEGAL_OBLIGATION_EVENT (Art. 30(1)(f) asks for a time limit, and a period without its start is none)",
+        )),
+        (Some(_), Some(RetentionStart::DurationOfContract)) => Err(RegistryError::invalid(
+            "retentionPeriod",
+            "data kept for the duration of the contract takes no period: leave retentionPeriod out, or give the period and what it runs from (END_OF_CONTRACT)",
+        )),
+        (None, Some(from)) if from != RetentionStart::DurationOfContract => {
+            Err(RegistryError::invalid(
+                "retentionPeriod",
+                "a retention start needs its period (an ISO 8601 duration such as P12M)",
+            ))
+        }
+        _ => Ok(()),
     }
 }
 
