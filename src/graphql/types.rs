@@ -241,7 +241,8 @@ impl Organization {
     }
 
     /// Art. 30(2)(a): where the name and contact details of each controller the organization
-    /// processes for are kept, as the processor's record names them by category.
+    /// processes for are kept, as the processor's record names them by category (internal).
+    #[graphql(guard = "VIEWER")]
     async fn controllers_register(&self) -> Option<&str> {
         self.0.controllers_register.as_deref()
     }
