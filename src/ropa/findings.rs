@@ -382,13 +382,14 @@ impl Judged<'_> {
             .filter(|c| !regime.free_flow(c))
             .filter(|c| !self.flow.transfers.iter().any(|t| &t.country == *c))
         {
+            let name = reference::country(country).map_or(country.as_str(), |c| c.name);
             out.push(
                 Severity::High,
                 "TRANSFER_WITHOUT_MECHANISM",
                 subject,
                 chapter_v(regime),
                 format!(
-                    "Data goes from {} to {importer} in {country}, outside {}, with no transfer mechanism under the {}.",
+                    "Data goes from {} to {importer} in {name} ({country}), outside {}, with no transfer mechanism under the {}.",
                     exporter_words(self.exporter),
                     regime.free_flow_area(),
                     regime.name()

@@ -20,3 +20,4 @@ mod migrations;
 mod pages;
 mod record;
 mod registry_api;
+mod transfers;
