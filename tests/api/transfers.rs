@@ -823,7 +823,7 @@ async fn retention_says_how_long_and_from_when() {
         assert!(a["retentionPeriod"].is_null(), "{a}");
     }
     assert_eq!(
-        activity("sms_delivery")["retention"],
+        activity("account_verification")["retention"],
         "6 months after collection"
     );
     // The exports write it in words.
