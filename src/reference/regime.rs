@@ -123,9 +123,12 @@ impl Regime {
             (Regime::UkGdpr, CodeOfConduct) => Ok("Art. 46(2)(e) UK GDPR"),
             (Regime::EuGdpr, Certification) => Ok("Art. 46(2)(f) GDPR"),
             (Regime::UkGdpr, Certification) => Ok("Art. 46(2)(f) UK GDPR"),
-            (Regime::SwissFadp, CodeOfConduct | Certification) => Err(format!(
-                "codes of conduct and certifications are not among the safeguards of Art. 16(2) FADP, the {name}: use standard contractual clauses, binding corporate rules or contract clauses notified to the FDPIC"
-            )),
+            (Regime::SwissFadp, CodeOfConduct) => Ok(
+                "Art. 16(3) FADP and Art. 12 DPO (a code of conduct approved by the FDPIC, with a binding commitment of the importer)",
+            ),
+            (Regime::SwissFadp, Certification) => Ok(
+                "Art. 16(3) FADP and Art. 12 DPO (a certification, with a binding commitment of the importer)",
+            ),
             (Regime::EuGdpr, AdHocClauses) => Ok("Art. 46(3)(a) GDPR"),
             (Regime::UkGdpr, AdHocClauses) => Ok("Art. 46(3)(a) UK GDPR"),
             (Regime::SwissFadp, AdHocClauses) => Ok("Art. 16(2)(b) FADP"),

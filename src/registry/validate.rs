@@ -686,7 +686,7 @@ pub fn transfers(
         return Ok(out);
     }
     let unrecorded = |c: &String| {
-        !(recorded.countries.contains(c) && !recorded.transfers.iter().any(|t| &t.country == c))
+        !recorded.countries.contains(c) || recorded.transfers.iter().any(|t| &t.country == c)
     };
     if let Some(missing) = countries
         .iter()
@@ -941,7 +941,7 @@ mod tests {
             country: "NL".into(),
             safeguard: mechanism(TransferMechanism::StandardContractualClauses),
         };
-        assert!(transfers(&countries, &[eea_transfer.clone()], &p, &none).is_err());
+        assert!(transfers(&countries, std::slice::from_ref(&eea_transfer), &p, &none).is_err());
         // From the UK, the EEA is a destination like any other.
         let uk = TransferParties {
             regime: Regime::UkGdpr,

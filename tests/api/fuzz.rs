@@ -2461,13 +2461,13 @@ fn safeguard_ok(country: Option<&str>, s: &Safeguard, b: &Between) -> Option<Opt
         Ok(text) => text.is_some(),
         Err(()) => return None,
     };
-    // Each regime has its own instruments.
-    let exists = match (b.law, s.mechanism) {
-        (Law::Eu, M::UkIdta | M::UkAddendum) => false,
-        (Law::Uk, M::StandardContractualClauses) => false,
-        (Law::Swiss, M::UkIdta | M::UkAddendum | M::CodeOfConduct | M::Certification) => false,
-        _ => true,
-    };
+    // Each regime has its own instruments: the UK's exist only under the UK GDPR, which has
+    // no EU clauses alone.
+    let exists = !matches!(
+        (b.law, s.mechanism),
+        (Law::Eu | Law::Swiss, M::UkIdta | M::UkAddendum)
+            | (Law::Uk, M::StandardContractualClauses)
+    );
     if !exists {
         return None;
     }

@@ -103,8 +103,9 @@ pub(super) fn activity_field(
             let third_country = !crate::reference::is_eea(&r.country);
             [
                 Some(text::cnil_recipient_type(r.role, r.kind)),
-                third_country
-                    .then(|| "Destinataires dans des pays tiers ou organisations internationales"),
+                third_country.then_some(
+                    "Destinataires dans des pays tiers ou organisations internationales",
+                ),
             ]
             .into_iter()
             .flatten()
