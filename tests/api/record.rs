@@ -738,16 +738,7 @@ async fn findings_tell_the_dpo_what_to_fix() {
 /// Court of Justice invalidated it on 16 July 2020 (Schrems II).
 #[tokio::test]
 async fn a_lapsed_adequacy_decision_is_a_finding() {
-    let spring_2020 = "2020-03-02T09:00:00Z".parse().unwrap();
-    let server = TestServer::setup(Setup {
-        manual_clock: Some(spring_2020),
-        registry: subreg::server::RegistryOptions {
-            load_example: false,
-            ..Default::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let server = TestServer::empty_at("2020-03-02T09:00:00Z").await;
     let clock = server.clock.clone().unwrap();
     server
         .data(

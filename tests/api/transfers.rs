@@ -1105,16 +1105,7 @@ async fn what_a_registry_already_holds_is_judged_by_the_findings() {
 /// which the findings say once the decision is in force.
 #[tokio::test]
 async fn a_derogation_that_a_new_decision_overtakes_is_a_finding() {
-    let autumn_2025 = "2025-10-01T09:00:00Z".parse().unwrap();
-    let server = TestServer::setup(Setup {
-        manual_clock: Some(autumn_2025),
-        registry: subreg::server::RegistryOptions {
-            load_example: false,
-            ..Default::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let server = TestServer::empty_at("2025-10-01T09:00:00Z").await;
     let clock = server.clock.clone().unwrap();
     server
         .data(
