@@ -205,8 +205,12 @@ fn columns(spec: &[(Field, &str)], terms: Terms) -> Vec<Column> {
 ///   lawful basis and the Article 9 condition. The template's later columns (legitimate
 ///   interests, consent, DPIAs, breaches, the Data Protection Act 2018 Schedule 1 condition) are
 ///   optional there and the registry holds nothing for them; "Link to contract with processor"
-///   is kept, empty, because it sits among the Art. 30 columns.
-/// - **ICO, processor**: the Art. 30(2) points in the wording of the controller template.
+///   is kept, empty, because it sits among the Art. 30 columns. Matched against a transcription
+///   of the template's column headings: the ICO's file could not be read here, so no copy is
+///   kept (see `data/templates/README.md`).
+/// - **ICO, processor**: the Art. 30(2) points in the wording of the controller template; the
+///   ICO's processor template is not verified (see `data/templates/README.md`), nor the header
+///   block of either.
 /// - **CNIL, controller**: the CNIL's simplified record model (`registre-traitement-simplifie.ods`,
 ///   sheet "3 - Modèle de fiche de registre", a copy of which is kept in
 ///   `docs/templates/cnil/`), one column per rubric in the sheet's order, its words verbatim; a
