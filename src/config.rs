@@ -82,6 +82,8 @@ fn parse_role(text: &str) -> Result<entity::Role, String> {
 pub struct RopaArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub adequacy: AdequacyArgs,
     /// controller (Art. 30(1)), processor (Art. 30(2)) or both.
     #[arg(long, default_value = "both")]
     pub perspective: crate::ropa::model::Perspectives,
@@ -105,6 +107,26 @@ pub struct RopaArgs {
     /// Where to write the record; standard output when absent.
     #[arg(short, long)]
     pub output: Option<std::path::PathBuf>,
+}
+
+/// Which adequacy decisions the transfer rules read.
+#[derive(Debug, Clone, Args)]
+pub struct AdequacyArgs {
+    /// An updated adequacy-decision file (the format of `data/adequacy.yaml`) to read instead of
+    /// the compiled-in one, when a decision is adopted, renewed or struck down before the next
+    /// release; checked on start.
+    #[arg(long, env = "SUBREG_ADEQUACY_FILE")]
+    pub adequacy_file: Option<std::path::PathBuf>,
+}
+
+impl AdequacyArgs {
+    /// The registry settings with this file.
+    pub fn registry_settings(&self) -> RegistrySettings {
+        RegistrySettings {
+            adequacy_file: self.adequacy_file.clone(),
+            ..RegistrySettings::DEFAULT
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -221,6 +243,8 @@ pub struct ServeArgs {
     /// Days between announcing a new subprocessor and its earliest effective date.
     #[arg(long, env = "SUBREG_NOTICE_PERIOD_DAYS", default_value_t = whole_days(RegistrySettings::DEFAULT.notice_period))]
     pub notice_period_days: u32,
+    #[command(flatten)]
+    pub adequacy: AdequacyArgs,
     /// Seconds between checks for announced recipients whose notice period ended.
     #[arg(long, env = "SUBREG_ACTIVATION_INTERVAL_SECS", default_value_t = BackgroundSettings::DEFAULT.activation_interval.as_secs())]
     pub activation_interval_secs: u64,
@@ -282,6 +306,7 @@ impl ServeArgs {
             },
             registry: RegistrySettings {
                 notice_period: chrono::Duration::days(i64::from(self.notice_period_days)),
+                adequacy_file: self.adequacy.adequacy_file.clone(),
             },
             background: BackgroundSettings {
                 activation_interval: Duration::from_secs(self.activation_interval_secs.max(1)),

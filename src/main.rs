@@ -82,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Apikey(command) => api_keys(command).await?,
         Command::Ropa(args) => {
             let options = RegistryOptions {
+                settings: args.adequacy.registry_settings(),
                 load_example: false,
                 ..RegistryOptions::default()
             };

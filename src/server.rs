@@ -5,6 +5,7 @@ use crate::app::{AppState, router};
 use crate::changes;
 use crate::config::redact_url;
 use crate::metrics::Metrics;
+use crate::reference::AdequacyTable;
 use crate::registry::{Clock, Registry, SystemClock};
 use crate::settings::{BackgroundSettings, RegistrySettings, ServerSettings};
 use crate::{db, seed};
@@ -47,7 +48,19 @@ pub async fn open_registry(
     db::migrate(&db)
         .await
         .context("cannot migrate the database")?;
-    let registry = Registry::with(db, options.clock, options.settings);
+    let adequacy = match &options.settings.adequacy_file {
+        Some(path) => {
+            let table = AdequacyTable::load(path).map_err(anyhow::Error::msg)?;
+            tracing::info!(
+                path = %path.display(),
+                decisions = table.decisions().len(),
+                "reading the adequacy decisions from a file"
+            );
+            Arc::new(table)
+        }
+        None => AdequacyTable::builtin(),
+    };
+    let registry = Registry::with(db, options.clock, options.settings).with_adequacy(adequacy);
     // Where the registry stands when this process starts: later writes are news.
     registry.observe_version(crate::registry::version(registry.db()).await?);
     if options.load_example && seed::is_empty(&registry).await? {

@@ -100,11 +100,15 @@ pub struct RegistrySettings {
     /// How long before a newly announced subprocessor may start (GDPR Art. 28(2): customers must
     /// be able to object in time).
     pub notice_period: chrono::Duration,
+    /// An updated copy of the adequacy decisions (the format of `data/adequacy.yaml`) to read
+    /// instead of the compiled-in one; none by default.
+    pub adequacy_file: Option<std::path::PathBuf>,
 }
 
 impl RegistrySettings {
     pub const DEFAULT: Self = Self {
         notice_period: chrono::Duration::days(30),
+        adequacy_file: None,
     };
 }
 

@@ -25,6 +25,9 @@ pub enum RecipientKind {
     ServiceProvider,
     #[sea_orm(string_value = "PUBLIC_AUTHORITY")]
     PublicAuthority,
+    /// A customer receiving its own data back: the controller the organization processes for.
+    #[sea_orm(string_value = "CUSTOMER")]
+    Customer,
 }
 
 /// The role a recipient plays for the data it receives in a flow.
@@ -179,6 +182,31 @@ pub enum ChangeKind {
     ActivityUpdated,
     #[sea_orm(string_value = "ACTIVITY_DELETED")]
     ActivityDeleted,
+}
+
+/// What a retention period runs from (Art. 30(1)(f)): the event that starts it, or, for
+/// data kept for the duration of the contract, the contract itself.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RetentionStart {
+    /// The period runs from the collection of the data.
+    #[sea_orm(string_value = "COLLECTION")]
+    Collection,
+    /// The period runs from the end of the contract.
+    #[sea_orm(string_value = "END_OF_CONTRACT")]
+    EndOfContract,
+    /// The period runs from the data subject's last activity (last contact, last login).
+    #[sea_orm(string_value = "LAST_ACTIVITY")]
+    LastActivity,
+    /// The period runs from the event a legal obligation names (the end of a financial year).
+    #[sea_orm(string_value = "LEGAL_OBLIGATION_EVENT")]
+    LegalObligationEvent,
+    /// The data is kept for the duration of the contract and erased when it ends: no period.
+    #[sea_orm(string_value = "DURATION_OF_CONTRACT")]
+    DurationOfContract,
 }
 
 /// What a change-log row is about. Follows from the event's kind (see

@@ -16,6 +16,9 @@ pub struct Model {
     pub dpo_email: String,
     pub dpo_address: Option<String>,
     pub representative: Option<String>,
+    /// Art. 30(2)(a): where the name and contact details of each controller the organization
+    /// processes for are kept (its customer records), when the record does not list them.
+    pub controllers_register: Option<String>,
     #[sea_orm(column_type = "JsonBinary")]
     pub sources: TextList,
 }

@@ -1,7 +1,7 @@
 //! A processing activity: what the organization does with personal data, why, on which legal
 //! basis, in which role, and for how long it keeps the data.
 
-use crate::{LegalBasis, OrganizationRole, TextList};
+use crate::{LegalBasis, OrganizationRole, RetentionStart, TextList};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -22,6 +22,9 @@ pub struct Model {
     pub legal_basis: Option<LegalBasis>,
     /// ISO 8601 duration (P6M, P10Y...).
     pub retention_period: Option<String>,
+    /// What the retention period runs from, or that the data is kept for the duration of the
+    /// contract.
+    pub retention_from: Option<RetentionStart>,
     pub retention_reason: Option<String>,
     #[sea_orm(column_type = "JsonBinary")]
     pub security_measures: TextList,

@@ -12,6 +12,7 @@ mod m20261123_000005_change_log_time_index;
 mod m20261201_000006_change_event_entity_type;
 mod m20261201_000007_public_feed;
 mod m20261201_000008_registry_version;
+mod m20261201_000009_transfer_rules;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_change_event_entity_type::Migration),
             Box::new(m20261201_000007_public_feed::Migration),
             Box::new(m20261201_000008_registry_version::Migration),
+            Box::new(m20261201_000009_transfer_rules::Migration),
         ]
     }
 }

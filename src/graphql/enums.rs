@@ -29,6 +29,9 @@ pub enum RecipientKind {
     ServiceProvider,
     /// A public authority that receives data under a legal obligation.
     PublicAuthority,
+    /// A customer receiving its own data back: the controller the organization processes for
+    /// (a transfer to it from an activity performed for customers is SCC module 4).
+    Customer,
 }
 
 /// The role a recipient plays for the data it receives.
@@ -41,7 +44,11 @@ pub enum RecipientRole {
     JointController,
     /// Processes on the organization's behalf and instructions (Art. 4(8), Art. 28).
     Processor,
-    /// Only transmits the content (a carrier): neither controller nor processor of it.
+    /// Only conveys the data (a carrier, for message content): neither controller nor processor
+    /// of it, so a flow to it is no transfer under GDPR Chapter V and takes no mechanism (EDPB
+    /// Guidelines 05/2021: an importer is a controller, joint controller or processor). What the
+    /// same recipient processes for its own purposes (billing, fraud prevention) is a flow in
+    /// its controller role, with its transfers.
     MereConduit,
 }
 
@@ -91,13 +98,17 @@ pub enum LegalBasis {
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "entity::TransferMechanism")]
 pub enum TransferMechanism {
-    /// An adequacy decision of the European Commission (Art. 45).
+    /// An adequacy finding of the exporter's regime: a European Commission decision (Art. 45
+    /// GDPR), UK adequacy regulations, or the Swiss Federal Council's list (Annex 1 DPO).
     AdequacyDecision,
-    /// Standard contractual clauses, Decision 2021/914 (Art. 46(2)(c)).
+    /// Standard contractual clauses, Decision 2021/914 (Art. 46(2)(c) GDPR); under the Swiss
+    /// FADP, with the FDPIC's amendments of 27 August 2021. Under the UK GDPR they need the UK
+    /// Addendum.
     StandardContractualClauses,
-    /// The UK International Data Transfer Agreement.
+    /// The UK International Data Transfer Agreement: an instrument of the UK GDPR only.
     UkIdta,
-    /// The UK Addendum to the EU standard contractual clauses.
+    /// The UK Addendum to the EU standard contractual clauses (with their module): an
+    /// instrument of the UK GDPR only.
     UkAddendum,
     /// Binding corporate rules (Art. 47).
     BindingCorporateRules,
@@ -134,15 +145,74 @@ pub enum Derogation {
     CompellingLegitimateInterests,
 }
 
+/// The law a transfer is made under: the exporter's.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::reference::Regime")]
+pub enum Regime {
+    /// Regulation (EU) 2016/679: an exporter in the EEA, whose free-flow area is the EEA.
+    EuGdpr,
+    /// The UK GDPR and the Data Protection Act 2018: an exporter in the United Kingdom.
+    UkGdpr,
+    /// The Swiss Federal Act on Data Protection: an exporter in Switzerland.
+    SwissFadp,
+}
+
+/// Who sends a transfer's data across the border.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::registry::transfers::ExporterParty")]
+pub enum ExporterParty {
+    /// The organization that keeps the registry.
+    Organization,
+    /// One of the organization's establishments (an affiliate), sending the data of a direct
+    /// flow itself.
+    Establishment,
+    /// The recipient that forwards the data in an onward flow.
+    Forwarder,
+}
+
+/// The exporter's role for the data, which gives the SCC module on its side.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::registry::transfers::ExporterRole")]
+pub enum ExporterRole {
+    /// It decides the purposes and means (the organization in its own processing).
+    Controller,
+    /// It processes on someone else's behalf (the organization for its customers, a
+    /// subprocessor passing data on).
+    Processor,
+    /// A forwarder that only conveys the data.
+    Conduit,
+}
+
+/// What a retention period runs from (Art. 30(1)(f)).
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::RetentionStart")]
+pub enum RetentionStart {
+    /// From the collection of the data.
+    Collection,
+    /// From the end of the contract.
+    EndOfContract,
+    /// From the data subject's last activity (last contact, last login).
+    LastActivity,
+    /// From the event a legal obligation names (such as the end of a financial year).
+    LegalObligationEvent,
+    /// For the duration of the contract, with no period: the data is erased when it ends.
+    DurationOfContract,
+}
+
 /// What an adequacy decision covers.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "crate::reference::AdequacyScope")]
 pub enum AdequacyScope {
-    /// Every recipient in the country.
+    /// Every importer the country's general law covers.
     Full,
-    /// Only organisations subject to the country's commercial privacy law (Canada, PIPEDA).
+    /// Only organisations subject to the country's commercial privacy law (Canada, PIPEDA):
+    /// not public authorities.
     CommercialOrganisations,
-    /// Only organisations certified under a framework (US: EU-US Data Privacy Framework).
+    /// Only the private sector (Japan, business operators under the APPI): not public
+    /// authorities.
+    PrivateSector,
+    /// Only organisations certified under the decision's framework (US: the EU-U.S. Data
+    /// Privacy Framework, its UK Extension, the Swiss-U.S. framework).
     CertifiedOrganisations,
 }
 

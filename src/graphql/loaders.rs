@@ -96,6 +96,9 @@ lookup!(
     /// The transfers of a flow.
     FlowTransfers => Vec<transfer::Model>, |r, ids| r.flow_transfers(ids));
 lookup!(
+    /// The exporter of a flow's transfers.
+    FlowExporter => crate::registry::transfers::Exporter, |r, ids| r.flow_exporters(ids));
+lookup!(
     /// The data categories an activity processes.
     ActivityCategories => Vec<data_category::Model>, |r, ids| r.activity_categories(ids));
 lookup!(

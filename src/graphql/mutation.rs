@@ -4,7 +4,7 @@
 use super::auth::EDITOR;
 use super::enums::{
     Derogation, LegalBasis, OrganizationRole, RecipientKind, RecipientRole, RecipientStatus,
-    TransferMechanism,
+    RetentionStart, TransferMechanism,
 };
 use super::error::ApiResult;
 use super::relay::expect_id;
@@ -20,13 +20,19 @@ use chrono::NaiveDate;
 /// A transfer safeguard under GDPR Chapter V.
 #[derive(InputObject, Clone)]
 pub struct TransferSafeguardInput {
-    /// The instrument the transfer relies on.
+    /// The instrument the transfer relies on; it must exist under the exporter's regime (the
+    /// UK IDTA and Addendum only under the UK GDPR, the EU clauses alone not under it).
     mechanism: TransferMechanism,
-    /// Required with standard contractual clauses: module 1, 2, 3 or 4 of Decision 2021/914.
-    scc_module: Option<i16>,
-    /// Required with DEROGATION: the Art. 49 derogation relied on.
+    /// With standard contractual clauses (or the UK Addendum): module 1, 2, 3 or 4 of Decision
+    /// 2021/914. On a flow it follows from the roles and is filled in when absent; one that
+    /// contradicts them is refused. A recipient's summary safeguard names it.
+    scc_module: Option<i32>,
+    /// Required with DEROGATION: the Art. 49 derogation relied on (refused where an adequacy
+    /// decision covers the importer).
     derogation: Option<Derogation>,
-    /// The documented safeguards; required for compelling legitimate interests.
+    /// What Art. 49(6) asks the record to document: why a derogation applies (required for
+    /// (1)(a), (b), (c) and (e), since a flow recurs), the suitable safeguards for compelling
+    /// legitimate interests, or, for SCCs where no module fits the roles, the position taken.
     safeguards: Option<String>,
     /// Date of the transfer impact assessment.
     tia_date: Option<NaiveDate>,
@@ -185,8 +191,12 @@ pub struct CreateDataFlowInput {
     /// The recipient (its ID).
     recipient_id: ID,
     /// For an onward flow, the recipient that forwards the data (its ID), e.g. Segment
-    /// forwarding to Mixpanel.
+    /// forwarding to Mixpanel: the exporter of its transfers.
     via_recipient_id: Option<ID>,
+    /// For a direct flow sent by one of the organization's establishments rather than the
+    /// organization itself, that establishment (an AFFILIATE recipient's ID): the exporter,
+    /// whose country sets the regime (MessageBird UK Limited: the UK GDPR).
+    exporter_id: Option<ID>,
     /// The recipient's role in this flow, when it differs from its default role: a carrier is
     /// a mere conduit for message content and a controller for its own billing.
     role: Option<RecipientRole>,
@@ -198,8 +208,8 @@ pub struct CreateDataFlowInput {
     data_subjects: Vec<String>,
     /// Destination countries (ISO 3166-1 alpha-2).
     countries: Vec<String>,
-    /// One transfer per destination outside the EEA, with its GDPR Chapter V mechanism;
-    /// none when absent.
+    /// One transfer per destination outside the exporter's free-flow area (the EEA under the
+    /// EU GDPR), with its Chapter V mechanism; none for a mere conduit; none when absent.
     #[graphql(default)]
     transfers: Vec<TransferInput>,
     /// Assumptions made where the sources leave a fact open; none when absent.
@@ -221,6 +231,9 @@ pub struct UpdateDataFlowInput {
     /// For an onward flow, the recipient that forwards the data (its ID); `null` makes it a
     /// direct flow.
     via_recipient_id: MaybeUndefined<ID>,
+    /// The exporting establishment of a direct flow (an AFFILIATE recipient's ID); `null`: the
+    /// organization exports it.
+    exporter_id: MaybeUndefined<ID>,
     /// The recipient's role in this flow; `null` falls back to the recipient's default role.
     role: MaybeUndefined<RecipientRole>,
     /// Why the data is sent; `null` clears it.
@@ -271,8 +284,11 @@ pub struct CreateProcessingActivityInput {
     #[graphql(default)]
     products: Vec<String>,
     /// The time limit for erasure (Art. 30(1)(f)) as an ISO 8601 period with one unit: P6M,
-    /// P10Y, P2W, P30D.
+    /// P10Y, P2W, P30D, counted from `retentionFrom`.
     retention_period: Option<String>,
+    /// What the period runs from; DURATION_OF_CONTRACT, with no period, for data kept as long
+    /// as the contract runs. Required with a period.
+    retention_from: Option<RetentionStart>,
     /// Why the data is kept that long.
     retention_reason: Option<String>,
     /// The technical and organisational security measures (Art. 30(1)(g), Art. 32(1)); none
@@ -318,6 +334,8 @@ pub struct UpdateProcessingActivityInput {
     /// The time limit for erasure (Art. 30(1)(f)), an ISO 8601 period such as P6M; `null`
     /// clears it.
     retention_period: MaybeUndefined<String>,
+    /// What the period runs from, or DURATION_OF_CONTRACT; `null` clears it.
+    retention_from: MaybeUndefined<RetentionStart>,
     /// Why the data is kept that long; `null` clears it.
     retention_reason: MaybeUndefined<String>,
     /// The technical and organisational security measures (Art. 30(1)(g)), replacing the
@@ -380,6 +398,9 @@ pub struct OrganizationInput {
     dpo_address: Option<String>,
     /// The representative in the Union (Art. 27), where one is designated.
     representative: Option<String>,
+    /// Art. 30(2)(a): where the name and contact details of each controller the organization
+    /// processes for are kept (the customer records), when the record names them by category.
+    controllers_register: Option<String>,
     /// Where the organization's details come from; none when absent.
     #[graphql(default)]
     sources: Vec<String>,
@@ -722,6 +743,10 @@ impl TryFrom<CreateDataFlowInput> for reg::FlowInput {
                 .via_recipient_id
                 .map(|id| input_id("viaRecipientId", "Recipient", &id))
                 .transpose()?,
+            exporter: input
+                .exporter_id
+                .map(|id| input_id("exporterId", "Recipient", &id))
+                .transpose()?,
             role: input.role.map(Into::into),
             purpose: input.purpose,
             data_categories: input.data_categories,
@@ -743,6 +768,11 @@ impl TryFrom<UpdateDataFlowInput> for reg::FlowPatch {
             MaybeUndefined::Null => Some(None),
             MaybeUndefined::Value(id) => Some(Some(input_id("viaRecipientId", "Recipient", &id)?)),
         };
+        let exporter = match input.exporter_id {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(id) => Some(Some(input_id("exporterId", "Recipient", &id)?)),
+        };
         Ok(Self {
             activity: input
                 .activity_id
@@ -753,6 +783,7 @@ impl TryFrom<UpdateDataFlowInput> for reg::FlowPatch {
                 .map(|id| input_id("recipientId", "Recipient", &id))
                 .transpose()?,
             via,
+            exporter,
             role: patch(input.role),
             purpose: patch(input.purpose),
             data_categories: input.data_categories,
@@ -781,6 +812,7 @@ impl From<CreateProcessingActivityInput> for reg::ActivityInput {
             data_categories: input.data_categories,
             products: input.products,
             retention_period: input.retention_period,
+            retention_from: input.retention_from.map(Into::into),
             retention_reason: input.retention_reason,
             security_measures: input.security_measures,
             special_category_condition: input.special_category_condition,
@@ -804,6 +836,7 @@ impl From<UpdateProcessingActivityInput> for reg::ActivityPatch {
             data_categories: input.data_categories,
             products: input.products,
             retention_period: patch(input.retention_period),
+            retention_from: patch(input.retention_from),
             retention_reason: patch(input.retention_reason),
             security_measures: input.security_measures,
             special_category_condition: patch(input.special_category_condition),
@@ -845,6 +878,7 @@ impl From<OrganizationInput> for reg::OrganizationInput {
             dpo_email: input.dpo_email,
             dpo_address: input.dpo_address,
             representative: input.representative,
+            controllers_register: input.controllers_register,
             sources: input.sources,
         }
     }

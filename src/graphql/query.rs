@@ -4,7 +4,7 @@ use super::Limits;
 use super::auth::{Caller, VIEWER};
 use super::connection::{Connection, PageItem, TotalCount};
 use super::cursor::decode_after;
-use super::enums::{RecipientKind, RecipientStatus, stored};
+use super::enums::{RecipientKind, RecipientStatus, Regime, stored};
 use super::error::{ApiResult, bad_input};
 use super::loaders::{RecipientIsSubprocessor, RecipientLocations, RequestLoader};
 use super::relay::{expect_id, parse_global_id};
@@ -150,20 +150,30 @@ impl PublicQuery {
             .collect())
     }
 
-    /// The European Commission's adequacy decisions in force on `asOf` (today when absent).
+    /// The adequacy decisions in force on `asOf` (today when absent): the European
+    /// Commission's (EU GDPR) unless `regime` asks for the UK's or Switzerland's list, one entry
+    /// per country.
     async fn adequacy_decisions(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The day the decisions are in force on; today when absent.")]
         as_of: Option<NaiveDate>,
+        #[graphql(desc = "The regime whose list to read: EU_GDPR when absent.")] regime: Option<
+            Regime,
+        >,
     ) -> async_graphql::Result<Vec<AdequacyDecision>> {
+        let registry = registry(ctx)?;
         let on = match as_of {
             Some(on) => on,
-            None => registry(ctx)?.now().date_naive(),
+            None => registry.now().date_naive(),
         };
-        Ok(reference::adequacy_decisions()
+        let regime = regime.map_or(reference::Regime::EuGdpr, Into::into);
+        Ok(registry
+            .adequacy()
+            .decisions()
             .iter()
-            .filter(|d| reference::adequacy_decision(d.country, on) == Some(*d))
+            .filter(|d| d.regime == regime && d.in_force_on(on))
+            .cloned()
             .map(AdequacyDecision)
             .collect())
     }

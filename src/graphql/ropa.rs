@@ -1,7 +1,9 @@
 //! The record of processing activities (GDPR Art. 30) and its compliance findings.
 
 use super::auth::VIEWER;
-use super::enums::{Derogation, LegalBasis, RecipientKind, RecipientRole, TransferMechanism};
+use super::enums::{
+    Derogation, LegalBasis, RecipientKind, RecipientRole, Regime, RetentionStart, TransferMechanism,
+};
 use super::error::{ApiResult, bad_input};
 use crate::registry::Registry;
 use crate::ropa::model::name_of;
@@ -23,8 +25,12 @@ pub enum Perspective {
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "crate::ropa::model::Severity")]
 pub enum Severity {
-    /// Likely a breach of the GDPR as recorded: act on it.
+    /// Likely a breach of the GDPR as recorded (a transfer without a valid mechanism, among
+    /// others): act on it.
     High,
+    /// Accepted on a documented position a supervisory authority may not share (a derogation
+    /// kept for a recurring flow, module 1 where no SCC module fits): review it.
+    Warning,
     /// A gap the record should not have.
     Medium,
     /// Worth a look.
@@ -119,6 +125,12 @@ impl RecordOrganization<'_> {
     async fn representative(&self) -> Option<&str> {
         self.0.representative.as_deref()
     }
+
+    /// Art. 30(2)(a): where the name and contact details of each controller the organization
+    /// processes for are kept (the processor's record names them by category).
+    async fn controllers_register(&self) -> Option<&str> {
+        self.0.controllers_register.as_deref()
+    }
 }
 
 pub struct RecordActivity<'a>(&'a model::ActivityEntry);
@@ -141,12 +153,23 @@ impl RecordActivity<'_> {
         self.0.description.as_deref()
     }
 
+    /// When the activity was first recorded (the CNIL's "Date de création du traitement").
+    async fn created_on(&self) -> Option<NaiveDate> {
+        self.0.created_on
+    }
+
+    /// When the activity last changed (the CNIL's "Mise à jour du traitement").
+    async fn updated_on(&self) -> Option<NaiveDate> {
+        self.0.updated_on
+    }
+
     /// Art. 30(1)(b): the purposes of the processing.
     async fn purposes(&self) -> &[String] {
         &self.0.purposes
     }
 
-    /// The lawful basis (Art. 6(1)).
+    /// The lawful basis (Art. 6(1)); always null in the processor's record, which Art. 30(2)
+    /// gives no such entry (the basis is the controller's).
     async fn legal_basis(&self) -> Option<LegalBasis> {
         self.0.legal_basis.map(Into::into)
     }
@@ -185,9 +208,21 @@ impl RecordActivity<'_> {
         self.0.transfers.iter().map(RecordTransfer).collect()
     }
 
-    /// Art. 30(1)(f): the time limit for erasure, as an ISO 8601 duration.
+    /// Art. 30(1)(f): the time limit for erasure, as an ISO 8601 duration; null where the
+    /// data is kept for the duration of the contract.
     async fn retention_period(&self) -> Option<&str> {
         self.0.retention_period.as_deref()
+    }
+
+    /// What the retention period runs from, or DURATION_OF_CONTRACT.
+    async fn retention_from(&self) -> Option<RetentionStart> {
+        self.0.retention_from.map(Into::into)
+    }
+
+    /// The time limit in words, as the exports write it ("12 months after the end of the
+    /// contract", "For the duration of the contract").
+    async fn retention(&self) -> String {
+        ropa::retention_words(self.0.retention_period.as_deref(), self.0.retention_from)
     }
 
     /// Why the data is kept that long.
@@ -268,6 +303,22 @@ impl RecordTransfer<'_> {
         &self.0.recipient
     }
 
+    /// Who sends the data across the border: the organization, one of its establishments, or
+    /// the recipient that passes it on in an onward flow (its legal name).
+    async fn exporter(&self) -> &str {
+        &self.0.exporter
+    }
+
+    /// The exporter's country (ISO 3166-1 alpha-2).
+    async fn exporter_country(&self) -> &str {
+        &self.0.exporter_country
+    }
+
+    /// The law the transfer is made under: the exporter's.
+    async fn regime(&self) -> Regime {
+        self.0.regime.into()
+    }
+
     /// The destination country (ISO 3166-1 alpha-2).
     async fn country(&self) -> &str {
         &self.0.country
@@ -283,9 +334,9 @@ impl RecordTransfer<'_> {
         self.0.mechanism.into()
     }
 
-    /// For standard contractual clauses, the module (1-4).
-    async fn scc_module(&self) -> Option<i16> {
-        self.0.scc_module
+    /// For standard contractual clauses (or the UK Addendum), the module (1-4).
+    async fn scc_module(&self) -> Option<i32> {
+        self.0.scc_module.map(i32::from)
     }
 
     /// For an Art. 49 transfer, the derogation.
@@ -293,7 +344,9 @@ impl RecordTransfer<'_> {
         self.0.derogation.map(Into::into)
     }
 
-    /// The documented safeguards (Art. 30(1)(e), compelling legitimate interests).
+    /// What the record documents for the transfer: the suitable safeguards of compelling
+    /// legitimate interests (Art. 30(1)(e)), why a derogation applies (Art. 49(6)), the position
+    /// taken where no SCC module fits.
     async fn safeguards(&self) -> Option<&str> {
         self.0.safeguards.as_deref()
     }
@@ -319,14 +372,21 @@ impl ComplianceFinding {
         &self.0.code
     }
 
-    /// `RECIPIENT`, `DATA_FLOW`, `PROCESSING_ACTIVITY` or `DATA_CATEGORY`.
+    /// `ORGANIZATION`, `RECIPIENT`, `DATA_FLOW`, `PROCESSING_ACTIVITY` or `DATA_CATEGORY`.
     async fn entity_type(&self) -> &'static str {
         name_of(self.0.entity_type)
     }
 
-    /// The entity concerned: a key, or `activity -> recipient` for a data flow.
+    /// The entity concerned: a key, `activity -> recipient` for a data flow (`activity ->
+    /// forwarder -> recipient` for an onward one), the organization's name.
     async fn entity(&self) -> &str {
         &self.0.entity
+    }
+
+    /// The provision (and guidance) the finding rests on, e.g. "Art. 49(1)(c) GDPR; EDPB
+    /// Guidelines 2/2018 on derogations of Article 49".
+    async fn article(&self) -> &str {
+        &self.0.article
     }
 
     /// What is wrong, in a sentence.

@@ -3,8 +3,8 @@
 
 use super::auth::VIEWER;
 use super::enums::{
-    AdequacyScope, Derogation, LegalBasis, OrganizationRole, RecipientKind, RecipientRole,
-    RecipientStatus, TransferMechanism,
+    AdequacyScope, Derogation, ExporterParty, ExporterRole, LegalBasis, OrganizationRole,
+    RecipientKind, RecipientRole, RecipientStatus, Regime, RetentionStart, TransferMechanism,
 };
 use super::error::ApiResult;
 use super::loaders::*;
@@ -65,34 +65,123 @@ impl Country {
         reference::is_eea(self.0.alpha2)
     }
 
-    /// The European Commission adequacy decision in force for the country today, if any.
+    /// The adequacy decision in force for the country today under `regime` (the EU GDPR when
+    /// absent), if any. Whether it covers a given importer depends on its scope.
     async fn adequacy_decision(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The exporter's regime whose list to read; EU_GDPR when absent.")]
+        regime: Option<Regime>,
     ) -> async_graphql::Result<Option<AdequacyDecision>> {
-        let today = ctx.data::<Registry>()?.now().date_naive();
-        Ok(reference::adequacy_decision(self.0.alpha2, today).map(AdequacyDecision))
+        let registry = ctx.data::<Registry>()?;
+        let today = registry.now().date_naive();
+        let regime = regime.map_or(reference::Regime::EuGdpr, Into::into);
+        Ok(registry
+            .adequacy()
+            .decision(regime, self.0.alpha2, today)
+            .cloned()
+            .map(AdequacyDecision))
     }
 }
 
-pub struct AdequacyDecision(pub &'static reference::AdequacyDecision);
+pub struct AdequacyDecision(pub reference::AdequacyDecision);
 
-/// A European Commission adequacy decision (GDPR Art. 45).
+/// An adequacy finding of one of the three regimes: a European Commission decision (GDPR
+/// Art. 45), UK adequacy regulations (Data Protection Act 2018 s. 17A), or the Swiss Federal
+/// Council's list (Annex 1 DPO). One entry per country; a decision for several countries
+/// appears once for each.
 #[Object]
 impl AdequacyDecision {
-    /// The country the decision covers.
+    /// The table's key of the decision (shared by the entries of one decision).
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+
+    /// The regime whose exporters may rely on it.
+    async fn regime(&self) -> Regime {
+        self.0.regime.into()
+    }
+
+    /// The country the decision covers; null for an international organisation.
     async fn country(&self) -> Option<Country> {
-        Country::from_code(self.0.country)
+        self.0.country.as_deref().and_then(Country::from_code)
+    }
+
+    /// The international organisation the decision covers, if it covers one.
+    async fn international_organisation(&self) -> Option<&str> {
+        self.0.international_organisation.as_deref()
     }
 
     /// The decision's official reference, e.g. "Commission Implementing Decision (EU) 2023/1795".
     async fn reference(&self) -> &str {
-        self.0.reference
+        &self.0.reference
     }
 
     /// Its common name, e.g. "EU-US Data Privacy Framework".
     async fn title(&self) -> &str {
-        self.0.title
+        &self.0.title
+    }
+
+    /// Its Official Journal reference, where verified (null otherwise: see `url`).
+    async fn official_journal(&self) -> Option<&str> {
+        self.0.official_journal.as_deref()
+    }
+
+    /// Where its text is published (EUR-Lex, legislation.gov.uk, the Federal Office of Justice).
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    /// The date it was adopted (the date in its title).
+    async fn adopted(&self) -> NaiveDate {
+        self.0.adopted
+    }
+
+    /// The first day it could be relied on.
+    async fn in_force_from(&self) -> NaiveDate {
+        self.0.starts()
+    }
+
+    /// The first day it can no longer be relied on (expired, replaced or invalidated), if it
+    /// has one.
+    async fn in_force_until(&self) -> Option<NaiveDate> {
+        self.0.in_force_until
+    }
+
+    /// The acts that amended it (extensions, renewals), oldest first.
+    async fn amended_by(&self) -> Vec<AdequacyAmendment<'_>> {
+        self.0.amended_by.iter().map(AdequacyAmendment).collect()
+    }
+
+    /// The decision that replaced it, if one did.
+    async fn replaced_by(&self) -> Option<&str> {
+        self.0.replaced_by.as_deref()
+    }
+
+    /// Which importers in the country it covers.
+    async fn scope(&self) -> AdequacyScope {
+        self.0.scope.into()
+    }
+
+    /// For a certified scope, the framework an importer must be certified under.
+    async fn certification(&self) -> Option<&str> {
+        self.0.certification.as_deref()
+    }
+
+    /// What the scope covers and leaves out, in a sentence.
+    async fn scope_note(&self) -> Option<&str> {
+        self.0.scope_note.as_deref()
+    }
+}
+
+pub struct AdequacyAmendment<'a>(&'a reference::Amendment);
+
+/// An act that amended an adequacy decision.
+#[Object]
+impl AdequacyAmendment<'_> {
+    /// Its official reference.
+    async fn reference(&self) -> &str {
+        &self.0.reference
     }
 
     /// The date it was adopted.
@@ -100,14 +189,14 @@ impl AdequacyDecision {
         self.0.adopted
     }
 
-    /// The date it ceased to apply (invalidated, expired or replaced), if it has.
-    async fn in_force_until(&self) -> Option<NaiveDate> {
-        self.0.in_force_until
+    /// Its Official Journal reference, where verified.
+    async fn official_journal(&self) -> Option<&str> {
+        self.0.official_journal.as_deref()
     }
 
-    /// Which recipients in the country it covers.
-    async fn scope(&self) -> AdequacyScope {
-        self.0.scope.into()
+    /// What it changed.
+    async fn effect(&self) -> &str {
+        &self.0.effect
     }
 }
 
@@ -149,6 +238,13 @@ impl Organization {
     /// The representative in the Union (Art. 27), where one is designated.
     async fn representative(&self) -> Option<&str> {
         self.0.representative.as_deref()
+    }
+
+    /// Art. 30(2)(a): where the name and contact details of each controller the organization
+    /// processes for are kept, as the processor's record names them by category (internal).
+    #[graphql(guard = "VIEWER")]
+    async fn controllers_register(&self) -> Option<&str> {
+        self.0.controllers_register.as_deref()
     }
 
     /// Where the organization's details come from.
@@ -212,7 +308,8 @@ impl Transfer {
         self.0.mechanism.into()
     }
 
-    /// For standard contractual clauses, the module of Decision 2021/914 (1-4).
+    /// For standard contractual clauses (or the UK Addendum), the module of Decision 2021/914
+    /// (1-4), which follows from the exporter's and the importer's roles.
     async fn scc_module(&self) -> Option<i16> {
         self.0.scc_module
     }
@@ -222,7 +319,9 @@ impl Transfer {
         self.0.derogation.map(Into::into)
     }
 
-    /// The documented safeguards (required for compelling legitimate interests).
+    /// What Art. 49(6) asks the record to document: for a derogation, why it applies; for
+    /// compelling legitimate interests, the suitable safeguards; for SCCs where no module fits
+    /// the roles, the position taken.
     async fn safeguards(&self) -> Option<&str> {
         self.0.safeguards.as_deref()
     }
@@ -232,18 +331,74 @@ impl Transfer {
         self.0.tia_date
     }
 
-    /// For an adequacy transfer, the decision in force for the country today.
+    /// Who sends the data across the border, and under which regime.
+    async fn exporter(&self, ctx: &Context<'_>) -> async_graphql::Result<TransferExporter> {
+        loader(ctx)?
+            .load_one(FlowExporter(self.0.flow_id))
+            .await
+            .api()?
+            .map(TransferExporter)
+            .ok_or_else(|| "the transfer's flow is missing".into())
+    }
+
+    /// For an adequacy transfer, the decision of the exporter's regime in force for the
+    /// country today.
     async fn adequacy_decision(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<AdequacyDecision>> {
-        let today = ctx.data::<Registry>()?.now().date_naive();
-        Ok(
-            (self.0.mechanism == entity::TransferMechanism::AdequacyDecision)
-                .then(|| reference::adequacy_decision(&self.0.country, today))
-                .flatten()
-                .map(AdequacyDecision),
-        )
+        if self.0.mechanism != entity::TransferMechanism::AdequacyDecision {
+            return Ok(None);
+        }
+        let registry = ctx.data::<Registry>()?;
+        let Some(exporter) = loader(ctx)?
+            .load_one(FlowExporter(self.0.flow_id))
+            .await
+            .api()?
+        else {
+            return Ok(None);
+        };
+        Ok(registry
+            .adequacy()
+            .decision(
+                exporter.regime,
+                &self.0.country,
+                registry.now().date_naive(),
+            )
+            .cloned()
+            .map(AdequacyDecision))
+    }
+}
+
+pub struct TransferExporter(pub crate::registry::transfers::Exporter);
+
+/// The exporter of a flow's transfers: the organization or one of its establishments for a
+/// direct flow, the forwarding recipient for an onward one. Its country sets the regime.
+#[Object(guard = "VIEWER")]
+impl TransferExporter {
+    /// Which party it is.
+    async fn party(&self) -> ExporterParty {
+        self.0.party.into()
+    }
+
+    /// Its legal name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Its country of establishment.
+    async fn country(&self) -> Option<Country> {
+        Country::from_code(&self.0.country)
+    }
+
+    /// Its role for the data, which gives the SCC module on its side.
+    async fn role(&self) -> ExporterRole {
+        self.0.role.into()
+    }
+
+    /// The law the transfer is made under: EU GDPR, UK GDPR or Swiss FADP.
+    async fn regime(&self) -> Regime {
+        self.0.regime.into()
     }
 }
 
@@ -463,6 +618,32 @@ impl DataFlow {
             .map(Recipient))
     }
 
+    /// For a direct flow sent by one of the organization's establishments, that establishment
+    /// (an affiliate); null when the organization sends it, or for an onward flow.
+    async fn exporter_establishment(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Recipient>> {
+        let Some(id) = self.0.exporter_recipient_id else {
+            return Ok(None);
+        };
+        Ok(loader(ctx)?
+            .load_one(RecipientId(id))
+            .await
+            .api()?
+            .map(Recipient))
+    }
+
+    /// Who exports this flow's transfers, in which role and under which regime.
+    async fn exporter(&self, ctx: &Context<'_>) -> async_graphql::Result<TransferExporter> {
+        loader(ctx)?
+            .load_one(FlowExporter(self.0.id))
+            .await
+            .api()?
+            .map(TransferExporter)
+            .ok_or_else(|| "the flow's exporter is missing".into())
+    }
+
     /// The recipient's role in this flow: the flow's own, or else the recipient's default.
     async fn role(&self, ctx: &Context<'_>) -> async_graphql::Result<RecipientRole> {
         Ok(self.effective_role(ctx).await?.into())
@@ -513,7 +694,8 @@ impl DataFlow {
         Ok(Country::list(&codes.unwrap_or_default()))
     }
 
-    /// The transfers to destinations outside the EEA, one per country.
+    /// The transfers, one per destination outside the exporter's free-flow area (the EEA for
+    /// an exporter under the EU GDPR); none where the recipient is a mere conduit.
     async fn transfers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Transfer>> {
         let rows = loader(ctx)?
             .load_one(FlowTransfers(self.0.id))
@@ -569,16 +751,29 @@ impl DataFlow {
 }
 
 pub struct Retention {
-    period: String,
+    period: Option<String>,
+    from: Option<entity::RetentionStart>,
     reason: Option<String>,
 }
 
-/// How long an activity keeps personal data, and why (Art. 30(1)(f)).
+/// How long an activity keeps personal data, from when, and why (Art. 30(1)(f)).
 #[Object(guard = "VIEWER")]
 impl Retention {
-    /// ISO 8601 duration, e.g. `P6M` for six months.
-    async fn period(&self) -> &str {
-        &self.period
+    /// ISO 8601 duration, e.g. `P6M` for six months; null for data kept for the duration of
+    /// the contract.
+    async fn period(&self) -> Option<&str> {
+        self.period.as_deref()
+    }
+
+    /// What the period runs from, or DURATION_OF_CONTRACT; null where it was not recorded.
+    async fn from(&self) -> Option<RetentionStart> {
+        self.from.map(Into::into)
+    }
+
+    /// The time limit in words, as the record writes it ("12 months after the end of the
+    /// contract").
+    async fn text(&self) -> String {
+        crate::ropa::retention_words(self.period.as_deref(), self.from)
     }
 
     /// Why the data is kept that long.
@@ -671,10 +866,12 @@ impl ProcessingActivity {
         Ok(rows.unwrap_or_default().into_iter().map(Product).collect())
     }
 
-    /// The time limit for erasure (Art. 30(1)(f)).
+    /// The time limit for erasure (Art. 30(1)(f)): a period and what it runs from, or the
+    /// duration of the contract; null while none is recorded.
     async fn retention(&self) -> Option<Retention> {
-        self.0.retention_period.as_ref().map(|period| Retention {
-            period: period.clone(),
+        (self.0.retention_period.is_some() || self.0.retention_from.is_some()).then(|| Retention {
+            period: self.0.retention_period.clone(),
+            from: self.0.retention_from,
             reason: self.0.retention_reason.clone(),
         })
     }

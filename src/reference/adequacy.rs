@@ -1,365 +1,603 @@
-//! European Commission adequacy decisions (GDPR Art. 45).
+//! Adequacy decisions of the three regimes (EU GDPR Art. 45, UK GDPR Art. 45 with the Data
+//! Protection Act 2018 s. 17A, Swiss FADP Art. 16(1) with Annex 1 DPO), with their lives and
+//! scopes.
 //!
-//! An adequacy decision lets personal data flow from the EEA to a third country
-//! without further safeguards such as SCCs. Decisions adopted under Directive
-//! 95/46/EC, Art. 25(6), stay in force under GDPR Art. 45(9) until amended,
-//! replaced or repealed, so they are listed alongside the GDPR-era ones.
-//!
-//! The table keeps history, not just the current list: a transfer has to be
-//! judged against the law on the day it happened, and the US in particular has
-//! had three successive decisions, two of them struck down by the CJEU.
-//!
-//! Not listed: decisions under the Law Enforcement Directive (e.g. the UK's
-//! 2021/1773), which do not cover transfers by controllers under the GDPR, and
-//! decisions for international organisations, which have no country code.
+//! The table is data, not code: `data/adequacy.yaml`, compiled into the binary and read at
+//! start-up, or an operator's updated copy of it (`--adequacy-file`). Each decision carries
+//! its adoption, its entry into force, its end, the acts that amended or replaced it, its
+//! Official Journal reference and address, and the sources its dates were read from; the
+//! loader refuses a file whose dates are not backed by its sources, whose countries are not
+//! codes outside the regime's free-flow area, or whose decisions overlap. The table keeps
+//! history, so a transfer is judged against the law of the day it was recorded.
 
+use super::countries::{EEA, country};
+use super::regime::Regime;
 use chrono::NaiveDate;
+use entity::RecipientKind;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, LazyLock};
 
-/// Which recipients in the country an adequacy decision covers.
-///
-/// A transfer relies on the decision only if the recipient is within its
-/// scope; otherwise it needs another Chapter V basis.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The table compiled into the binary.
+pub const BUILTIN: &str = include_str!("../../data/adequacy.yaml");
+
+/// Which importers in the country a decision covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AdequacyScope {
-    /// The country's general data protection law, without a restriction on
-    /// the kind of recipient. Individual decisions may still exclude narrow
-    /// areas; see the notes on each entry in [`adequacy_decisions`].
+    /// Every importer the country's general data protection law covers (individual decisions
+    /// may carve out narrow areas: see each one's scope note).
     Full,
-    /// Only organisations subject to the country's private-sector law when
-    /// acting in the course of commercial activities (Canada: recipients
-    /// subject to PIPEDA).
+    /// Organisations subject to the country's private-sector law in the course of commercial
+    /// activities (Canada: PIPEDA): not public authorities.
     CommercialOrganisations,
-    /// Only organisations that have self-certified to a framework and appear
-    /// on its public list (US: Safe Harbour, Privacy Shield, and now the
-    /// EU-US Data Privacy Framework). Check the recipient's certification is
-    /// active and covers the data concerned (e.g. HR data).
+    /// Private-sector businesses only (Japan: business operators under the APPI): not public
+    /// authorities.
+    PrivateSector,
+    /// Only importers certified under the decision's framework (US: the Data Privacy Framework
+    /// and its UK and Swiss counterparts).
     CertifiedOrganisations,
 }
 
-/// One adequacy decision and the period in which it could be relied on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AdequacyDecision {
-    /// ISO 3166-1 alpha-2 code of the country or territory covered (e.g. `"JP"`).
-    pub country: &'static str,
-    /// Official citation of the decision, e.g.
-    /// `"Commission Implementing Decision (EU) 2023/1795"`.
-    pub reference: &'static str,
-    /// Short human-readable name, e.g. `"EU-US Data Privacy Framework"`.
-    pub title: &'static str,
-    /// Date the Commission adopted the decision (the "of …" date in its
-    /// title, not the date of publication in the Official Journal).
+/// What a decision's scope asks of an importer.
+#[derive(Clone, Copy, Debug)]
+pub struct Importer<'a> {
+    pub kind: RecipientKind,
+    /// Certified under the EU-U.S. Data Privacy Framework.
+    pub dpf_certified: bool,
+    /// The certifications the recipient holds, by name.
+    pub certifications: &'a [String],
+}
+
+/// The EU-U.S. framework, which a recipient's `dpf_certified` flag records.
+pub const EU_US_DPF: &str = "EU-U.S. Data Privacy Framework";
+
+/// An act that amended a decision (an extension, a renewal, an alignment with a judgment).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Amendment {
+    pub reference: String,
     pub adopted: NaiveDate,
-    /// First day on which the decision could no longer be relied on
-    /// (invalidated by the CJEU, expired, or replaced); `None` while in force.
-    /// The decision covers days strictly before this date.
+    #[serde(default)]
+    pub official_journal: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// What it changed.
+    pub effect: String,
+    #[serde(default)]
+    pub sources: Vec<String>,
+}
+
+/// One adequacy decision, for one country (a decision of several countries is one entry per
+/// country, all with the same key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdequacyDecision {
+    /// Stable identifier of the decision in the table.
+    pub key: String,
+    pub regime: Regime,
+    /// ISO 3166-1 alpha-2 code of the country or territory; `None` for an international
+    /// organisation.
+    pub country: Option<String>,
+    pub international_organisation: Option<String>,
+    pub title: String,
+    /// Official citation, e.g. "Commission Implementing Decision (EU) 2023/1795".
+    pub reference: String,
+    pub official_journal: Option<String>,
+    pub url: String,
+    /// The date in the decision's title.
+    pub adopted: NaiveDate,
+    /// When it could first be relied on; the adoption date when absent.
+    pub in_force_from: Option<NaiveDate>,
+    /// The first day it can no longer be relied on; `None` while in force indefinitely.
     pub in_force_until: Option<NaiveDate>,
-    /// Which recipients the decision covers.
+    pub amended_by: Vec<Amendment>,
+    /// The decision that replaced it, if any.
+    pub replaced_by: Option<String>,
     pub scope: AdequacyScope,
+    /// For certified scopes: the framework an importer must be certified under.
+    pub certification: Option<String>,
+    pub scope_note: Option<String>,
+    pub notes: Vec<String>,
+    /// The ids of the table's sources the decision's facts come from.
+    pub sources: Vec<String>,
 }
 
 impl AdequacyDecision {
-    /// Whether the decision could be relied on for a transfer made on `on`.
-    fn in_force_on(&self, on: NaiveDate) -> bool {
-        self.adopted <= on && self.in_force_until.is_none_or(|until| on < until)
+    /// The first day the decision covers.
+    pub fn starts(&self) -> NaiveDate {
+        self.in_force_from.unwrap_or(self.adopted)
+    }
+
+    /// Whether the decision could be relied on for a transfer on `on`.
+    pub fn in_force_on(&self, on: NaiveDate) -> bool {
+        self.starts() <= on && self.in_force_until.is_none_or(|until| on < until)
+    }
+
+    /// Whether `importer` is within the decision's scope.
+    pub fn covers(&self, importer: &Importer<'_>) -> bool {
+        match self.scope {
+            AdequacyScope::Full => true,
+            AdequacyScope::CommercialOrganisations | AdequacyScope::PrivateSector => {
+                importer.kind != RecipientKind::PublicAuthority
+            }
+            AdequacyScope::CertifiedOrganisations => {
+                let framework = self.certification.as_deref().unwrap_or(EU_US_DPF);
+                (framework == EU_US_DPF && importer.dpf_certified)
+                    || importer
+                        .certifications
+                        .iter()
+                        .any(|c| c.trim().eq_ignore_ascii_case(framework))
+            }
+        }
+    }
+
+    /// Who the decision covers, in words, for messages.
+    pub fn scope_in_words(&self) -> String {
+        match self.scope {
+            AdequacyScope::Full => "every importer its law covers".to_owned(),
+            AdequacyScope::CommercialOrganisations => {
+                "only organisations in the course of commercial activities, not public authorities"
+                    .to_owned()
+            }
+            AdequacyScope::PrivateSector => {
+                "only the private sector, not public authorities".to_owned()
+            }
+            AdequacyScope::CertifiedOrganisations => format!(
+                "only importers certified under the {}",
+                self.certification.as_deref().unwrap_or(EU_US_DPF)
+            ),
+        }
     }
 }
 
-// Evaluated at compile time in the table below, so a mistyped date is a build
-// error rather than a panic at run time.
-const fn date(year: i32, month: u32, day: u32) -> NaiveDate {
-    match NaiveDate::from_ymd_opt(year, month, day) {
-        Some(d) => d,
-        None => panic!("invalid date in adequacy table"),
+/// A source the table's facts come from, with the dates it states.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+    /// The dates the source states, each with what happened on it.
+    pub dates: BTreeMap<NaiveDate, String>,
+}
+
+/// The adequacy decisions of every regime, with their sources.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdequacyTable {
+    decisions: Vec<AdequacyDecision>,
+    sources: Vec<Source>,
+}
+
+/// A decision as the file writes it: one entry for all its countries.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDecision {
+    key: String,
+    regime: Regime,
+    countries: Vec<String>,
+    #[serde(default)]
+    international_organisation: Option<String>,
+    title: String,
+    reference: String,
+    #[serde(default)]
+    official_journal: Option<String>,
+    url: String,
+    adopted: NaiveDate,
+    #[serde(default)]
+    in_force_from: Option<NaiveDate>,
+    #[serde(default)]
+    in_force_until: Option<NaiveDate>,
+    #[serde(default)]
+    amended_by: Vec<Amendment>,
+    #[serde(default)]
+    replaced_by: Option<String>,
+    scope: AdequacyScope,
+    #[serde(default)]
+    certification: Option<String>,
+    #[serde(default)]
+    scope_note: Option<String>,
+    #[serde(default)]
+    notes: Vec<String>,
+    sources: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    sources: Vec<Source>,
+    decisions: Vec<FileDecision>,
+}
+
+static BUILTIN_TABLE: LazyLock<Arc<AdequacyTable>> = LazyLock::new(|| {
+    // The compiled-in file is checked by the tests below, so it always reads.
+    Arc::new(
+        AdequacyTable::parse(BUILTIN)
+            .unwrap_or_else(|e| panic!("the compiled-in data/adequacy.yaml does not read: {e}")),
+    )
+});
+
+impl AdequacyTable {
+    /// The table compiled into the binary (`data/adequacy.yaml`).
+    pub fn builtin() -> Arc<AdequacyTable> {
+        Arc::clone(&BUILTIN_TABLE)
+    }
+
+    /// Reads an adequacy file, from the path an operator gave.
+    pub fn load(path: &std::path::Path) -> Result<AdequacyTable, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the adequacy file {}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("the adequacy file {}: {e}", path.display()))
+    }
+
+    /// Reads a table in the format of `data/adequacy.yaml`, checking its rules.
+    pub fn parse(text: &str) -> Result<AdequacyTable, String> {
+        let file: File = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
+        let sources: HashMap<&str, &Source> =
+            file.sources.iter().map(|s| (s.id.as_str(), s)).collect();
+        if sources.len() != file.sources.len() {
+            return Err("two sources have the same id".into());
+        }
+        let mut keys = HashSet::new();
+        let mut decisions = Vec::new();
+        for d in file.decisions {
+            if !keys.insert(d.key.clone()) {
+                return Err(format!("two decisions have the key `{}`", d.key));
+            }
+            check_sources(&d, &sources)?;
+            if let Some(until) = d.in_force_until
+                && until <= d.in_force_from.unwrap_or(d.adopted)
+            {
+                return Err(format!("`{}` ends before it starts", d.key));
+            }
+            if d.countries.is_empty() && d.international_organisation.is_none() {
+                return Err(format!(
+                    "`{}` names neither a country nor an international organisation",
+                    d.key
+                ));
+            }
+            let mut countries = Vec::new();
+            for code in &d.countries {
+                if code == "EEA" && d.regime != Regime::EuGdpr {
+                    countries.extend(EEA.iter().map(|c| (*c).to_owned()));
+                    continue;
+                }
+                if country(code).is_none() {
+                    return Err(format!("`{}`: `{code}` is not a country code", d.key));
+                }
+                if d.regime.free_flow(code) {
+                    return Err(format!(
+                        "`{}`: {code} is in {}, where data flows without a decision",
+                        d.key,
+                        d.regime.free_flow_area()
+                    ));
+                }
+                countries.push(code.clone());
+            }
+            let base = AdequacyDecision {
+                key: d.key,
+                regime: d.regime,
+                country: None,
+                international_organisation: d.international_organisation,
+                title: d.title,
+                reference: d.reference,
+                official_journal: d.official_journal,
+                url: d.url,
+                adopted: d.adopted,
+                in_force_from: d.in_force_from,
+                in_force_until: d.in_force_until,
+                amended_by: d.amended_by,
+                replaced_by: d.replaced_by,
+                scope: d.scope,
+                certification: d.certification,
+                scope_note: d.scope_note,
+                notes: d.notes,
+                sources: d.sources,
+            };
+            if countries.is_empty() {
+                decisions.push(base);
+                continue;
+            }
+            for code in countries {
+                decisions.push(AdequacyDecision {
+                    country: Some(code),
+                    ..base.clone()
+                });
+            }
+        }
+        check_no_overlap(&decisions)?;
+        decisions.sort_by(|a, b| {
+            (a.regime, &a.country, a.starts()).cmp(&(b.regime, &b.country, b.starts()))
+        });
+        Ok(AdequacyTable {
+            decisions,
+            sources: file.sources,
+        })
+    }
+
+    /// Every decision of every regime, in force or not, a country at a time.
+    pub fn decisions(&self) -> &[AdequacyDecision] {
+        &self.decisions
+    }
+
+    /// The sources the table cites.
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+
+    /// The decision of `regime` in force for `country` on `on`, if any. Whether it covers a
+    /// given importer is [`AdequacyDecision::covers`].
+    pub fn decision(
+        &self,
+        regime: Regime,
+        country: &str,
+        on: NaiveDate,
+    ) -> Option<&AdequacyDecision> {
+        self.decisions.iter().find(|d| {
+            d.regime == regime && d.country.as_deref() == Some(country) && d.in_force_on(on)
+        })
     }
 }
 
-/// Grouped by country, oldest first within a country. Dates are those in the
-/// decisions' titles; sources: the Official Journal citations of each decision
-/// and the CJEU judgments in C-362/14 and C-311/18.
-static DECISIONS: [AdequacyDecision; 18] = [
-    // Andorra.
-    AdequacyDecision {
-        country: "AD",
-        reference: "Commission Decision 2010/625/EU",
-        title: "Andorra",
-        adopted: date(2010, 10, 19),
-        in_force_until: None,
-        scope: AdequacyScope::Full,
-    },
-    // Argentina.
-    AdequacyDecision {
-        country: "AR",
-        reference: "Commission Decision 2003/490/EC",
-        title: "Argentina",
-        adopted: date(2003, 6, 30),
-        in_force_until: None,
-        scope: AdequacyScope::Full,
-    },
-    // Brazil: covers both private and public sectors under the LGPD. Number and
-    // date taken from the Official Journal listing (published 28 January 2026).
-    AdequacyDecision {
-        country: "BR",
-        reference: "Commission Implementing Decision (EU) 2026/179",
-        title: "Brazil",
-        adopted: date(2026, 1, 26),
-        in_force_until: None,
-        scope: AdequacyScope::Full,
-    },
-    // Canada: only recipients subject to PIPEDA, the federal private-sector
-    // law; public bodies and non-commercial activities are out of scope.
-    AdequacyDecision {
-        country: "CA",
-        reference: "Commission Decision 2002/2/EC",
-        title: "Canada (PIPEDA)",
-        adopted: date(2001, 12, 20),
-        in_force_until: None,
-        scope: AdequacyScope::CommercialOrganisations,
-    },
-    // Switzerland.
-    AdequacyDecision {
-        country: "CH",
-        reference: "Commission Decision 2000/518/EC",
-        title: "Switzerland",
-        adopted: date(2000, 7, 26),
-        in_force_until: None,
-        scope: AdequacyScope::Full,
-    },
-    // Faroe Islands: outside the EU although part of the Kingdom of Denmark.
-    AdequacyDecision {
-        country: "FO",
-        reference: "Commission Decision 2010/146/EU",
-        title: "Faroe Islands",
-        adopted: date(2010, 3, 5),
-        in_force_until: None,
-        scope: AdequacyScope::Full,
-    },
-    // United Kingdom, GDPR decision. It carried a sunset clause (originally
-    // 27 June 2025), was extended by an implementing decision of 24 June 2025
-    // to 27 December 2025, and was reported renewed by the Commission on
-    // 19 December 2025 for six years (to 27 December 2031). The renewal's
-    // Official Journal reference and its exact legal form (amending this
-    // decision or replacing it) are not verified here, so this entry stays
-    // open-ended: revisit it to add the renewal as its own entry and close
-    // this one, and before 27 December 2031 in any case.
-    AdequacyDecision {
-        country: "GB",
-        reference: "Commission Implementing Decision (EU) 2021/1772",
-        title: "United Kingdom (GDPR)",
-        adopted: date(2021, 6, 28),
-        in_force_until: None,
-        scope: AdequacyScope::Full,
-    },
-    // Guernsey.
-    AdequacyDecision {
-        country: "GG",
-        reference: "Commission Decision 2003/821/EC",
-        title: "Guernsey",
-        adopted: date(2003, 11, 21),
-        in_force_until: None,
-        scope: AdequacyScope::Full,
-    },
-    // Israel: the decision covers automated international transfers, and
-    // non-automated data that is then processed by automated means in Israel;
-    // it does not extend to territories under Israeli administration since
-    // June 1967.
-    AdequacyDecision {
-        country: "IL",
-        reference: "Commission Decision 2011/61/EU",
-        title: "Israel",
-        adopted: date(2011, 1, 31),
-        in_force_until: None,
-        scope: AdequacyScope::Full,
-    },
-    // Isle of Man.
-    AdequacyDecision {
-        country: "IM",
-        reference: "Commission Decision 2004/411/EC",
-        title: "Isle of Man",
-        adopted: date(2004, 4, 28),
-        in_force_until: None,
-        scope: AdequacyScope::Full,
-    },
-    // Jersey.
-    AdequacyDecision {
-        country: "JE",
-        reference: "Commission Decision 2008/393/EC",
-        title: "Jersey",
-        adopted: date(2008, 5, 8),
-        in_force_until: None,
-        scope: AdequacyScope::Full,
-    },
-    // Japan: covers personal information handling business operators under
-    // the APPI, bound by the Supplementary Rules — i.e. the private sector, not
-    // Japanese public authorities as recipients. Recorded as Full because it
-    // is not limited to a certified or commercial subset of private recipients.
-    AdequacyDecision {
-        country: "JP",
-        reference: "Commission Implementing Decision (EU) 2019/419",
-        title: "Japan (APPI)",
-        adopted: date(2019, 1, 23),
-        in_force_until: None,
-        scope: AdequacyScope::Full,
-    },
-    // Republic of Korea: covers public and private sectors under PIPA, except
-    // narrow carve-outs (e.g. religious and political-party activities, and
-    // credit information supervised by the Financial Services Commission).
-    AdequacyDecision {
-        country: "KR",
-        reference: "Commission Implementing Decision (EU) 2022/254",
-        title: "Republic of Korea",
-        adopted: date(2021, 12, 17),
-        in_force_until: None,
-        scope: AdequacyScope::Full,
-    },
-    // New Zealand: adopted in December 2012, numbered in 2013.
-    AdequacyDecision {
-        country: "NZ",
-        reference: "Commission Implementing Decision 2013/65/EU",
-        title: "New Zealand",
-        adopted: date(2012, 12, 19),
-        in_force_until: None,
-        scope: AdequacyScope::Full,
-    },
-    // United States, Safe Harbour: invalidated by the CJEU in Schrems I
-    // (C-362/14) on 6 October 2015, with immediate effect.
-    AdequacyDecision {
-        country: "US",
-        reference: "Commission Decision 2000/520/EC",
-        title: "US Safe Harbour",
-        adopted: date(2000, 7, 26),
-        in_force_until: Some(date(2015, 10, 6)),
-        scope: AdequacyScope::CertifiedOrganisations,
-    },
-    // United States, Privacy Shield: invalidated in Schrems II (C-311/18) on
-    // 16 July 2020. There was no US adequacy from then until the DPF.
-    AdequacyDecision {
-        country: "US",
-        reference: "Commission Implementing Decision (EU) 2016/1250",
-        title: "EU-US Privacy Shield",
-        adopted: date(2016, 7, 12),
-        in_force_until: Some(date(2020, 7, 16)),
-        scope: AdequacyScope::CertifiedOrganisations,
-    },
-    // United States, Data Privacy Framework: only organisations on the DPF
-    // list kept by the US Department of Commerce. Its validity has been
-    // challenged in court (e.g. Latombe v Commission, T-553/23); check the
-    // current state before relying on it for new transfers.
-    AdequacyDecision {
-        country: "US",
-        reference: "Commission Implementing Decision (EU) 2023/1795",
-        title: "EU-US Data Privacy Framework",
-        adopted: date(2023, 7, 10),
-        in_force_until: None,
-        scope: AdequacyScope::CertifiedOrganisations,
-    },
-    // Uruguay.
-    AdequacyDecision {
-        country: "UY",
-        reference: "Commission Implementing Decision 2012/484/EU",
-        title: "Uruguay",
-        adopted: date(2012, 8, 21),
-        in_force_until: None,
-        scope: AdequacyScope::Full,
-    },
-];
-
-/// All adequacy decisions known to the registry, including ones no longer in
-/// force (Safe Harbour, Privacy Shield), grouped by country code and oldest
-/// first within a country.
-///
-/// Country codes are ISO 3166-1 alpha-2 (see [`country`](super::country)).
-/// Brazil's decision (EU) 2026/179 of 26 January 2026 is included; the UK
-/// entry is open-ended pending verification of its 2025 renewal (see the
-/// comment on that entry in the source).
-#[must_use]
-pub fn adequacy_decisions() -> &'static [AdequacyDecision] {
-    &DECISIONS
+/// Every date of a decision is stated by a source it (or, for an amendment's date, the
+/// amendment) cites.
+fn check_sources(d: &FileDecision, sources: &HashMap<&str, &Source>) -> Result<(), String> {
+    let cited = |ids: &[String]| -> Result<Vec<&Source>, String> {
+        ids.iter()
+            .map(|id| {
+                sources
+                    .get(id.as_str())
+                    .copied()
+                    .ok_or_else(|| format!("`{}` cites an unknown source `{id}`", d.key))
+            })
+            .collect()
+    };
+    let own = cited(&d.sources)?;
+    if own.is_empty() {
+        return Err(format!("`{}` cites no source", d.key));
+    }
+    let stated = |date: NaiveDate, by: &[&Source]| by.iter().any(|s| s.dates.contains_key(&date));
+    for (what, date) in [
+        ("adoption", Some(d.adopted)),
+        ("entry into force", d.in_force_from),
+        ("end", d.in_force_until),
+    ] {
+        if let Some(date) = date
+            && !stated(date, &own)
+        {
+            return Err(format!(
+                "the {what} of `{}` ({date}) is not a date of any source it cites",
+                d.key
+            ));
+        }
+    }
+    for a in &d.amended_by {
+        let mut by = cited(&a.sources)?;
+        by.extend(own.iter().copied());
+        if !stated(a.adopted, &by) {
+            return Err(format!(
+                "the amendment {} of `{}` ({}) is not a date of any source it cites",
+                a.reference, d.key, a.adopted
+            ));
+        }
+    }
+    Ok(())
 }
 
-/// The adequacy decision in force for `country` on `on`, if any.
-///
-/// A decision is in force when `adopted <= on` and either it has no end date
-/// or `on` is before `in_force_until`. `country` must be an uppercase ISO
-/// alpha-2 code; other spellings find nothing. The result says nothing about
-/// whether a given recipient is within the decision's [`AdequacyScope`] —
-/// for Canada and the US, check that separately.
-#[must_use]
-pub fn adequacy_decision(country: &str, on: NaiveDate) -> Option<&'static AdequacyDecision> {
-    DECISIONS
-        .iter()
-        .find(|d| d.country == country && d.in_force_on(on))
-}
-
-/// Whether any adequacy decision covered `country` on `on`.
-///
-/// `true` does not by itself make a transfer lawful: the recipient must be in
-/// the decision's scope (e.g. DPF-certified for the US), and the rest of the
-/// GDPR still applies to the processing.
-#[must_use]
-pub fn has_adequacy(country: &str, on: NaiveDate) -> bool {
-    adequacy_decision(country, on).is_some()
+/// Two decisions of one regime never cover one country on the same day.
+fn check_no_overlap(decisions: &[AdequacyDecision]) -> Result<(), String> {
+    for (i, a) in decisions.iter().enumerate() {
+        for b in &decisions[i + 1..] {
+            if a.regime != b.regime || a.country.is_none() || a.country != b.country {
+                continue;
+            }
+            let (first, second) = if a.starts() <= b.starts() {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            if first.in_force_until.is_none_or(|end| end > second.starts()) {
+                return Err(format!(
+                    "`{}` and `{}` both cover {} under the {}",
+                    first.key,
+                    second.key,
+                    a.country.as_deref().unwrap_or_default(),
+                    a.regime.name()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::countries::{country, is_eea};
     use super::*;
 
     fn d(s: &str) -> NaiveDate {
         s.parse().expect("test date")
     }
 
+    fn table() -> Arc<AdequacyTable> {
+        AdequacyTable::builtin()
+    }
+
+    fn eu(country: &str, on: &str) -> Option<String> {
+        table()
+            .decision(Regime::EuGdpr, country, d(on))
+            .map(|x| x.title.clone())
+    }
+
+    #[test]
+    fn the_compiled_in_file_reads() {
+        let table = table();
+        assert!(table.decisions().len() > 50);
+        assert!(!table.sources().is_empty());
+    }
+
+    /// Every date of every decision is one its sources state: the check the loader makes,
+    /// on the file that ships.
+    #[test]
+    fn every_date_is_backed_by_the_sources_it_cites() {
+        let table = table();
+        let sources: HashMap<&str, &Source> =
+            table.sources().iter().map(|s| (s.id.as_str(), s)).collect();
+        for x in table.decisions() {
+            let cited: Vec<&Source> = x.sources.iter().map(|id| sources[id.as_str()]).collect();
+            for date in [Some(x.adopted), x.in_force_from, x.in_force_until]
+                .into_iter()
+                .flatten()
+            {
+                assert!(
+                    cited.iter().any(|s| s.dates.contains_key(&date)),
+                    "{}: {date} is in none of {:?}",
+                    x.key,
+                    x.sources
+                );
+            }
+            for a in &x.amended_by {
+                assert!(
+                    cited
+                        .iter()
+                        .copied()
+                        .chain(a.sources.iter().map(|id| sources[id.as_str()]))
+                        .any(|s| s.dates.contains_key(&a.adopted)),
+                    "{}: amendment {}",
+                    x.key,
+                    a.reference
+                );
+            }
+            assert!(x.url.starts_with("http"), "{}", x.key);
+        }
+    }
+
+    #[test]
+    fn a_date_without_a_source_is_refused() {
+        let broken = BUILTIN.replacen("adopted: 2010-10-19", "adopted: 2010-10-18", 1);
+        let err = AdequacyTable::parse(&broken).unwrap_err();
+        assert!(err.contains("eu-andorra"), "{err}");
+        let overlapping = BUILTIN.replacen("in_force_until: 2020-07-16", "", 1);
+        assert!(AdequacyTable::parse(&overlapping).is_err());
+    }
+
     #[test]
     fn us_history() {
-        let on = |s| adequacy_decision("US", d(s)).map(|x| x.title);
-        assert_eq!(on("1999-01-01"), None);
-        assert_eq!(on("2000-07-26"), Some("US Safe Harbour"));
-        assert_eq!(on("2015-10-05"), Some("US Safe Harbour"));
-        assert_eq!(on("2015-10-06"), None, "Schrems I");
-        assert_eq!(on("2016-01-01"), None);
-        assert_eq!(on("2016-07-12"), Some("EU-US Privacy Shield"));
-        assert_eq!(on("2018-01-01"), Some("EU-US Privacy Shield"));
-        assert_eq!(on("2020-07-15"), Some("EU-US Privacy Shield"));
-        assert_eq!(on("2020-07-16"), None, "Schrems II");
-        assert_eq!(on("2021-01-01"), None);
-        assert_eq!(on("2023-07-09"), None);
-        assert_eq!(on("2023-07-10"), Some("EU-US Data Privacy Framework"));
-
-        let dpf = adequacy_decision("US", d("2024-01-01")).expect("DPF in force");
+        assert_eq!(eu("US", "1999-01-01"), None);
+        assert_eq!(eu("US", "2000-07-26").as_deref(), Some("US Safe Harbour"));
+        assert_eq!(eu("US", "2015-10-05").as_deref(), Some("US Safe Harbour"));
+        assert_eq!(eu("US", "2015-10-06"), None, "Schrems I");
         assert_eq!(
-            dpf.reference,
-            "Commission Implementing Decision (EU) 2023/1795"
+            eu("US", "2016-07-12").as_deref(),
+            Some("EU-US Privacy Shield")
         );
-        assert_eq!(dpf.scope, AdequacyScope::CertifiedOrganisations);
-        assert!(has_adequacy("US", d("2024-01-01")));
-        assert!(!has_adequacy("US", d("2021-01-01")));
-        assert!(has_adequacy("US", d("2018-01-01")));
-    }
-
-    #[test]
-    fn canada_is_commercial_only() {
-        let ca = adequacy_decision("CA", d("2024-01-01")).expect("Canada");
-        assert_eq!(ca.scope, AdequacyScope::CommercialOrganisations);
-        assert_eq!(ca.adopted, d("2001-12-20"));
-    }
-
-    #[test]
-    fn japan_starts_on_adoption() {
-        assert!(!has_adequacy("JP", d("2019-01-22")));
-        assert!(has_adequacy("JP", d("2019-01-23")));
         assert_eq!(
-            adequacy_decision("JP", d("2019-01-23")).map(|x| x.reference),
-            Some("Commission Implementing Decision (EU) 2019/419")
+            eu("US", "2020-07-15").as_deref(),
+            Some("EU-US Privacy Shield")
+        );
+        assert_eq!(eu("US", "2020-07-16"), None, "Schrems II");
+        assert_eq!(eu("US", "2023-07-09"), None);
+        assert_eq!(
+            eu("US", "2023-07-10").as_deref(),
+            Some("EU-US Data Privacy Framework")
         );
     }
 
     #[test]
-    fn current_list() {
-        let today = d("2026-06-01");
-        let mut current: Vec<_> = DECISIONS
+    fn the_uk_decision_lives_to_2031() {
+        assert_eq!(eu("GB", "2021-06-27"), None);
+        assert_eq!(
+            eu("GB", "2025-07-01").as_deref(),
+            Some("United Kingdom (GDPR)")
+        );
+        assert_eq!(
+            eu("GB", "2031-12-26").as_deref(),
+            Some("United Kingdom (GDPR)")
+        );
+        assert_eq!(eu("GB", "2031-12-27"), None);
+        let uk = table()
+            .decision(Regime::EuGdpr, "GB", d("2026-12-01"))
+            .cloned()
+            .unwrap();
+        assert_eq!(uk.amended_by.len(), 2);
+        assert_eq!(
+            uk.amended_by[1].reference,
+            "Commission Implementing Decision (EU) 2025/2574"
+        );
+    }
+
+    #[test]
+    fn brazil_is_adequate_from_january_2026() {
+        assert_eq!(eu("BR", "2026-01-25"), None);
+        assert_eq!(eu("BR", "2026-01-26").as_deref(), Some("Brazil"));
+    }
+
+    #[test]
+    fn scopes_are_enforced() {
+        let on = d("2026-12-01");
+        let table = table();
+        let private = Importer {
+            kind: RecipientKind::TelecomOperator,
+            dpf_certified: false,
+            certifications: &[],
+        };
+        let authority = Importer {
+            kind: RecipientKind::PublicAuthority,
+            ..private
+        };
+        let canada = table.decision(Regime::EuGdpr, "CA", on).unwrap();
+        assert!(canada.covers(&private) && !canada.covers(&authority));
+        let japan = table.decision(Regime::EuGdpr, "JP", on).unwrap();
+        assert!(japan.covers(&private) && !japan.covers(&authority));
+        let us = table.decision(Regime::EuGdpr, "US", on).unwrap();
+        assert!(!us.covers(&private));
+        assert!(us.covers(&Importer {
+            dpf_certified: true,
+            ..private
+        }));
+        // The UK data bridge needs the UK Extension, not the EU framework alone.
+        let bridge = table.decision(Regime::UkGdpr, "US", on).unwrap();
+        assert!(!bridge.covers(&Importer {
+            dpf_certified: true,
+            ..private
+        }));
+        let extension = ["UK Extension to the EU-U.S. Data Privacy Framework".to_owned()];
+        assert!(bridge.covers(&Importer {
+            certifications: &extension,
+            ..private
+        }));
+    }
+
+    #[test]
+    fn each_regime_has_its_own_list() {
+        let table = table();
+        let on = d("2026-12-01");
+        assert!(table.decision(Regime::UkGdpr, "IE", on).is_some());
+        assert!(table.decision(Regime::EuGdpr, "IE", on).is_none());
+        assert!(table.decision(Regime::SwissFadp, "DE", on).is_some());
+        assert!(
+            table
+                .decision(Regime::UkGdpr, "US", d("2023-10-11"))
+                .is_none()
+        );
+        assert!(
+            table
+                .decision(Regime::UkGdpr, "US", d("2023-10-12"))
+                .is_some()
+        );
+        assert!(
+            table
+                .decision(Regime::SwissFadp, "US", d("2024-09-14"))
+                .is_none()
+        );
+        assert!(
+            table
+                .decision(Regime::SwissFadp, "US", d("2024-09-15"))
+                .is_some()
+        );
+        let mut current: Vec<&str> = table
+            .decisions()
             .iter()
-            .filter(|x| x.in_force_on(today))
-            .map(|x| x.country)
+            .filter(|x| x.regime == Regime::EuGdpr && x.in_force_on(on))
+            .filter_map(|x| x.country.as_deref())
             .collect();
         current.sort_unstable();
         assert_eq!(
@@ -369,71 +607,8 @@ mod tests {
                 "US", "UY"
             ]
         );
-        assert!(has_adequacy("GB", today));
-        assert!(has_adequacy("CH", today));
-        assert!(!has_adequacy("AU", today));
-        assert!(!has_adequacy("NL", today), "EEA states need no adequacy");
-        assert!(!has_adequacy("us", today), "codes are case-sensitive");
-    }
-
-    #[test]
-    fn every_country_is_a_valid_non_eea_country() {
-        for x in adequacy_decisions() {
-            assert!(country(x.country).is_some(), "{}: not a country", x.country);
-            assert!(!is_eea(x.country), "{}: is in the EEA", x.country);
-        }
-    }
-
-    #[test]
-    fn decisions_are_well_formed() {
-        for x in adequacy_decisions() {
-            assert!(!x.reference.is_empty() && !x.title.is_empty());
-            if let Some(until) = x.in_force_until {
-                assert!(x.adopted < until, "{}: ends before it starts", x.reference);
-            }
-        }
-        let mut refs: Vec<_> = adequacy_decisions().iter().map(|x| x.reference).collect();
-        refs.sort_unstable();
-        refs.dedup();
-        assert_eq!(
-            refs.len(),
-            adequacy_decisions().len(),
-            "duplicate reference"
-        );
-    }
-
-    #[test]
-    fn table_is_grouped_by_country_oldest_first() {
-        assert!(
-            DECISIONS
-                .windows(2)
-                .all(|w| (w[0].country, w[0].adopted) < (w[1].country, w[1].adopted))
-        );
-    }
-
-    #[test]
-    fn decisions_for_a_country_never_overlap() {
-        let all = adequacy_decisions();
-        for (i, a) in all.iter().enumerate() {
-            for b in &all[i + 1..] {
-                if a.country != b.country {
-                    continue;
-                }
-                let (first, second) = if a.adopted <= b.adopted {
-                    (a, b)
-                } else {
-                    (b, a)
-                };
-                let first_end = first
-                    .in_force_until
-                    .unwrap_or_else(|| panic!("{} is open-ended but superseded", first.reference));
-                assert!(
-                    first_end <= second.adopted,
-                    "{} overlaps {}",
-                    first.reference,
-                    second.reference
-                );
-            }
-        }
+        assert!(table.decisions().iter().any(
+            |x| x.international_organisation.as_deref() == Some("European Patent Organisation")
+        ));
     }
 }

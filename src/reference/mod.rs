@@ -1,26 +1,27 @@
-//! Reference data for transfer rules: countries, the EEA, and the European
-//! Commission's adequacy decisions.
+//! Reference data for transfer rules: countries, the EEA, the three transfer regimes and
+//! their adequacy decisions.
 //!
-//! This data lives in code rather than in the database or a downloaded file
-//! on purpose. Whether a data flow is a restricted transfer, and whether it
-//! can rest on an adequacy decision, depends on these tables as much as on the
-//! rules that read them, so they are versioned together: a release of the
-//! registry always pairs a set of rules with the exact data they were tested
-//! against. A change here (a new decision, a judgment striking one down) is a
-//! reviewed code change with tests and a history in version control, not a
-//! silent edit to a row — which is also what an auditor asking "why did the
-//! registry say this transfer was covered on that date?" needs to see.
+//! Countries and the regimes' instruments are code. The adequacy decisions are a readable data
+//! file, `data/adequacy.yaml`, compiled into the binary: a release pairs the rules with the
+//! decisions they were tested against, and the file's history is the answer to "why did the
+//! registry say this transfer was covered on that date?". An operator can point the server at
+//! an updated copy (`--adequacy-file`) when a decision is adopted, renewed or struck down
+//! before the next release; the loader checks its rules (every date backed by a cited source)
+//! before the server starts on it.
 //!
-//! Decisions are kept with their dates rather than as a "currently adequate"
-//! list, so a transfer can be assessed as of the day it took place.
+//! Decisions are kept with their dates rather than as a "currently adequate" list, so a
+//! transfer can be assessed as of the day it took place.
 
 mod adequacy;
 mod countries;
+mod regime;
 
 pub use adequacy::{
-    AdequacyDecision, AdequacyScope, adequacy_decision, adequacy_decisions, has_adequacy,
+    AdequacyDecision, AdequacyScope, AdequacyTable, Amendment, BUILTIN as BUILTIN_ADEQUACY,
+    EU_US_DPF, Importer, Source,
 };
 pub use countries::{Country, EEA, country, is_eea};
+pub use regime::Regime;
 
 #[cfg(test)]
 mod tests {
@@ -31,10 +32,11 @@ mod tests {
     #[test]
     fn classifies_destinations_through_the_public_api() {
         let on = NaiveDate::from_ymd_opt(2024, 1, 1).expect("valid date");
+        let table = AdequacyTable::builtin();
         let classify = |code: &str| match country(code) {
             None => "unknown",
-            Some(c) if is_eea(c.alpha2) => "eea",
-            Some(c) if has_adequacy(c.alpha2, on) => "adequate",
+            Some(c) if Regime::EuGdpr.free_flow(c.alpha2) => "eea",
+            Some(c) if table.decision(Regime::EuGdpr, c.alpha2, on).is_some() => "adequate",
             Some(_) => "third country",
         };
         assert_eq!(classify("NL"), "eea");
@@ -44,12 +46,7 @@ mod tests {
         assert_eq!(classify("IN"), "third country");
         assert_eq!(classify("nl"), "unknown");
         assert_eq!(EEA.len(), 30);
-        assert!(
-            adequacy_decisions()
-                .iter()
-                .any(|d| d.scope == AdequacyScope::Full)
-        );
-        let dpf: &AdequacyDecision = adequacy_decision("US", on).expect("DPF");
+        let dpf: &AdequacyDecision = table.decision(Regime::EuGdpr, "US", on).expect("DPF");
         assert_eq!(dpf.scope, AdequacyScope::CertifiedOrganisations);
         let _: Country = country("US").expect("US");
     }

@@ -88,6 +88,13 @@ async fn store(
     }
     let retention_period =
         validate::retention_period("retentionPeriod", input.retention_period.as_deref())?;
+    // An activity recorded before the start was asked for keeps its period until it changes.
+    let recorded = existing.is_some_and(|e| {
+        e.retention_period == retention_period && e.retention_from == input.retention_from
+    });
+    if !recorded {
+        validate::retention_start(retention_period.as_deref(), input.retention_from)?;
+    }
     let categories = validate::category_keys("dataCategories", &input.data_categories)?;
     let subjects = validate::keys("dataSubjects", &input.data_subjects)?;
     let products = validate::keys("products", &input.products)?;
@@ -107,6 +114,7 @@ async fn store(
         purposes: Set(TextList(purposes)),
         legal_basis: Set(input.legal_basis),
         retention_period: Set(retention_period),
+        retention_from: Set(input.retention_from),
         retention_reason: Set(validate::text(
             "retentionReason",
             input.retention_reason.as_deref(),

@@ -12,21 +12,23 @@ use super::snapshot::{FlowRefs, FlowSnapshot};
 use super::taxonomy::{
     categories_with_descendants, resolve_categories, resolve_products, resolve_subjects,
 };
+use super::transfers::{self, Exporter, Party};
+use super::validate::{ModuleCheck, Recorded, TransferParties};
 use super::{Actor, Registry, linked, validate, visibility};
-use crate::reference::EEA;
+use crate::reference::{AdequacyTable, EEA, Importer};
 use chrono::{DateTime, Utc};
 use entity::{
     LegalBasis, OrganizationRole, RecipientKind, RecipientRole, RecipientStatus, TextList,
     TransferMechanism, activity_data_subject, activity_product, data_category, data_flow,
-    data_subject_category, flow_country, flow_data_category, flow_data_subject,
+    data_subject_category, flow_country, flow_data_category, flow_data_subject, organization,
     processing_activity, recipient, transfer,
 };
 use sea_orm::sea_query::{ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Which data flows to list. Empty lists and `None` do not filter; values within one list are
 /// alternatives; different fields must all hold.
@@ -104,13 +106,17 @@ async fn state_of(txn: &DatabaseTransaction, flow: &data_flow::Model) -> Result<
         ),
         _ => false,
     };
-    let via = match flow.via_recipient_id {
-        Some(id) => recipient::Entity::find_by_id(id)
-            .one(txn)
-            .await?
-            .map(|r| r.key),
-        None => None,
+    let key_of = async |id: Option<i32>| -> Result<Option<String>> {
+        Ok(match id {
+            Some(id) => recipient::Entity::find_by_id(id)
+                .one(txn)
+                .await?
+                .map(|r| r.key),
+            None => None,
+        })
     };
+    let via = key_of(flow.via_recipient_id).await?;
+    let exporter = key_of(flow.exporter_recipient_id).await?;
     let keys = |terms: Option<Vec<String>>| terms.unwrap_or_default();
     let categories = linked::<flow_data_category::Entity, data_category::Entity>(
         txn,
@@ -152,6 +158,7 @@ async fn state_of(txn: &DatabaseTransaction, flow: &data_flow::Model) -> Result<
             .map(|r| r.key.clone())
             .unwrap_or_default(),
         via,
+        exporter,
         data_categories: keys(categories),
         data_subjects: keys(subjects),
     };
@@ -170,8 +177,9 @@ async fn state_of(txn: &DatabaseTransaction, flow: &data_flow::Model) -> Result<
     })
 }
 
-/// The flow's activity and recipient, which must exist, and its intermediary, which must be
-/// another recipient.
+/// The flow's activity and recipient, which must exist; its intermediary, which must be
+/// another recipient; and its exporting establishment, which must be one of the organization's
+/// affiliates, for a direct flow.
 async fn check_references(
     txn: &DatabaseTransaction,
     input: &FlowInput,
@@ -200,16 +208,186 @@ async fn check_references(
                 RegistryError::invalid("viaRecipientId", "there is no such recipient")
             })?;
     }
+    if let Some(exporter) = input.exporter {
+        if input.via.is_some() {
+            return Err(RegistryError::invalid(
+                "exporterId",
+                "an onward flow's exporter is the recipient that forwards it (viaRecipientId): name an exporting establishment on direct flows only",
+            ));
+        }
+        if exporter == input.recipient {
+            return Err(RegistryError::invalid(
+                "exporterId",
+                "a recipient cannot export data to itself",
+            ));
+        }
+        let establishment = recipient::Entity::find_by_id(exporter)
+            .one(txn)
+            .await?
+            .ok_or_else(|| RegistryError::invalid("exporterId", "there is no such recipient"))?;
+        if establishment.kind != RecipientKind::Affiliate {
+            return Err(RegistryError::invalid(
+                "exporterId",
+                format!(
+                    "{} is no establishment of the organization: an exporting establishment is one of its affiliates (kind AFFILIATE)",
+                    establishment.legal_name
+                ),
+            ));
+        }
+    }
     Ok((activity, recipient))
 }
 
-/// The flow's destinations and their transfers (one per destination outside the EEA), and the
-/// keys of its data categories and data subjects, checked on their own.
+/// Who exports a flow's data: its activity, its forwarder and its exporting establishment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FlowParties {
+    pub activity: i32,
+    pub via: Option<i32>,
+    pub exporter: Option<i32>,
+}
+
+impl From<&data_flow::Model> for FlowParties {
+    fn from(flow: &data_flow::Model) -> Self {
+        Self {
+            activity: flow.activity_id,
+            via: flow.via_recipient_id,
+            exporter: flow.exporter_recipient_id,
+        }
+    }
+}
+
+/// The exporter of each of `flows` ([`transfers::exporter_of`]), in four statements whatever
+/// their number: the organization, the activities, the forwarders and establishments, and the
+/// forwarders' own flows in those activities (their role there makes them processor or
+/// controller of the data they pass on).
+pub(crate) async fn exporters_of(
+    conn: &impl ConnectionTrait,
+    flows: &[FlowParties],
+) -> Result<HashMap<FlowParties, Exporter>> {
+    let mut out = HashMap::new();
+    if flows.is_empty() {
+        return Ok(out);
+    }
+    let organization = organization::Entity::find()
+        .order_by_asc(organization::Column::Id)
+        .one(conn)
+        .await?;
+    let (org_name, org_country) = organization
+        .map(|o| (o.name, o.country))
+        .unwrap_or_else(|| ("the organization".to_owned(), String::new()));
+    let activity_ids: HashSet<i32> = flows.iter().map(|f| f.activity).collect();
+    let activities: HashMap<i32, OrganizationRole> = processing_activity::Entity::find()
+        .filter(processing_activity::Column::Id.is_in(activity_ids.iter().copied()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.organization_role))
+        .collect();
+    let party_ids: HashSet<i32> = flows
+        .iter()
+        .flat_map(|f| [f.via, f.exporter])
+        .flatten()
+        .collect();
+    let parties: HashMap<i32, recipient::Model> = recipient::Entity::find()
+        .filter(recipient::Column::Id.is_in(party_ids.iter().copied()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    let via_ids: HashSet<i32> = flows.iter().filter_map(|f| f.via).collect();
+    let mut roles: HashMap<(i32, i32), Vec<RecipientRole>> = HashMap::new();
+    if !via_ids.is_empty() {
+        for flow in data_flow::Entity::find()
+            .filter(data_flow::Column::RecipientId.is_in(via_ids.iter().copied()))
+            .filter(data_flow::Column::ActivityId.is_in(activity_ids.iter().copied()))
+            .all(conn)
+            .await?
+        {
+            if let Some(via) = parties.get(&flow.recipient_id) {
+                roles
+                    .entry((flow.activity_id, flow.recipient_id))
+                    .or_default()
+                    .push(effective_role(flow.role, via.default_role));
+            }
+        }
+    }
+    let party = |r: &recipient::Model| (r.legal_name.clone(), r.country.clone());
+    for f in flows {
+        let activity_role = activities
+            .get(&f.activity)
+            .copied()
+            .unwrap_or(OrganizationRole::Controller);
+        let via = f.via.and_then(|id| parties.get(&id)).map(|r| {
+            let role = transfers::forwarder_role(
+                roles.get(&(f.activity, r.id)).cloned().unwrap_or_default(),
+                r.default_role,
+            );
+            (party(r), role)
+        });
+        let establishment = f.exporter.and_then(|id| parties.get(&id)).map(party);
+        let exporter = transfers::exporter_of(
+            Party {
+                name: &org_name,
+                country: &org_country,
+            },
+            activity_role,
+            via.as_ref()
+                .map(|((name, country), role)| (Party { name, country }, *role)),
+            establishment
+                .as_ref()
+                .map(|(name, country)| Party { name, country }),
+        );
+        out.insert(*f, exporter);
+    }
+    Ok(out)
+}
+
+/// The parties of a flow's transfers, as the validation needs them.
+fn transfer_parties<'a>(
+    exporter: &'a Exporter,
+    activity: &processing_activity::Model,
+    role: Option<RecipientRole>,
+    importer: &'a recipient::Model,
+    adequacy: &'a AdequacyTable,
+    now: DateTime<Utc>,
+) -> TransferParties<'a> {
+    let importer_role = effective_role(role, importer.default_role);
+    let rule = transfers::module_rule(
+        exporter.role,
+        activity.organization_role,
+        importer_role,
+        importer.kind,
+    );
+    TransferParties {
+        exporter: Party {
+            name: &exporter.name,
+            country: &exporter.country,
+        },
+        regime: exporter.regime,
+        modules: ModuleCheck::Flow {
+            rule,
+            exporter_role: exporter.role,
+            importer_role,
+        },
+        importer_name: &importer.legal_name,
+        importer: Importer {
+            kind: importer.kind,
+            dpf_certified: importer.dpf_certified,
+            certifications: &importer.certifications.0,
+        },
+        adequacy,
+        today: now.date_naive(),
+    }
+}
+
+/// The flow's destinations and their transfers (one per destination outside the exporter's
+/// free-flow area), and the keys of its data categories and data subjects, checked on their
+/// own.
 fn check_contents(
     input: &FlowInput,
-    importer: &recipient::Model,
-    now: DateTime<Utc>,
-    recorded_adequacy: &[&str],
+    parties: &TransferParties<'_>,
+    recorded: &Recorded<'_>,
 ) -> Result<(Vec<String>, Vec<TransferInput>)> {
     if input.data_categories.is_empty() {
         return Err(RegistryError::invalid(
@@ -230,13 +408,7 @@ fn check_contents(
             "a data flow has at least one destination country",
         ));
     }
-    let transfers = validate::transfers(
-        &countries,
-        &input.transfers,
-        importer.dpf_certified,
-        now.date_naive(),
-        recorded_adequacy,
-    )?;
+    let transfers = validate::transfers(&countries, &input.transfers, parties, recorded)?;
     validate::category_keys("dataCategories", &input.data_categories)?;
     validate::keys("dataSubjects", &input.data_subjects)?;
     Ok((countries, transfers))
@@ -360,7 +532,8 @@ async fn write_rows(
             flow_id: Set(id),
             country: Set(t.country.clone()),
             mechanism: Set(t.safeguard.mechanism),
-            scc_module: Set(t.safeguard.scc_module),
+            // Validated to 1-4.
+            scc_module: Set(t.safeguard.scc_module.and_then(|m| i16::try_from(m).ok())),
             derogation: Set(t.safeguard.derogation),
             safeguards: Set(t.safeguard.safeguards.clone()),
             tia_date: Set(t.safeguard.tia_date),
@@ -373,22 +546,36 @@ async fn write_rows(
 }
 
 /// Validates `input` against the registry and writes the flow (`existing` when it is an
-/// update); returns the flow's new state. `recorded_adequacy`: the destinations whose adequacy
-/// transfer the flow already has (see `validate::safeguard`).
+/// update); returns the flow's new state. `recorded`: what the flow already records, when an
+/// update keeps its parties (see [`Recorded`]).
 async fn store(
     txn: &DatabaseTransaction,
     existing: Option<&data_flow::Model>,
     input: &FlowInput,
     now: DateTime<Utc>,
-    recorded_adequacy: &[&str],
+    adequacy: &AdequacyTable,
+    recorded: &Recorded<'_>,
 ) -> Result<(data_flow::Model, FlowState)> {
     let (activity, recipient) = check_references(txn, input).await?;
-    let (countries, transfers) = check_contents(input, &recipient, now, recorded_adequacy)?;
+    let flow_parties = FlowParties {
+        activity: input.activity,
+        via: input.via,
+        exporter: input.exporter,
+    };
+    let exporter = exporters_of(txn, &[flow_parties])
+        .await?
+        .remove(&flow_parties)
+        .ok_or_else(|| {
+            RegistryError::invalid("activityId", "there is no such processing activity")
+        })?;
+    let parties = transfer_parties(&exporter, &activity, input.role, &recipient, adequacy, now);
+    let (countries, transfers) = check_contents(input, &parties, recorded)?;
     let (category_ids, subject_ids) = resolve_terms(txn, &activity, input).await?;
     let mut row = data_flow::ActiveModel {
         activity_id: Set(activity.id),
         recipient_id: Set(recipient.id),
         via_recipient_id: Set(input.via),
+        exporter_recipient_id: Set(input.exporter),
         role: Set(input.role),
         purpose: Set(validate::text("purpose", input.purpose.as_deref())?),
         assumptions: Set(TextList(validate::texts(
@@ -641,6 +828,20 @@ impl Registry {
         Ok(out)
     }
 
+    /// The exporter of each flow's transfers: who sends the data, its role, its regime.
+    pub async fn flow_exporters(&self, ids: &[i32]) -> Result<HashMap<i32, Exporter>> {
+        let flows = data_flow::Entity::find()
+            .filter(data_flow::Column::Id.is_in(ids.iter().copied()))
+            .all(self.db())
+            .await?;
+        let parties: Vec<FlowParties> = flows.iter().map(FlowParties::from).collect();
+        let exporters = exporters_of(self.db(), &parties).await?;
+        Ok(flows
+            .iter()
+            .filter_map(|f| Some((f.id, exporters.get(&FlowParties::from(f)).cloned()?)))
+            .collect())
+    }
+
     /// The transfers of each flow, by country.
     pub async fn flow_transfers(&self, ids: &[i32]) -> Result<HashMap<i32, Vec<transfer::Model>>> {
         let mut out: HashMap<i32, Vec<transfer::Model>> = HashMap::new();
@@ -719,7 +920,15 @@ impl Registry {
         reason: Option<&str>,
     ) -> Result<data_flow::Model> {
         let mut change = self.change(actor, reason).await?;
-        let (flow, state) = store(change.txn(), None, &input, self.now(), &[]).await?;
+        let (flow, state) = store(
+            change.txn(),
+            None,
+            &input,
+            self.now(),
+            self.adequacy(),
+            &Recorded::default(),
+        )
+        .await?;
         change
             .record(NewEvent::flow(Transition::Created(state)))
             .await?;
@@ -738,18 +947,47 @@ impl Registry {
         let mut change = self.change(actor, reason).await?;
         let existing = change.find::<data_flow::Entity>("DataFlow", id).await?;
         let before = state_of(change.txn(), &existing).await?;
-        // Adequacy transfers the flow already has stay valid for these edits even if their
-        // decision has lapsed since (the record's findings report that).
-        let recorded: Vec<&str> = before
+        let input = patch.apply(before.snapshot.clone().into_input(&existing));
+        // An update that keeps the flow's parties keeps the transfers it does not change as
+        // they are, even where a rule added or a decision lapsed since would refuse them (the
+        // record's findings report those): such a flow stays editable, and fixable.
+        let same_parties = (
+            existing.activity_id,
+            existing.recipient_id,
+            existing.via_recipient_id,
+            existing.exporter_recipient_id,
+            existing.role,
+        ) == (
+            input.activity,
+            input.recipient,
+            input.via,
+            input.exporter,
+            input.role,
+        );
+        let kept: Vec<TransferInput> = before
             .snapshot
             .transfers
             .iter()
-            .filter(|t| t.mechanism == TransferMechanism::AdequacyDecision)
-            .map(|t| t.country.as_str())
+            .cloned()
+            .map(TransferInput::from)
             .collect();
-        let input = patch.apply(before.snapshot.clone().into_input(&existing));
-        let (flow, after) =
-            store(change.txn(), Some(&existing), &input, self.now(), &recorded).await?;
+        let recorded = if same_parties {
+            Recorded {
+                transfers: &kept,
+                countries: &before.snapshot.countries,
+            }
+        } else {
+            Recorded::default()
+        };
+        let (flow, after) = store(
+            change.txn(),
+            Some(&existing),
+            &input,
+            self.now(),
+            self.adequacy(),
+            &recorded,
+        )
+        .await?;
         // A flow that starts or stops being shown to customers (moved between a recipient on
         // the public list and one off it, or into or out of a subprocessing role) is, to them,
         // a flow that joins or leaves the list: the public feed says that, and the update

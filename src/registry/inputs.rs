@@ -7,7 +7,7 @@
 use chrono::NaiveDate;
 use entity::{
     Derogation, LegalBasis, OrganizationRole, RecipientKind, RecipientRole, RecipientStatus,
-    TransferMechanism,
+    RetentionStart, TransferMechanism,
 };
 use serde::Deserialize;
 
@@ -20,16 +20,20 @@ pub struct Safeguard {
     pub mechanism: TransferMechanism,
     /// SCC 2021/914 module: 1 (controller to controller), 2 (controller to processor), 3
     /// (processor to processor) or 4 (processor to controller); only with standard contractual
-    /// clauses.
+    /// clauses (or, under the UK GDPR, the UK Addendum to them). On a flow the registry fills it
+    /// in from the parties' roles when it is absent, and refuses one that contradicts them.
     #[serde(default)]
-    pub scc_module: Option<i16>,
+    pub scc_module: Option<i32>,
     /// The Art. 49 derogation relied on, only with DEROGATION: EXPLICIT_CONSENT (49(1)(a)),
     /// CONTRACT_WITH_DATA_SUBJECT (b), CONTRACT_IN_DATA_SUBJECT_INTEREST (c),
     /// IMPORTANT_PUBLIC_INTEREST (d), LEGAL_CLAIMS (e), VITAL_INTERESTS (f), PUBLIC_REGISTER (g)
     /// or COMPELLING_LEGITIMATE_INTERESTS (49(1), second subparagraph).
     #[serde(default)]
     pub derogation: Option<Derogation>,
-    /// Documented safeguards; required for the compelling-legitimate-interests derogation.
+    /// What Art. 49(6) asks the record to document: for a derogation, the assessment of why it
+    /// applies (required for (1)(a), (b), (c) and (e) on a flow, which recurs) and, for
+    /// compelling legitimate interests, the suitable safeguards; for SCCs where no module fits
+    /// the parties, the position taken.
     #[serde(default)]
     pub safeguards: Option<String>,
     /// Date of the transfer impact assessment (EDPB Recommendations 01/2020).
@@ -54,7 +58,7 @@ struct FlatTransfer {
     country: String,
     mechanism: TransferMechanism,
     #[serde(default)]
-    scc_module: Option<i16>,
+    scc_module: Option<i32>,
     #[serde(default)]
     derogation: Option<Derogation>,
     #[serde(default)]
@@ -198,9 +202,14 @@ pub struct ActivityInput {
     #[serde(default)]
     pub products: Vec<String>,
     /// How long the data is kept (Art. 30(1)(f)): an ISO 8601 duration in years, months,
-    /// weeks or days (P6M, P12M, P10Y, P30D).
+    /// weeks or days (P6M, P12M, P10Y, P30D), counted from `retention_from`.
     #[serde(default)]
     pub retention_period: Option<String>,
+    /// What the period runs from: COLLECTION, END_OF_CONTRACT, LAST_ACTIVITY or
+    /// LEGAL_OBLIGATION_EVENT; or DURATION_OF_CONTRACT, with no period, for data kept as long as
+    /// the contract runs.
+    #[serde(default)]
+    pub retention_from: Option<RetentionStart>,
     /// Why the data is kept that long.
     #[serde(default)]
     pub retention_reason: Option<String>,
@@ -228,6 +237,7 @@ pub struct ActivityPatch {
     pub data_categories: Option<Vec<String>>,
     pub products: Option<Vec<String>>,
     pub retention_period: Option<Option<String>>,
+    pub retention_from: Option<Option<RetentionStart>>,
     pub retention_reason: Option<Option<String>>,
     pub security_measures: Option<Vec<String>>,
     pub special_category_condition: Option<Option<String>>,
@@ -250,6 +260,7 @@ impl ActivityPatch {
             data_categories: self.data_categories.unwrap_or(current.data_categories),
             products: self.products.unwrap_or(current.products),
             retention_period: self.retention_period.unwrap_or(current.retention_period),
+            retention_from: self.retention_from.unwrap_or(current.retention_from),
             retention_reason: self.retention_reason.unwrap_or(current.retention_reason),
             security_measures: self.security_measures.unwrap_or(current.security_measures),
             special_category_condition: self
@@ -271,9 +282,15 @@ pub struct FlowInput<R = i32> {
     pub activity: R,
     /// The recipient.
     pub recipient: R,
-    /// For an onward flow, the recipient that forwards the data (Segment -> Mixpanel).
+    /// For an onward flow, the recipient that forwards the data (Segment -> Mixpanel): the
+    /// exporter of its transfers.
     #[serde(default)]
     pub via: Option<R>,
+    /// For a direct flow sent by one of the organization's establishments rather than the
+    /// organization itself (MessageBird UK Limited for its UK customers), that establishment:
+    /// an AFFILIATE recipient. It is the exporter, and its country sets the regime.
+    #[serde(default)]
+    pub exporter: Option<R>,
     /// The recipient's role in this flow; the recipient's default role when absent.
     #[serde(default)]
     pub role: Option<RecipientRole>,
@@ -306,6 +323,7 @@ impl<R> FlowInput<R> {
             activity: activity(self.activity)?,
             recipient: recipient(self.recipient)?,
             via: self.via.map(&mut recipient).transpose()?,
+            exporter: self.exporter.map(&mut recipient).transpose()?,
             role: self.role,
             purpose: self.purpose,
             data_categories: self.data_categories,
@@ -323,6 +341,7 @@ pub struct FlowPatch {
     pub activity: Option<i32>,
     pub recipient: Option<i32>,
     pub via: Option<Option<i32>>,
+    pub exporter: Option<Option<i32>>,
     pub role: Option<Option<RecipientRole>>,
     pub purpose: Option<Option<String>>,
     pub data_categories: Option<Vec<String>>,
@@ -340,6 +359,7 @@ impl FlowPatch {
             activity: self.activity.unwrap_or(current.activity),
             recipient: self.recipient.unwrap_or(current.recipient),
             via: self.via.unwrap_or(current.via),
+            exporter: self.exporter.unwrap_or(current.exporter),
             role: self.role.unwrap_or(current.role),
             purpose: self.purpose.unwrap_or(current.purpose),
             data_categories: self.data_categories.unwrap_or(current.data_categories),
@@ -393,6 +413,10 @@ pub struct OrganizationInput {
     pub dpo_address: Option<String>,
     #[serde(default)]
     pub representative: Option<String>,
+    /// Art. 30(2)(a): where the name and contact details of each controller the organization
+    /// processes for are kept, when the record names them by category only.
+    #[serde(default)]
+    pub controllers_register: Option<String>,
     #[serde(default)]
     pub sources: Vec<String>,
 }

@@ -20,6 +20,7 @@ mod recipients;
 pub mod rules;
 pub mod snapshot;
 mod taxonomy;
+pub mod transfers;
 pub mod validate;
 pub mod visibility;
 
@@ -32,6 +33,7 @@ pub use pages::{ActivityKey, FlowKey, Keyed, ObjectionKey, Page, RecipientKey};
 pub use recipients::RecipientFilter;
 pub use snapshot::{ActivitySnapshot, FlowSnapshot, RecipientSnapshot, Snapshot, TransferSnapshot};
 
+use crate::reference::AdequacyTable;
 use chrono::{DateTime, Utc};
 pub use clock::{Clock, ManualClock, SystemClock};
 use conn::Conn;
@@ -71,6 +73,8 @@ pub struct Registry {
     in_batch: bool,
     /// Bumped whenever an API key may have been revoked; connections then check their key.
     revocations: Arc<watch::Sender<u64>>,
+    /// The adequacy decisions the transfer rules read: the compiled-in table or an operator's.
+    adequacy: Arc<AdequacyTable>,
     /// Where this process knows the registry to be (see [`Registry::generation`]).
     versions: Arc<Versions>,
     /// In a batch: the registry's version its writes have reached, known once it commits.
@@ -179,6 +183,7 @@ impl Registry {
                 known: AtomicI64::new(-1),
             }),
             batch_version: None,
+            adequacy: AdequacyTable::builtin(),
         }
     }
 
@@ -193,6 +198,17 @@ impl Registry {
     /// Records the registry's version as read from the database (another process's writes).
     pub fn observe_version(&self, version: i64) {
         self.versions.observe(version);
+    }
+
+    /// The same registry reading `adequacy` instead of the compiled-in decisions.
+    pub fn with_adequacy(mut self, adequacy: Arc<AdequacyTable>) -> Self {
+        self.adequacy = adequacy;
+        self
+    }
+
+    /// The adequacy decisions the registry's transfer rules read.
+    pub fn adequacy(&self) -> &Arc<AdequacyTable> {
+        &self.adequacy
     }
 
     /// The registry's connection (the pool, or a batch's transaction), for readers such as

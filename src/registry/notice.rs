@@ -4,7 +4,8 @@
 
 use super::changelog::{NewEvent, Transition};
 use super::error::{RegistryError, Result};
-use super::recipients::locations_of;
+use super::inputs::RecipientInput;
+use super::recipients::{locations_of, organization_party, summary_safeguard};
 use super::snapshot::RecipientSnapshot;
 use super::{Actor, Registry, validate};
 use chrono::{DateTime, Utc};
@@ -20,34 +21,28 @@ pub struct ObjectionFilter {
     pub statuses: Vec<ObjectionStatus>,
 }
 
-/// Refuses to announce a recipient processing outside the EEA without a transfer mechanism.
-/// Customers are told of the safeguard as it stands today: an adequacy decision that has lapsed
-/// since the recipient was recorded must be replaced first.
-fn check_announced_safeguard(recipient: &RecipientSnapshot, now: DateTime<Utc>) -> Result<()> {
-    let abroad: Vec<&str> = recipient
-        .processing_locations
-        .iter()
-        .map(String::as_str)
-        .filter(|c| !crate::reference::is_eea(c))
-        .collect();
-    match (recipient.safeguard(), abroad.first()) {
-        (None, Some(first)) => Err(RegistryError::invalid(
-            "transfer",
-            format!(
-                "the recipient processes data in {first}, outside the EEA: record its transfer mechanism before announcing it"
-            ),
-        )),
-        (Some(safeguard), _) => validate::safeguard(
-            "transfer",
-            &abroad,
-            &safeguard,
-            recipient.dpf_certified,
-            now.date_naive(),
-            &[],
-        )
-        .map(drop),
-        (None, None) => Ok(()),
-    }
+/// Refuses to announce a recipient processing outside the organization's free-flow area
+/// without a transfer mechanism. Customers are told of the safeguard as it stands today: an
+/// adequacy decision that has lapsed since the recipient was recorded must be replaced first.
+fn check_announced_safeguard(
+    recipient: &RecipientSnapshot,
+    organization: (&str, &str),
+    adequacy: &crate::reference::AdequacyTable,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let announced = RecipientInput {
+        status: RecipientStatus::Announced,
+        ..recipient.clone().into()
+    };
+    summary_safeguard(
+        &announced,
+        &recipient.processing_locations,
+        organization,
+        adequacy,
+        now.date_naive(),
+        None,
+    )
+    .map(drop)
 }
 
 impl Registry {
@@ -74,7 +69,8 @@ impl Registry {
         }
         let locations = locations_of(change.txn(), id).await?;
         let before = RecipientSnapshot::of(existing.clone(), locations.clone());
-        check_announced_safeguard(&before, now)?;
+        let (org_name, org_country) = organization_party(change.txn()).await?;
+        check_announced_safeguard(&before, (&org_name, &org_country), self.adequacy(), now)?;
         let mut row: recipient::ActiveModel = existing.into();
         row.status = Set(RecipientStatus::Announced);
         row.announced_at = Set(Some(now));

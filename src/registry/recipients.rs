@@ -2,18 +2,19 @@
 
 use super::changelog::{NewEvent, Transition};
 use super::error::{RegistryError, Result};
-use super::flows::{record_shown_changes, states_of_flows};
+use super::flows::{FlowParties, exporters_of, record_shown_changes, states_of_flows};
 use super::inputs::{RecipientInput, RecipientPatch, Safeguard};
 use super::rules::subprocessor_ids;
 use super::snapshot::RecipientSnapshot;
+use super::transfers::{self, Party};
+use super::validate::{ModuleCheck, TransferParties};
 use super::{Actor, Registry, validate};
-use crate::reference;
+use crate::reference::{AdequacyTable, Importer};
 use chrono::{DateTime, Utc};
 use entity::{
-    RecipientKind, RecipientStatus, TextList, TransferMechanism, data_flow, recipient,
-    recipient_location, transfer,
+    RecipientKind, RecipientRole, RecipientStatus, TextList, TransferMechanism, data_flow,
+    organization, recipient, recipient_location, transfer,
 };
-use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -35,48 +36,88 @@ struct Validated {
     locations: Vec<String>,
 }
 
-/// The recipient's transfer safeguard, checked against its processing locations outside the
-/// EEA: required once it is announced or active (GDPR Chapter V), refused when no location is
-/// outside the EEA. `recorded`: the destinations whose adequacy transfer the registry already
-/// holds for this recipient (see `validate::safeguard`).
-fn validate_transfer(
+/// The exporter of a recipient's summary safeguard: the organization, by name and country (the
+/// registry's default name and no country before the organization is recorded).
+pub(crate) async fn organization_party(conn: &impl ConnectionTrait) -> Result<(String, String)> {
+    Ok(organization::Entity::find()
+        .order_by_asc(organization::Column::Id)
+        .one(conn)
+        .await?
+        .map(|o| (o.name, o.country))
+        .unwrap_or_else(|| ("the organization".to_owned(), String::new())))
+}
+
+/// The recipient's summary safeguard, checked against its processing locations outside the
+/// organization's free-flow area: required once it is announced or active (Chapter V) unless
+/// it is a mere conduit by default (conveying data through it is no transfer; its controller
+/// flows carry their own), refused when no location is outside that area. The exporter is the
+/// organization, under its regime; the module must fit the recipient's default role. A
+/// safeguard it already has, for the same locations (`recorded`), is kept as it is even where
+/// a decision lapsed or a rule was added since (the findings report that).
+pub(crate) fn summary_safeguard(
     input: &RecipientInput,
     locations: &[String],
-    now: DateTime<Utc>,
-    recorded: &[&str],
+    organization: (&str, &str),
+    adequacy: &AdequacyTable,
+    today: chrono::NaiveDate,
+    recorded: Option<&Safeguard>,
 ) -> Result<Option<Safeguard>> {
-    let outside_eea: Vec<&str> = locations
+    let (org_name, org_country) = organization;
+    let regime = transfers::regime_of(org_country, None);
+    let outside: Vec<&str> = locations
         .iter()
         .map(String::as_str)
-        .filter(|c| !reference::is_eea(c))
+        .filter(|c| !regime.free_flow(c))
         .collect();
-    match (&input.transfer, outside_eea.first()) {
+    match (&input.transfer, outside.first()) {
         (Some(_), None) => Err(RegistryError::invalid(
             "transfer",
-            "the recipient has no processing location outside the EEA, so no transfer safeguard applies",
+            format!(
+                "the recipient has no processing location outside {}, so no transfer safeguard applies",
+                regime.free_flow_area()
+            ),
         )),
-        (Some(safeguard), Some(_)) => Ok(Some(validate::safeguard(
-            "transfer",
-            &outside_eea,
-            safeguard,
-            input.dpf_certified,
-            now.date_naive(),
-            recorded,
-        )?)),
+        (Some(safeguard), Some(_)) if recorded == Some(safeguard) => Ok(Some(safeguard.clone())),
+        (Some(safeguard), Some(_)) => {
+            let parties = TransferParties {
+                exporter: Party {
+                    name: org_name,
+                    country: org_country,
+                },
+                regime,
+                modules: ModuleCheck::Summary {
+                    default_role: input.default_role,
+                },
+                importer_name: &input.legal_name,
+                importer: Importer {
+                    kind: input.kind,
+                    dpf_certified: input.dpf_certified,
+                    certifications: &input.certifications,
+                },
+                adequacy,
+                today,
+            };
+            Ok(Some(validate::safeguard(
+                "transfer", &outside, safeguard, &parties,
+            )?))
+        }
         (None, Some(first))
-            if matches!(
-                input.status,
-                RecipientStatus::Announced | RecipientStatus::Active
-            ) =>
+            if input.default_role != RecipientRole::MereConduit
+                && matches!(
+                    input.status,
+                    RecipientStatus::Announced | RecipientStatus::Active
+                ) =>
         {
             Err(RegistryError::invalid(
                 "transfer",
                 format!(
-                    "the recipient processes data in {first}, outside the EEA, and is {}: it needs a transfer mechanism (GDPR Chapter V)",
+                    "the recipient processes data in {first}, outside {}, and is {}: it needs a transfer mechanism (Chapter V, {})",
+                    regime.free_flow_area(),
                     match input.status {
                         RecipientStatus::Announced => "announced",
                         _ => "active",
-                    }
+                    },
+                    regime.name()
                 ),
             ))
         }
@@ -84,15 +125,29 @@ fn validate_transfer(
     }
 }
 
-fn validate_recipient(
-    input: &RecipientInput,
+/// What a recipient's write is checked against besides its input: the organization (the
+/// exporter of its summary safeguard), the adequacy decisions, the day, and the safeguard it
+/// already has for the same locations.
+struct Context<'a> {
+    organization: (&'a str, &'a str),
+    adequacy: &'a AdequacyTable,
     now: DateTime<Utc>,
-    recorded: &[&str],
-) -> Result<Validated> {
+    recorded: Option<&'a Safeguard>,
+}
+
+fn validate_recipient(input: &RecipientInput, context: &Context<'_>) -> Result<Validated> {
+    let now = context.now;
     let key = validate::key("key", &input.key)?;
     let country = validate::country("country", &input.country)?;
     let locations = validate::countries("processingLocations", &input.processing_locations)?;
-    let transfer = validate_transfer(input, &locations, now, recorded)?;
+    let transfer = summary_safeguard(
+        input,
+        &locations,
+        context.organization,
+        context.adequacy,
+        now.date_naive(),
+        context.recorded,
+    )?;
     let row = recipient::ActiveModel {
         key: Set(key),
         legal_name: Set(validate::name("legalName", &input.legal_name)?),
@@ -117,7 +172,10 @@ fn validate_recipient(
         status: Set(input.status),
         public: Set(input.public),
         transfer_mechanism: Set(transfer.as_ref().map(|t| t.mechanism)),
-        scc_module: Set(transfer.as_ref().and_then(|t| t.scc_module)),
+        scc_module: Set(transfer
+            .as_ref()
+            .and_then(|t| t.scc_module)
+            .and_then(|m| i16::try_from(m).ok())),
         derogation: Set(transfer.as_ref().and_then(|t| t.derogation)),
         derogation_safeguards: Set(transfer.as_ref().and_then(|t| t.safeguards.clone())),
         tia_date: Set(transfer.as_ref().and_then(|t| t.tia_date)),
@@ -133,32 +191,81 @@ fn validate_recipient(
     Ok(Validated { row, locations })
 }
 
-/// Refuses to drop the Data Privacy Framework certification of a recipient while flows to it
-/// rely on the US adequacy decision, which covers certified organisations only (2023/1795).
-async fn check_certified_importer(txn: &DatabaseTransaction, id: i32) -> Result<()> {
-    let us_adequacy = transfer::Entity::find()
-        .filter(transfer::Column::Country.eq("US"))
-        .filter(transfer::Column::Mechanism.eq(TransferMechanism::AdequacyDecision))
-        .filter(
-            transfer::Column::FlowId.in_subquery(
-                Query::select()
-                    .column(data_flow::Column::Id)
-                    .from(data_flow::Entity)
-                    .and_where(data_flow::Column::RecipientId.eq(id))
-                    .to_owned(),
-            ),
-        )
-        .count(txn)
-        .await?;
-    if us_adequacy > 0 {
-        return Err(RegistryError::invalid(
-            "dpfCertified",
-            format!(
-                "{us_adequacy} data flows to this recipient rely on the US adequacy decision, which needs its Data Privacy Framework certification; change their transfers first"
-            ),
-        ));
+/// Refuses a change to a recipient (its kind, its Data Privacy Framework certification, its
+/// certifications) that takes it out of the scope of an adequacy decision a flow to it relies
+/// on today: Canada's and Japan's cover no public authority, the US decisions only certified
+/// importers. A decision that has lapsed is not checked here: that is a finding.
+async fn check_importer_scope(
+    txn: &DatabaseTransaction,
+    before: &recipient::Model,
+    after: &RecipientInput,
+    adequacy: &AdequacyTable,
+    today: chrono::NaiveDate,
+) -> Result<()> {
+    let was = Importer {
+        kind: before.kind,
+        dpf_certified: before.dpf_certified,
+        certifications: &before.certifications.0,
+    };
+    let will_be = Importer {
+        kind: after.kind,
+        dpf_certified: after.dpf_certified,
+        certifications: &after.certifications,
+    };
+    if (was.kind, was.dpf_certified, was.certifications)
+        == (will_be.kind, will_be.dpf_certified, will_be.certifications)
+    {
+        return Ok(());
     }
-    Ok(())
+    let flows = data_flow::Entity::find()
+        .filter(data_flow::Column::RecipientId.eq(before.id))
+        .all(txn)
+        .await?;
+    let relying = transfer::Entity::find()
+        .filter(transfer::Column::Mechanism.eq(TransferMechanism::AdequacyDecision))
+        .filter(transfer::Column::FlowId.is_in(flows.iter().map(|f| f.id)))
+        .all(txn)
+        .await?;
+    if relying.is_empty() {
+        return Ok(());
+    }
+    let parties: Vec<FlowParties> = flows.iter().map(FlowParties::from).collect();
+    let exporters = exporters_of(txn, &parties).await?;
+    let mut lost = Vec::new();
+    for t in &relying {
+        let Some(flow) = flows.iter().find(|f| f.id == t.flow_id) else {
+            continue;
+        };
+        let Some(exporter) = exporters.get(&FlowParties::from(flow)) else {
+            continue;
+        };
+        if let Some(decision) = adequacy.decision(exporter.regime, &t.country, today)
+            && decision.covers(&was)
+            && !decision.covers(&will_be)
+        {
+            lost.push(decision);
+        }
+    }
+    let Some(decision) = lost.first() else {
+        return Ok(());
+    };
+    let field = if was.kind != will_be.kind {
+        "kind"
+    } else if was.dpf_certified != will_be.dpf_certified {
+        "dpfCertified"
+    } else {
+        "certifications"
+    };
+    Err(RegistryError::invalid(
+        field,
+        format!(
+            "{} transfers of data flows to this recipient rely on {} ({}), which covers {}: this change takes the recipient out of it; change their transfers first",
+            lost.len(),
+            decision.reference,
+            decision.title,
+            decision.scope_in_words()
+        ),
+    ))
 }
 
 /// Status changes an update may make. Customers must hear of a new public recipient before it
@@ -337,7 +444,16 @@ impl Registry {
         reason: Option<&str>,
     ) -> Result<recipient::Model> {
         let mut change = self.change(actor, reason).await?;
-        let Validated { row, locations } = validate_recipient(&input, self.now(), &[])?;
+        let (org_name, org_country) = organization_party(change.txn()).await?;
+        let Validated { row, locations } = validate_recipient(
+            &input,
+            &Context {
+                organization: (&org_name, &org_country),
+                adequacy: self.adequacy(),
+                now: self.now(),
+                recorded: None,
+            },
+        )?;
         let created = row.insert(change.txn()).await?;
         replace_locations(change.txn(), created.id, &locations).await?;
         change
@@ -364,18 +480,33 @@ impl Registry {
         let input =
             patch.apply(RecipientSnapshot::of(existing.clone(), old_locations.clone()).into());
         check_transition(&existing, input.status, input.public, self.now())?;
-        // An adequacy transfer already recorded stays valid for these edits even if its
-        // decision has lapsed since (the record's findings report that).
-        let recorded: Vec<&str> = match existing.transfer_mechanism {
-            Some(TransferMechanism::AdequacyDecision) => {
-                old_locations.iter().map(String::as_str).collect()
-            }
-            _ => Vec::new(),
+        // The safeguard already recorded for the same locations stays valid for these edits
+        // even if its decision has lapsed since (the record's findings report that).
+        let stored = RecipientSnapshot::of(existing.clone(), old_locations.clone()).safeguard();
+        let same_locations = {
+            let mut asked = input.processing_locations.clone();
+            asked.sort();
+            asked.dedup();
+            asked == old_locations
         };
-        let Validated { mut row, locations } = validate_recipient(&input, self.now(), &recorded)?;
-        if !input.dpf_certified {
-            check_certified_importer(change.txn(), id).await?;
-        }
+        let (org_name, org_country) = organization_party(change.txn()).await?;
+        let Validated { mut row, locations } = validate_recipient(
+            &input,
+            &Context {
+                organization: (&org_name, &org_country),
+                adequacy: self.adequacy(),
+                now: self.now(),
+                recorded: stored.as_ref().filter(|_| same_locations),
+            },
+        )?;
+        check_importer_scope(
+            change.txn(),
+            &existing,
+            &input,
+            self.adequacy(),
+            self.now().date_naive(),
+        )
+        .await?;
         // Flows that take the recipient's default role may start or stop making it a
         // subprocessor, and so being shown to customers.
         let role_changes = input.default_role != existing.default_role;
@@ -422,7 +553,8 @@ impl Registry {
             .filter(
                 Condition::any()
                     .add(data_flow::Column::RecipientId.eq(id))
-                    .add(data_flow::Column::ViaRecipientId.eq(id)),
+                    .add(data_flow::Column::ViaRecipientId.eq(id))
+                    .add(data_flow::Column::ExporterRecipientId.eq(id)),
             )
             .count(change.txn())
             .await?;

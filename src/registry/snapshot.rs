@@ -5,14 +5,16 @@
 //!
 //! A field added later carries `#[serde(default)]`, so that snapshots written before it still
 //! read. A field whose meaning changes would need a new version of its type and a conversion
-//! from the old one; none has so far, so snapshots carry no version.
+//! from the old one; none has so far, so snapshots carry no version. (What a retention period
+//! runs from was added beside the period, whose meaning stayed "how long": an activity recorded
+//! before reads with no start, which the findings ask for.)
 
 use super::inputs::{ActivityInput, FlowInput, RecipientInput, Safeguard, TransferInput};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     ChangeKind, Derogation, EntityType, FieldChange, FieldChanges, LegalBasis, OrganizationRole,
-    RecipientKind, RecipientRole, RecipientStatus, TextList, TransferMechanism, data_flow,
-    processing_activity, recipient, transfer,
+    RecipientKind, RecipientRole, RecipientStatus, RetentionStart, TextList, TransferMechanism,
+    data_flow, processing_activity, recipient, transfer,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -177,7 +179,7 @@ impl RecipientSnapshot {
     pub fn safeguard(&self) -> Option<Safeguard> {
         self.transfer_mechanism.map(|mechanism| Safeguard {
             mechanism,
-            scc_module: self.scc_module,
+            scc_module: self.scc_module.map(i32::from),
             derogation: self.derogation,
             safeguards: self.derogation_safeguards.clone(),
             tia_date: self.tia_date,
@@ -246,6 +248,10 @@ pub struct FlowSnapshot {
     pub activity: String,
     pub recipient: String,
     pub via: Option<String>,
+    /// The establishment of the organization that exports a direct flow, when not the
+    /// organization itself.
+    #[serde(default)]
+    pub exporter: Option<String>,
     /// The flow's own role, when it overrides the recipient's default.
     pub role: Option<RecipientRole>,
     pub purpose: Option<String>,
@@ -263,6 +269,7 @@ pub struct FlowRefs {
     pub activity: String,
     pub recipient: String,
     pub via: Option<String>,
+    pub exporter: Option<String>,
     pub data_categories: Vec<String>,
     pub data_subjects: Vec<String>,
 }
@@ -280,6 +287,7 @@ impl FlowSnapshot {
             activity_id: _,
             recipient_id: _,
             via_recipient_id: _,
+            exporter_recipient_id: _,
             role,
             purpose,
             assumptions,
@@ -291,6 +299,7 @@ impl FlowSnapshot {
             activity,
             recipient,
             via,
+            exporter,
             data_categories,
             data_subjects,
         } = refs;
@@ -298,6 +307,7 @@ impl FlowSnapshot {
             activity,
             recipient,
             via,
+            exporter,
             role: *role,
             purpose: purpose.clone(),
             data_categories,
@@ -318,6 +328,7 @@ impl FlowSnapshot {
             activity: _,
             recipient: _,
             via: _,
+            exporter: _,
             role,
             purpose,
             data_categories,
@@ -331,6 +342,7 @@ impl FlowSnapshot {
             activity: flow.activity_id,
             recipient: flow.recipient_id,
             via: flow.via_recipient_id,
+            exporter: flow.exporter_recipient_id,
             role,
             purpose,
             data_categories,
@@ -384,7 +396,7 @@ impl From<TransferSnapshot> for TransferInput {
             country: t.country,
             safeguard: Safeguard {
                 mechanism: t.mechanism,
-                scc_module: t.scc_module,
+                scc_module: t.scc_module.map(i32::from),
                 derogation: t.derogation,
                 safeguards: t.safeguards,
                 tia_date: t.tia_date,
@@ -410,6 +422,9 @@ pub struct ActivitySnapshot {
     pub data_categories: Vec<String>,
     pub products: Vec<String>,
     pub retention_period: Option<String>,
+    /// What the period runs from (absent in snapshots written before it was recorded).
+    #[serde(default)]
+    pub retention_from: Option<RetentionStart>,
     pub retention_reason: Option<String>,
     pub security_measures: Vec<String>,
     pub special_category_condition: Option<String>,
@@ -438,6 +453,7 @@ impl ActivitySnapshot {
             purposes,
             legal_basis,
             retention_period,
+            retention_from,
             retention_reason,
             security_measures,
             special_category_condition,
@@ -463,6 +479,7 @@ impl ActivitySnapshot {
             data_categories,
             products,
             retention_period,
+            retention_from,
             retention_reason,
             security_measures: security_measures.0,
             special_category_condition,
@@ -487,6 +504,7 @@ impl From<ActivitySnapshot> for ActivityInput {
             data_categories,
             products,
             retention_period,
+            retention_from,
             retention_reason,
             security_measures,
             special_category_condition,
@@ -505,6 +523,7 @@ impl From<ActivitySnapshot> for ActivityInput {
             data_categories,
             products,
             retention_period,
+            retention_from,
             retention_reason,
             security_measures,
             special_category_condition,
@@ -594,11 +613,15 @@ pub mod part {
         pub role: Option<RecipientRole>,
     }
 
-    /// A flow's role, destinations and transfers.
+    /// A flow's role, forwarder and exporter (by key), destinations and transfers.
     #[derive(Debug, Deserialize)]
     #[serde(rename_all = "camelCase")]
     pub struct FlowRouting {
         pub role: Option<RecipientRole>,
+        #[serde(default)]
+        pub via: Option<String>,
+        #[serde(default)]
+        pub exporter: Option<String>,
         pub countries: Vec<String>,
         pub transfers: Vec<TransferSnapshot>,
     }
@@ -733,6 +756,7 @@ mod tests {
             activity: "sms_delivery".into(),
             recipient: "aws".into(),
             via: None,
+            exporter: None,
             role: Some(RecipientRole::MereConduit),
             purpose: None,
             data_categories: vec!["contact".into()],
@@ -769,6 +793,7 @@ mod tests {
             data_categories: vec![],
             products: vec![],
             retention_period: None,
+            retention_from: None,
             retention_reason: None,
             security_measures: vec![],
             special_category_condition: None,

@@ -151,6 +151,10 @@ impl Registry {
                 "representative",
                 input.representative.as_deref(),
             )?),
+            controllers_register: Set(validate::text(
+                "controllersRegister",
+                input.controllers_register.as_deref(),
+            )?),
             sources: Set(TextList(validate::texts("sources", &input.sources)?)),
             ..Default::default()
         };

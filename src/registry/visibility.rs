@@ -136,9 +136,11 @@ pub struct PublicFlow {
 impl From<&FlowSnapshot> for PublicFlow {
     fn from(f: &FlowSnapshot) -> Self {
         let FlowSnapshot {
-            // Internal: the organization's own activity and the intermediary.
+            // Internal: the organization's own activity, the intermediary and the exporting
+            // establishment.
             activity: _,
             via: _,
+            exporter: _,
             recipient,
             role,
             purpose,

@@ -10,6 +10,7 @@ use super::model::{
 use super::state::{State, StateFlow, load_state};
 use crate::reference;
 use crate::registry::rules::is_subprocessing;
+use crate::registry::transfers::{self, Exporter};
 use crate::registry::{ActivitySnapshot, Registry, RegistryError, Result, TransferSnapshot};
 use chrono::{DateTime, Utc};
 use entity::{RecipientKind, RecipientRole};
@@ -32,6 +33,7 @@ pub fn record(
             .push(flow);
     }
     let mut controllers = BTreeSet::new();
+    let exporters = state.exporters();
     let activities: Vec<ActivityEntry> = state
         .activities
         .iter()
@@ -41,7 +43,14 @@ pub fn record(
                 controllers.extend(a.controllers.iter().cloned());
             }
             let flows = flows_by_activity.get(id).map(Vec::as_slice).unwrap_or(&[]);
-            activity_entry(state, a, flows)
+            let mut entry = activity_entry(state, a, flows, &exporters);
+            entry.created_on = state.activity_dates.get(id).map(|d| d.0);
+            entry.updated_on = state.activity_dates.get(id).map(|d| d.1);
+            // Art. 30(2) has no legal-basis column: the basis is the controller's.
+            if perspective == Perspective::Processor {
+                entry.legal_basis = None;
+            }
+            entry
         })
         .collect();
     Record {
@@ -65,11 +74,16 @@ fn by_name<'a>(
     (name, name_of(role), name_of(kind), country, sub)
 }
 
-fn activity_entry(state: &State, a: &ActivitySnapshot, flows: &[&StateFlow]) -> ActivityEntry {
+fn activity_entry(
+    state: &State,
+    a: &ActivitySnapshot,
+    flows: &[&StateFlow],
+    exporters: &HashMap<i32, Exporter>,
+) -> ActivityEntry {
     // Borrowed while collecting and deduplicating; the entries own their text.
     let mut recipients: Vec<RecipientLine> = Vec::new();
     let mut kinds: BTreeMap<&'static str, RecipientKind> = BTreeMap::new();
-    let mut transfers: Vec<(&str, &TransferSnapshot, &'static str)> = Vec::new();
+    let mut transfers: Vec<(&str, &TransferSnapshot, &'static str, Option<&Exporter>)> = Vec::new();
     for flow in flows {
         let Some(recipient) = state.recipients.get(&flow.recipient_id) else {
             continue;
@@ -84,19 +98,38 @@ fn activity_entry(state: &State, a: &ActivitySnapshot, flows: &[&StateFlow]) -> 
             is_subprocessing(a.organization_role, role),
         ));
         for t in &flow.transfers {
-            transfers.push((&recipient.legal_name, t, name_of(t.mechanism)));
+            transfers.push((
+                &recipient.legal_name,
+                t,
+                name_of(t.mechanism),
+                exporters.get(&flow.id),
+            ));
         }
     }
     recipients.sort_by(|a, b| by_name(a).cmp(&by_name(b)));
     recipients.dedup_by(|a, b| by_name(a) == by_name(b));
-    transfers
-        .sort_by(|(r1, t1, m1), (r2, t2, m2)| (r1, &t1.country, m1).cmp(&(r2, &t2.country, m2)));
-    transfers
-        .dedup_by(|(r1, t1, m1), (r2, t2, m2)| r1 == r2 && t1.country == t2.country && m1 == m2);
+    // One line per recipient, destination, mechanism and exporter.
+    fn exporter_name(e: Option<&Exporter>) -> Option<&str> {
+        e.map(|e| e.name.as_str())
+    }
+    transfers.sort_by(|(r1, t1, m1, e1), (r2, t2, m2, e2)| {
+        (r1, &t1.country, m1, exporter_name(*e1)).cmp(&(r2, &t2.country, m2, exporter_name(*e2)))
+    });
+    transfers.dedup_by(|(r1, t1, m1, e1), (r2, t2, m2, e2)| {
+        r1 == r2 && t1.country == t2.country && m1 == m2 && exporter_name(*e1) == exporter_name(*e2)
+    });
+    let organization = &state.organization;
     let transfers = transfers
         .into_iter()
-        .map(|(recipient, t, _)| TransferEntry {
+        .map(|(recipient, t, _, exporter)| TransferEntry {
             recipient: recipient.to_owned(),
+            exporter: exporter.map_or_else(|| organization.name.clone(), |e| e.name.clone()),
+            exporter_country: exporter
+                .map_or_else(|| organization.country.clone(), |e| e.country.clone()),
+            regime: exporter.map_or_else(
+                || transfers::regime_of(&organization.country, None),
+                |e| e.regime,
+            ),
             country: t.country.clone(),
             country_name: reference::country(&t.country)
                 .map(|c| c.name.to_owned())
@@ -112,6 +145,8 @@ fn activity_entry(state: &State, a: &ActivitySnapshot, flows: &[&StateFlow]) -> 
         key: a.key.clone(),
         name: a.name.clone(),
         description: a.description.clone(),
+        created_on: None,
+        updated_on: None,
         purposes: a.purposes.clone(),
         legal_basis: a.legal_basis,
         data_subjects: a
@@ -151,6 +186,7 @@ fn activity_entry(state: &State, a: &ActivitySnapshot, flows: &[&StateFlow]) -> 
             .collect(),
         transfers,
         retention_period: a.retention_period.clone(),
+        retention_from: a.retention_from,
         retention_reason: a.retention_reason.clone(),
         security_measures: a.security_measures.clone(),
         products: a

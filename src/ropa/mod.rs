@@ -8,3 +8,4 @@ pub mod state;
 
 pub use crate::settings::FindingOptions;
 pub use build::build;
+pub use export::retention_words;

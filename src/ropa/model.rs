@@ -1,8 +1,11 @@
 //! The record of processing activities (GDPR Art. 30) as plain data: what the builder produces
 //! from the registry and what every exporter and the GraphQL API read.
 
+use crate::reference::Regime;
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{Derogation, LegalBasis, RecipientKind, RecipientRole, TransferMechanism};
+use entity::{
+    Derogation, LegalBasis, RecipientKind, RecipientRole, RetentionStart, TransferMechanism,
+};
 use serde::Serialize;
 
 mod names;
@@ -59,6 +62,9 @@ pub struct OrganizationSection {
     pub dpo_address: Option<String>,
     /// Art. 27 representative, where designated.
     pub representative: Option<String>,
+    /// Art. 30(2)(a): where the name and contact details of each controller the organization
+    /// processes for are kept, when the record names them by category.
+    pub controllers_register: Option<String>,
 }
 
 /// One processing activity of the record.
@@ -68,9 +74,14 @@ pub struct ActivityEntry {
     pub key: String,
     pub name: String,
     pub description: Option<String>,
+    /// When the activity was first recorded (CNIL: "Date de création du traitement").
+    pub created_on: Option<NaiveDate>,
+    /// When it last changed (CNIL: "Mise à jour du traitement").
+    pub updated_on: Option<NaiveDate>,
     /// Art. 30(1)(b).
     pub purposes: Vec<String>,
-    /// GDPR Art. 6(1) basis, if recorded.
+    /// GDPR Art. 6(1) basis, if recorded; never in the processor's record, which Art. 30(2)
+    /// gives no such column (the controller's basis is its own).
     pub legal_basis: Option<LegalBasis>,
     /// Art. 30(1)(c): categories of data subjects (names).
     pub data_subjects: Vec<String>,
@@ -87,6 +98,8 @@ pub struct ActivityEntry {
     pub transfers: Vec<TransferEntry>,
     /// Art. 30(1)(f): time limit for erasure, as an ISO 8601 duration (`P6M`).
     pub retention_period: Option<String>,
+    /// What the period runs from, or that the data is kept for the duration of the contract.
+    pub retention_from: Option<RetentionStart>,
     pub retention_reason: Option<String>,
     /// Art. 30(1)(g) / 30(2)(d): technical and organisational security measures.
     pub security_measures: Vec<String>,
@@ -120,6 +133,13 @@ pub struct RecipientEntry {
 #[serde(rename_all = "camelCase")]
 pub struct TransferEntry {
     pub recipient: String,
+    /// Who sends the data across the border: the organization, one of its establishments, or
+    /// the forwarding recipient of an onward flow.
+    pub exporter: String,
+    /// The exporter's country, ISO 3166-1 alpha-2.
+    pub exporter_country: String,
+    /// The law the transfer is made under.
+    pub regime: Regime,
     /// ISO 3166-1 alpha-2.
     pub country: String,
     pub country_name: String,
@@ -127,7 +147,9 @@ pub struct TransferEntry {
     pub scc_module: Option<i16>,
     /// Art. 49 derogation.
     pub derogation: Option<Derogation>,
-    /// Documented safeguards (required for compelling legitimate interests, Art. 30(1)(e)).
+    /// What Art. 49(6) and 30(1)(e) ask the record to document: why a derogation applies, the
+    /// suitable safeguards of compelling legitimate interests, the position taken where no SCC
+    /// module fits.
     pub safeguards: Option<String>,
     pub tia_date: Option<NaiveDate>,
 }
@@ -136,6 +158,9 @@ pub struct TransferEntry {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Severity {
     High,
+    /// Accepted by the registry on a documented position that a supervisory authority may not
+    /// share: review it.
+    Warning,
     Medium,
     Low,
     Info,
@@ -145,6 +170,8 @@ pub enum Severity {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FindingSubject {
+    /// The organization itself (its record's header).
+    Organization,
     Recipient,
     DataFlow,
     ProcessingActivity,
@@ -162,6 +189,9 @@ pub struct Finding {
     pub entity_type: FindingSubject,
     /// The key (or a readable reference) of the entity concerned.
     pub entity: String,
+    /// The provision (and guidance) the finding rests on, e.g. "Art. 46(2)(c) GDPR; Decision
+    /// (EU) 2021/914".
+    pub article: String,
     /// One sentence a DPO understands.
     pub message: String,
 }

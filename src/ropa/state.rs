@@ -8,22 +8,26 @@
 
 use super::model::OrganizationSection;
 use crate::changes::as_of::for_each_latest;
+use crate::reference::AdequacyTable;
 use crate::registry::rules::effective_role;
 use crate::registry::snapshot::{ActivityLinks, part};
+use crate::registry::transfers::{self, Exporter, Party};
 use crate::registry::{
     ActivitySnapshot, RecipientSnapshot, Registry, RegistryError, Result, TransferSnapshot,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
-    EntityType, RecipientRole, TransferMechanism, activity_data_category, activity_data_subject,
-    activity_product, change_event, data_category, data_flow, data_subject_category, flow_country,
-    organization, processing_activity, product, recipient, recipient_location, transfer,
+    ChangeKind, EntityType, RecipientRole, TransferMechanism, activity_data_category,
+    activity_data_subject, activity_product, change_event, data_category, data_flow,
+    data_subject_category, flow_country, organization, processing_activity, product, recipient,
+    recipient_location, transfer,
 };
 use sea_orm::{
-    AccessMode, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, IdenStatic,
-    IsolationLevel, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    AccessMode, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
+    IdenStatic, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The registry's state at one instant, as the record needs it.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,6 +43,11 @@ pub struct State {
     pub subjects: HashMap<String, String>,
     pub products: HashMap<String, String>,
     pub organization: OrganizationSection,
+    /// When each activity was first recorded and last changed (CNIL: "Date de création du
+    /// traitement", "Mise à jour du traitement"), by activity id.
+    pub activity_dates: HashMap<i32, (NaiveDate, NaiveDate)>,
+    /// The adequacy decisions the findings judge transfers by.
+    pub adequacy: Arc<AdequacyTable>,
 }
 
 /// What the record needs of a data flow.
@@ -47,6 +56,10 @@ pub struct StateFlow {
     pub id: i32,
     pub activity_id: i32,
     pub recipient_id: i32,
+    /// For an onward flow, the key of the recipient that forwards the data.
+    pub via: Option<String>,
+    /// For a direct flow an establishment sends, the key of that establishment.
+    pub exporter: Option<String>,
     /// The flow's own role, when it overrides the recipient's default.
     pub role: Option<RecipientRole>,
     /// Destination countries, sorted.
@@ -75,6 +88,7 @@ pub enum Source {
 /// change was logged after `at`, else rebuilt from the change log.
 pub async fn load_state(registry: &Registry, at: Option<DateTime<Utc>>) -> Result<State> {
     let at = at.unwrap_or_else(|| registry.now());
+    let adequacy = Arc::clone(registry.adequacy());
     let db = pool(registry)?;
     let started = std::time::Instant::now();
     // One read transaction, so that the tables and the log's last instant agree (PostgreSQL
@@ -96,13 +110,13 @@ pub async fn load_state(registry: &Registry, at: Option<DateTime<Utc>>) -> Resul
     };
     let state = match source {
         Source::Tables => {
-            let state = from_tables(&txn, at).await?;
+            let state = from_tables(&txn, at, adequacy).await?;
             txn.commit().await?;
             state
         }
         Source::Log => {
             txn.rollback().await?;
-            from_log(db, at).await?
+            from_log(db, at, adequacy).await?
         }
     };
     tracing::debug!(
@@ -122,9 +136,10 @@ pub async fn load_state_from(
     at: DateTime<Utc>,
 ) -> Result<State> {
     let db = pool(registry)?;
+    let adequacy = Arc::clone(registry.adequacy());
     match source {
-        Source::Tables => from_tables(db, at).await,
-        Source::Log => from_log(db, at).await,
+        Source::Tables => from_tables(db, at, adequacy).await,
+        Source::Log => from_log(db, at, adequacy).await,
     }
 }
 
@@ -193,9 +208,16 @@ async fn terms(conn: &impl ConnectionTrait) -> Result<Terms> {
             dpo_email: o.dpo_email,
             dpo_address: o.dpo_address,
             representative: o.representative,
+            controllers_register: o.controllers_register,
         };
     }
     Ok(terms)
+}
+
+/// What a state is built from besides its entities.
+struct Extras {
+    activity_dates: HashMap<i32, (NaiveDate, NaiveDate)>,
+    adequacy: Arc<AdequacyTable>,
 }
 
 impl State {
@@ -205,6 +227,7 @@ impl State {
         mut activities: Vec<(i32, ActivitySnapshot)>,
         mut flows: Vec<StateFlow>,
         terms: Terms,
+        extras: Extras,
     ) -> Self {
         let recipients = recipients
             .into_iter()
@@ -241,12 +264,90 @@ impl State {
             subjects: terms.subjects,
             products: terms.products,
             organization: terms.organization,
+            activity_dates: extras.activity_dates,
+            adequacy: extras.adequacy,
         }
+    }
+
+    /// The exporter of each flow's transfers, by flow id ([`transfers::exporter_of`], as the
+    /// registry's writes decide it).
+    pub fn exporters(&self) -> HashMap<i32, Exporter> {
+        let mut roles: HashMap<(i32, i32), Vec<RecipientRole>> = HashMap::new();
+        for flow in &self.flows {
+            if let Some(recipient) = self.recipients.get(&flow.recipient_id) {
+                roles
+                    .entry((flow.activity_id, flow.recipient_id))
+                    .or_default()
+                    .push(flow.role_of(recipient));
+            }
+        }
+        let activity_roles: HashMap<i32, entity::OrganizationRole> = self
+            .activities
+            .iter()
+            .map(|(id, a)| (*id, a.organization_role))
+            .collect();
+        let organization = Party {
+            name: &self.organization.name,
+            country: &self.organization.country,
+        };
+        self.flows
+            .iter()
+            .map(|flow| {
+                let via = flow
+                    .via
+                    .as_deref()
+                    .and_then(|key| self.recipient_by_key(key))
+                    .map(|(id, r)| {
+                        let role = transfers::forwarder_role(
+                            roles
+                                .get(&(flow.activity_id, id))
+                                .cloned()
+                                .unwrap_or_default(),
+                            r.default_role,
+                        );
+                        (
+                            Party {
+                                name: &r.legal_name,
+                                country: &r.country,
+                            },
+                            role,
+                        )
+                    });
+                let establishment = flow
+                    .exporter
+                    .as_deref()
+                    .and_then(|key| self.recipient_by_key(key))
+                    .map(|(_, r)| Party {
+                        name: &r.legal_name,
+                        country: &r.country,
+                    });
+                let activity_role = activity_roles
+                    .get(&flow.activity_id)
+                    .copied()
+                    .unwrap_or(entity::OrganizationRole::Controller);
+                (
+                    flow.id,
+                    transfers::exporter_of(organization, activity_role, via, establishment),
+                )
+            })
+            .collect()
+    }
+
+    /// The recipient with `key`, with its id.
+    pub fn recipient_by_key(&self, key: &str) -> Option<(i32, &RecipientSnapshot)> {
+        self.recipients
+            .iter()
+            .find(|(_, r)| r.key == key)
+            .map(|(id, r)| (*id, r))
     }
 }
 
 /// The registry as it stands, from its tables.
-async fn from_tables(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<State> {
+async fn from_tables(
+    conn: &impl ConnectionTrait,
+    at: DateTime<Utc>,
+    adequacy: Arc<AdequacyTable>,
+) -> Result<State> {
     let terms = terms(conn).await?;
 
     let mut locations: HashMap<i32, Vec<String>> = HashMap::new();
@@ -261,7 +362,7 @@ async fn from_tables(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<S
     for (id, country) in rows {
         locations.entry(id).or_default().push(country);
     }
-    let recipients = recipient::Entity::find()
+    let recipients: HashMap<i32, RecipientSnapshot> = recipient::Entity::find()
         .all(conn)
         .await?
         .into_iter()
@@ -332,26 +433,41 @@ async fn from_tables(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<S
         .collect();
 
     // The flows, their countries and their transfers, each sorted by flow and merged.
-    let rows: Vec<(i32, i32, i32, Option<RecipientRole>)> = json_rows::<data_flow::Entity, _>(
+    type FlowRow = (
+        i32,
+        i32,
+        i32,
+        Option<i32>,
+        Option<i32>,
+        Option<RecipientRole>,
+    );
+    let rows: Vec<FlowRow> = json_rows::<data_flow::Entity, _>(
         conn,
         &[
             data_flow::Column::Id,
             data_flow::Column::ActivityId,
             data_flow::Column::RecipientId,
+            data_flow::Column::ViaRecipientId,
+            data_flow::Column::ExporterRecipientId,
             data_flow::Column::Role,
         ],
     )
     .await?;
+    let key_of = |id: Option<i32>| id.and_then(|id| recipients.get(&id)).map(|r| r.key.clone());
     let mut flows: Vec<StateFlow> = rows
         .into_iter()
-        .map(|(id, activity_id, recipient_id, role)| StateFlow {
-            id,
-            activity_id,
-            recipient_id,
-            role,
-            countries: Vec::new(),
-            transfers: Vec::new(),
-        })
+        .map(
+            |(id, activity_id, recipient_id, via, exporter, role)| StateFlow {
+                id,
+                activity_id,
+                recipient_id,
+                via: key_of(via),
+                exporter: key_of(exporter),
+                role,
+                countries: Vec::new(),
+                transfers: Vec::new(),
+            },
+        )
         .collect();
     flows.sort_unstable_by_key(|f| f.id);
     let mut countries: Vec<(i32, String)> = json_rows::<flow_country::Entity, _>(
@@ -405,7 +521,11 @@ async fn from_tables(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<S
         ),
         |flow, transfer| flow.transfers.push(transfer),
     );
-    Ok(State::new(at, recipients, activities, flows, terms))
+    let extras = Extras {
+        activity_dates: activity_dates(conn, at).await?,
+        adequacy,
+    };
+    Ok(State::new(at, recipients, activities, flows, terms, extras))
 }
 
 /// Every row of `columns` in `E`'s table, each deserialized from a JSON array of its values.
@@ -471,7 +591,11 @@ fn merge<T>(
 /// The registry as it stood at `at`, rebuilt from the change log. The log is read as a stream
 /// of one row per entity (the database picks each entity's latest event), so memory follows
 /// the registry's size, not the log's length.
-async fn from_log(db: &DatabaseConnection, at: DateTime<Utc>) -> Result<State> {
+async fn from_log(
+    db: &DatabaseConnection,
+    at: DateTime<Utc>,
+    adequacy: Arc<AdequacyTable>,
+) -> Result<State> {
     let terms = terms(db).await?;
     let (recipients, activities, flows, unreadable) = for_each_latest(
         db,
@@ -505,6 +629,8 @@ async fn from_log(db: &DatabaseConnection, at: DateTime<Utc>) -> Result<State> {
                     id: row.entity_id,
                     activity_id,
                     recipient_id,
+                    via: flow.via,
+                    exporter: flow.exporter,
                     role: flow.role,
                     countries: flow.countries,
                     transfers: flow.transfers,
@@ -520,5 +646,37 @@ async fn from_log(db: &DatabaseConnection, at: DateTime<Utc>) -> Result<State> {
             "change-log snapshots that could not be read were left out of the record"
         );
     }
-    Ok(State::new(at, recipients, activities, flows, terms))
+    let extras = Extras {
+        activity_dates: activity_dates(db, at).await?,
+        adequacy,
+    };
+    Ok(State::new(at, recipients, activities, flows, terms, extras))
+}
+
+/// When each processing activity was first recorded and last changed, up to `at`, from the
+/// change log (so that the tables and the log give the same dates).
+async fn activity_dates(
+    conn: &impl ConnectionTrait,
+    at: DateTime<Utc>,
+) -> Result<HashMap<i32, (NaiveDate, NaiveDate)>> {
+    let rows: Vec<(i32, ChangeKind, DateTime<Utc>)> = change_event::Entity::find()
+        .select_only()
+        .column(change_event::Column::EntityId)
+        .column(change_event::Column::Kind)
+        .column(change_event::Column::OccurredAt)
+        .filter(change_event::Column::EntityType.eq(EntityType::ProcessingActivity))
+        .filter(change_event::Column::OccurredAt.lte(at))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut out: HashMap<i32, (NaiveDate, NaiveDate)> = HashMap::new();
+    for (id, kind, at) in rows {
+        let day = at.date_naive();
+        let dates = out.entry(id).or_insert((day, day));
+        if kind == ChangeKind::ActivityCreated {
+            dates.0 = dates.0.min(day);
+        }
+        dates.1 = dates.1.max(day);
+    }
+    Ok(out)
 }

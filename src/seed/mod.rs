@@ -79,6 +79,11 @@ async fn load_into(registry: &Registry, file: &RegistryFile) -> Result<SeedSumma
     let reason = Some("example registry");
     let mut summary = SeedSummary::default();
 
+    // First: the organization's country sets the regime its transfers are checked under.
+    in_context(
+        "organization",
+        registry.set_organization(file.organization.clone()).await,
+    )?;
     for c in &file.data_categories {
         in_context(
             &context("data category", &c.key),
@@ -142,9 +147,5 @@ async fn load_into(registry: &Registry, file: &RegistryFile) -> Result<SeedSumma
         summary.data_flows += 1;
     }
 
-    in_context(
-        "organization",
-        registry.set_organization(file.organization.clone()).await,
-    )?;
     Ok(summary)
 }

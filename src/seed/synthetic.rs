@@ -30,19 +30,22 @@ const KINDS: [RecipientKind; 4] = [
     RecipientKind::AnalyticsProvider,
 ];
 
-fn safeguard(country: &str, i: usize) -> Option<Safeguard> {
+/// The safeguard of a synthetic transfer to `country`: a recipient's summary names its SCC
+/// module, a flow's is filled in from the roles.
+fn safeguard(country: &str, i: usize, flow: bool) -> Option<Safeguard> {
     let mechanism = match country {
         "NL" | "DE" | "IE" => return None,
-        "GB" => TransferMechanism::AdequacyDecision,
+        "GB" | "BR" => TransferMechanism::AdequacyDecision,
         _ if i.is_multiple_of(5) => TransferMechanism::Derogation,
         _ => TransferMechanism::StandardContractualClauses,
     };
+    let derogation = mechanism == TransferMechanism::Derogation;
     Some(Safeguard {
         mechanism,
-        scc_module: (mechanism == TransferMechanism::StandardContractualClauses).then_some(2),
-        derogation: (mechanism == TransferMechanism::Derogation)
-            .then_some(Derogation::ContractInDataSubjectInterest),
-        safeguards: None,
+        scc_module: (mechanism == TransferMechanism::StandardContractualClauses && !flow)
+            .then_some(2),
+        derogation: derogation.then_some(Derogation::ContractInDataSubjectInterest),
+        safeguards: derogation.then(|| "Synthetic: why the derogation applies.".to_owned()),
         tia_date: chrono::NaiveDate::from_ymd_opt(2024, 1 + (i % 12) as u32, 1),
     })
 }
@@ -69,7 +72,7 @@ pub async fn generate(registry: &Registry, flows: usize) -> Result<usize, Regist
                     description: None,
                     country: country.to_owned(),
                     processing_locations: vec![country.to_owned()],
-                    transfer: safeguard(country, r),
+                    transfer: safeguard(country, r, false),
                     dpa_reference: (!r.is_multiple_of(7)).then(|| format!("DPA-SYN-{r}")),
                     certifications: vec!["ISO/IEC 27001:2013".into()],
                     dpf_certified: false,
@@ -107,6 +110,7 @@ pub async fn generate(registry: &Registry, flows: usize) -> Result<usize, Regist
                     data_subjects: vec!["end_users".into()],
                     data_categories: CATEGORIES.iter().map(|c| (*c).to_owned()).collect(),
                     products: vec!["sms".into()],
+                    retention_from: Some(entity::RetentionStart::Collection),
                     retention_period: Some("P6M".into()),
                     retention_reason: Some("synthetic".into()),
                     security_measures: vec!["Encryption in transit".into()],
@@ -121,7 +125,7 @@ pub async fn generate(registry: &Registry, flows: usize) -> Result<usize, Regist
         for f in 0..FLOWS_PER_ACTIVITY.min(flows - written) {
             let (recipient_id, country) =
                 recipient_ids[(a * FLOWS_PER_ACTIVITY + f) % recipient_ids.len()];
-            let transfers = safeguard(country, f)
+            let transfers = safeguard(country, f, true)
                 .map(|s| {
                     vec![TransferInput {
                         country: country.to_owned(),
@@ -135,6 +139,7 @@ pub async fn generate(registry: &Registry, flows: usize) -> Result<usize, Regist
                         activity: activity.id,
                         recipient: recipient_id,
                         via: None,
+                        exporter: None,
                         role: None,
                         purpose: None,
                         data_categories: vec![

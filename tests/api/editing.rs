@@ -88,9 +88,20 @@ async fn an_editor_adds_a_recipient_and_a_flow_then_removes_them() {
         .await;
     assert_eq!(acme["recipient"]["isSubprocessor"], true);
 
+    // As a controller of its own analytics, Acme is a third party to the data MessageBird
+    // processes for its customers: the module 3 clauses no longer fit the roles, and no module
+    // does (Decision 2021/914 has none for a processor's transfer to an independent controller).
+    assert_refused(
+        &server,
+        r#"mutation($id: ID!) { updateDataFlow(id: $id, input: { role: CONTROLLER, purpose: "own analytics" }) { role } }"#,
+        json!({ "id": flow_id }),
+        "BAD_USER_INPUT",
+        Some("transfers[0].sccModule"),
+    )
+    .await;
     let updated = server
         .data(
-            r#"mutation($id: ID!) { updateDataFlow(id: $id, input: { role: CONTROLLER, purpose: "own analytics" }) { role roleOverride purpose isSubprocessing } }"#,
+            r#"mutation($id: ID!) { updateDataFlow(id: $id, input: { role: CONTROLLER, purpose: "own analytics", transfers: [{ country: "US", safeguard: { mechanism: STANDARD_CONTRACTUAL_CLAUSES, sccModule: 1, safeguards: "Module 1 concluded on the customers' behalf, who instruct the disclosure" } }] }) { role roleOverride purpose isSubprocessing } }"#,
             json!({ "id": flow_id }),
         )
         .await;

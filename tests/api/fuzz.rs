@@ -15,8 +15,11 @@
 //! success: those must have stored their input normalised as the validation rules say.
 //!
 //! Directly, on the library: `subreg::registry::validate` (`name`, `text`, `texts`, `key`,
-//! `category_key`, `country`, `countries`, `url`, `retention_period`, `safeguard`, `transfers`)
-//! never panics, accepts exactly what an independent statement of each rule accepts, returns
+//! `category_key`, `country`, `countries`, `url`, `retention_period`, `retention_start`,
+//! `safeguard`, `transfers`) never panics, accepts exactly what an independent statement of each
+//! rule accepts (for transfers: the instruments of each regime, the SCC module the roles give,
+//! the derogations' conditions, the adequacy decisions and their scopes, the free-flow areas and
+//! the mere-conduit rule, restated in this file), returns
 //! accepted values normalised, and refuses with `RegistryError::Invalid` naming the field it
 //! was given; `subreg::graphql::limits::count_tokens` counts the tokens of generated documents
 //! exactly and stops just past its bound, and `measure` finishes on fragment-heavy documents
@@ -51,7 +54,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use subreg::graphql::limits::{count_tokens, measure};
-use subreg::reference::{AdequacyScope, adequacy_decision};
+use subreg::reference::Regime;
 use subreg::registry::RegistryError;
 use subreg::registry::inputs::{Safeguard, TransferInput};
 use subreg::registry::validate;
@@ -251,6 +254,7 @@ fn enum_value(valid: &'static [&'static str]) -> BoxedStrategy<Json> {
 const KINDS: &[&str] = &[
     "AFFILIATE",
     "ANALYTICS_PROVIDER",
+    "CUSTOMER",
     "HOSTING_PROVIDER",
     "PAYMENT_SERVICE_PROVIDER",
     "PUBLIC_AUTHORITY",
@@ -273,6 +277,13 @@ const LEGAL_BASES: &[&str] = &[
     "VITAL_INTERESTS",
 ];
 const ORG_ROLES: &[&str] = &["CONTROLLER", "PROCESSOR"];
+const RETENTION_STARTS: &[&str] = &[
+    "COLLECTION",
+    "DURATION_OF_CONTRACT",
+    "END_OF_CONTRACT",
+    "LAST_ACTIVITY",
+    "LEGAL_OBLIGATION_EVENT",
+];
 const MECHANISMS: &[&str] = &[
     "ADEQUACY_DECISION",
     "AD_HOC_CLAUSES",
@@ -1630,7 +1641,7 @@ const CREATE_RECIPIENT: &str = r#"mutation($input: CreateRecipientInput!, $reaso
 const CREATE_ACTIVITY: &str = r#"mutation($input: CreateProcessingActivityInput!, $reason: String) {
   createProcessingActivity(input: $input, reason: $reason) {
     key name description purposes legalBasis controllers securityMeasures assumptions sources
-    specialCategoryCondition retention { period reason }
+    specialCategoryCondition retention { period from reason }
     dataCategories { key } dataSubjects { key } products { key }
   } }"#;
 
@@ -1752,12 +1763,13 @@ fn activity_input() -> BoxedStrategy<Json> {
         opt(text_value("[A-Za-z ,.]{0,60}")),
         opt(text_list("[A-Za-z ]{1,30}")),
         opt(text_value("Art\\. 9\\(2\\)\\([a-j]\\)")),
+        opt(enum_value(RETENTION_STARTS)),
     );
     (a, b)
         .prop_map(
             |(
                 (key, name, description, role, controllers, purposes, basis),
-                (subjects, categories, products, period, reason, measures, special),
+                (subjects, categories, products, period, reason, measures, special, from),
             )| {
                 object(vec![
                     ("key", Some(key)),
@@ -1771,6 +1783,7 @@ fn activity_input() -> BoxedStrategy<Json> {
                     ("dataCategories", Some(categories)),
                     ("products", products),
                     ("retentionPeriod", period),
+                    ("retentionFrom", from),
                     ("retentionReason", reason),
                     ("securityMeasures", measures),
                     ("specialCategoryCondition", special),
@@ -2036,8 +2049,23 @@ fn check_activity(input: &Json, stored: &Json) -> Result<(), TestCaseError> {
     })?;
     prop_assert_eq!(
         stored["retention"]["period"].as_str().map(str::to_owned),
-        period
+        period.clone()
     );
+    // A period runs from a start; data kept for the duration of the contract takes none; any
+    // other start needs a period.
+    let from = input["retentionFrom"].as_str();
+    let consistent = match (&period, from) {
+        (Some(_), None) | (Some(_), Some("DURATION_OF_CONTRACT")) => false,
+        (None, Some(f)) => f == "DURATION_OF_CONTRACT",
+        _ => true,
+    };
+    prop_assert!(
+        consistent,
+        "retention {:?} from {:?} was accepted",
+        period,
+        from
+    );
+    prop_assert_eq!(stored["retention"]["from"].as_str(), from);
     for (field, stored_field) in [
         ("dataCategories", "dataCategories"),
         ("dataSubjects", "dataSubjects"),
@@ -2102,6 +2130,7 @@ const ACTIVITY_FIELDS: &[&str] = &[
     "dataCategories",
     "products",
     "retentionPeriod",
+    "retentionFrom",
     "retentionReason",
     "securityMeasures",
     "specialCategoryCondition",
@@ -2307,7 +2336,7 @@ fn tia_date() -> BoxedStrategy<NaiveDate> {
 fn safeguard_value() -> BoxedStrategy<Safeguard> {
     (
         mechanism(),
-        proptest::option::of(prop_oneof![4 => 0i16..6, 1 => any::<i16>()]),
+        proptest::option::of(prop_oneof![4 => 0i32..6, 1 => any::<i32>()]),
         proptest::option::of(derogation()),
         proptest::option::of(any_text()),
         proptest::option::of(tia_date()),
@@ -2324,29 +2353,257 @@ fn safeguard_value() -> BoxedStrategy<Safeguard> {
         .boxed()
 }
 
-/// Whether the `safeguard` rules accept `s` for a transfer to `country` today. An adequacy
-/// decision must be in force today by the reference table of decisions (for the US, one that
-/// covers certified importers only: the importer must be certified).
-fn safeguard_ok(country: Option<&str>, s: &Safeguard, dpf: bool) -> bool {
-    let scc = s.mechanism == TransferMechanism::StandardContractualClauses;
-    let derogation = s.mechanism == TransferMechanism::Derogation;
+/// The law a transfer is made under, as the oracle names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Law {
+    Eu,
+    Uk,
+    Swiss,
+}
+
+/// The exporter's role, as the oracle names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Controller,
+    Processor,
+    Conduit,
+}
+
+/// Who a transfer is between, as the fuzzed cases vary it.
+#[derive(Clone, Debug)]
+struct Between {
+    law: Law,
+    exporter: Side,
+    importer: entity::RecipientRole,
+    /// The organization acts as processor in the activity and the importer is its customer.
+    served: bool,
+    kind: entity::RecipientKind,
+    dpf: bool,
+    certifications: Vec<String>,
+}
+
+const UK_EXTENSION: &str = "UK Extension to the EU-U.S. Data Privacy Framework";
+const SWISS_DPF: &str = "Swiss-U.S. Data Privacy Framework";
+
+fn between() -> BoxedStrategy<Between> {
+    use entity::{RecipientKind as K, RecipientRole as R};
+    (
+        select(vec![Law::Eu, Law::Eu, Law::Uk, Law::Swiss]),
+        select(vec![Side::Controller, Side::Processor, Side::Conduit]),
+        select(vec![
+            R::Controller,
+            R::JointController,
+            R::Processor,
+            R::MereConduit,
+        ]),
+        any::<bool>(),
+        select(vec![
+            K::ServiceProvider,
+            K::PublicAuthority,
+            K::TelecomOperator,
+        ]),
+        any::<bool>(),
+        proptest::sample::subsequence(vec![UK_EXTENSION.to_owned(), SWISS_DPF.to_owned()], 0..=2),
+    )
+        .prop_map(
+            |(law, exporter, importer, served, kind, dpf, certifications)| Between {
+                law,
+                exporter,
+                importer,
+                served,
+                // The served controller is a customer of the organization.
+                kind: if served { K::Customer } else { kind },
+                dpf,
+                certifications,
+            },
+        )
+        .boxed()
+}
+
+/// The module the oracle expects the roles to give: `Ok(Some(m))` a module, `Ok(None)` a
+/// processor's transfer to a third-party controller (no module: only module 1 on a recorded
+/// position), `Err(true)` a mere conduit importer (no transfer at all), `Err(false)` a
+/// conveying exporter (no module follows: one must be named).
+fn expected_module(b: &Between) -> Result<Option<i32>, bool> {
+    use entity::RecipientRole as R;
+    let controller = matches!(b.importer, R::Controller | R::JointController);
+    match (b.exporter, b.importer) {
+        (_, R::MereConduit) => Err(true),
+        (Side::Conduit, _) => Err(false),
+        (Side::Controller, _) if controller => Ok(Some(1)),
+        (Side::Controller, _) => Ok(Some(2)),
+        (Side::Processor, R::Processor) => Ok(Some(3)),
+        (Side::Processor, _) if b.served => Ok(Some(4)),
+        (Side::Processor, _) => Ok(None),
+    }
+}
+
+/// Whether `code`'s adequacy decision under `b.law` covers `b`'s importer on `today`: the
+/// decisions of the EU, the UK's adequacy regulations and the Swiss Federal Council's Annex 1,
+/// restated for the countries the cases use.
+fn oracle_adequate(b: &Between, code: &str, today: NaiveDate) -> bool {
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let public = b.kind == entity::RecipientKind::PublicAuthority;
+    let certified = |framework: &str| b.certifications.iter().any(|c| c == framework);
+    match b.law {
+        Law::Eu => match code {
+            // Decision 2021/1772, renewed by (EU) 2025/2574 until 27 December 2031.
+            "GB" => today < day(2031, 12, 27),
+            "CH" | "IL" | "JE" | "KR" => true,
+            "JP" | "CA" => !public,
+            "US" => b.dpf && today >= day(2023, 7, 10),
+            "BR" => today >= day(2026, 1, 26),
+            _ => false,
+        },
+        Law::Uk => match code {
+            c if EEA.contains(&c) => true,
+            "CH" | "IL" | "JE" => true,
+            "KR" => today >= day(2022, 12, 19),
+            "JP" | "CA" => !public,
+            "US" => certified(UK_EXTENSION) && today >= day(2023, 10, 12),
+            _ => false,
+        },
+        Law::Swiss => match code {
+            c if EEA.contains(&c) => true,
+            "IL" | "JE" => true,
+            "CA" => !public,
+            "US" => certified(SWISS_DPF) && today >= day(2024, 9, 15),
+            // The UK, Japan, Korea and Brazil are not in the part of Annex 1 the reference
+            // table verified.
+            _ => false,
+        },
+    }
+}
+
+/// Whether `code` is free of Chapter V under `law`: the EEA for the EU GDPR, the UK itself for
+/// the UK GDPR, Switzerland itself for the FADP.
+fn oracle_free_flow(law: Law, code: &str) -> bool {
+    match law {
+        Law::Eu => EEA.contains(&code),
+        Law::Uk => code == "GB",
+        Law::Swiss => code == "CH",
+    }
+}
+
+/// The module a safeguard is stored with if the rules accept `s` for a transfer to `country`
+/// today between `b`'s parties, or `None` when they refuse it.
+fn safeguard_ok(country: Option<&str>, s: &Safeguard, b: &Between) -> Option<Option<i32>> {
+    use TransferMechanism as M;
     let today = Utc::now().date_naive();
-    let safeguards = expect_text(s.safeguards.as_deref());
-    (if scc {
-        s.scc_module.is_some_and(|m| (1..=4).contains(&m))
+    let documented = match expect_text(s.safeguards.as_deref()) {
+        Ok(text) => text.is_some(),
+        Err(()) => return None,
+    };
+    // Each regime has its own instruments: the UK's exist only under the UK GDPR, which has
+    // no EU clauses alone.
+    let exists = !matches!(
+        (b.law, s.mechanism),
+        (Law::Eu | Law::Swiss, M::UkIdta | M::UkAddendum)
+            | (Law::Uk, M::StandardContractualClauses)
+    );
+    if !exists {
+        return None;
+    }
+    let takes_module = matches!(
+        (b.law, s.mechanism),
+        (Law::Eu | Law::Swiss, M::StandardContractualClauses) | (Law::Uk, M::UkAddendum)
+    );
+    let module = if takes_module {
+        if s.scc_module.is_some_and(|m| !(1..=4).contains(&m)) {
+            return None;
+        }
+        match (expected_module(b), s.scc_module) {
+            (Err(true), _) | (Err(false), None) => return None,
+            (Err(false), given) => given,
+            (Ok(Some(m)), None) => Some(m),
+            (Ok(Some(m)), Some(given)) if given == m => Some(m),
+            (Ok(Some(_)), Some(_)) => return None,
+            (Ok(None), Some(1)) if documented => Some(1),
+            (Ok(None), _) => return None,
+        }
+    } else if s.scc_module.is_some() {
+        return None;
     } else {
-        s.scc_module.is_none()
-    }) && derogation == s.derogation.is_some()
-        && safeguards.is_ok()
-        && (s.derogation != Some(Derogation::CompellingLegitimateInterests)
-            || safeguards.is_ok_and(|s| s.is_some()))
-        && s.tia_date
-            .is_none_or(|d| d <= today && d >= NaiveDate::from_ymd_opt(2000, 1, 1).unwrap())
-        && (s.mechanism != TransferMechanism::AdequacyDecision
-            || country.is_none_or(|c| {
-                adequacy_decision(c, today)
-                    .is_some_and(|d| d.scope != AdequacyScope::CertifiedOrganisations || dpf)
-            }))
+        None
+    };
+    if (s.mechanism == M::Derogation) != s.derogation.is_some() {
+        return None;
+    }
+    if let Some(d) = s.derogation {
+        if b.law == Law::Swiss && d == Derogation::CompellingLegitimateInterests {
+            return None;
+        }
+        // Art. 49 applies only in the absence of an adequacy decision for the importer.
+        if country.is_some_and(|c| oracle_adequate(b, c, today)) {
+            return None;
+        }
+        // Occasional-only derogations, consent and compelling legitimate interests on a flow
+        // that recurs: only with the reason recorded.
+        let needs_reason = matches!(
+            d,
+            Derogation::ExplicitConsent
+                | Derogation::ContractWithDataSubject
+                | Derogation::ContractInDataSubjectInterest
+                | Derogation::LegalClaims
+                | Derogation::CompellingLegitimateInterests
+        );
+        if needs_reason && !documented {
+            return None;
+        }
+    }
+    if s.tia_date
+        .is_some_and(|d| d > today || d < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap())
+    {
+        return None;
+    }
+    if s.mechanism == M::AdequacyDecision && country.is_some_and(|c| !oracle_adequate(b, c, today))
+    {
+        return None;
+    }
+    Some(module)
+}
+
+/// The validation's view of `b`: the parties as the registry builds them for a flow.
+fn parties<'a>(
+    b: &'a Between,
+    table: &'a subreg::reference::AdequacyTable,
+) -> validate::TransferParties<'a> {
+    use subreg::registry::transfers::{self, ExporterRole, Party};
+    let (regime, country) = match b.law {
+        Law::Eu => (Regime::EuGdpr, "NL"),
+        Law::Uk => (Regime::UkGdpr, "GB"),
+        Law::Swiss => (Regime::SwissFadp, "CH"),
+    };
+    let exporter_role = match b.exporter {
+        Side::Controller => ExporterRole::Controller,
+        Side::Processor => ExporterRole::Processor,
+        Side::Conduit => ExporterRole::Conduit,
+    };
+    let activity_role = if b.served {
+        entity::OrganizationRole::Processor
+    } else {
+        entity::OrganizationRole::Controller
+    };
+    validate::TransferParties {
+        exporter: Party {
+            name: "Exporter Ltd",
+            country,
+        },
+        regime,
+        modules: validate::ModuleCheck::Flow {
+            rule: transfers::module_rule(exporter_role, activity_role, b.importer, b.kind),
+            exporter_role,
+            importer_role: b.importer,
+        },
+        importer_name: "Importer Ltd",
+        importer: subreg::reference::Importer {
+            kind: b.kind,
+            dpf_certified: b.dpf,
+            certifications: &b.certifications,
+        },
+        adequacy: table,
+        today: Utc::now().date_naive(),
+    }
 }
 
 proptest! {
@@ -2543,22 +2800,23 @@ proptest! {
     #[test]
     fn safeguard_accepts_exactly_consistent_safeguards(
         field in field_name(),
-        country in proptest::option::of(select(&["US", "GB", "IN", "NL", "CH"][..])),
+        country in proptest::option::of(select(&["US", "GB", "IN", "NL", "CH", "BR", "CA", "JP"][..])),
         safeguard in safeguard_value(),
-        dpf in any::<bool>(),
+        between in between(),
     ) {
-        let expected = safeguard_ok(country, &safeguard, dpf);
-        match validate::safeguard(&field, country.as_slice(), &safeguard, dpf, Utc::now().date_naive(), &[]) {
+        let table = subreg::reference::AdequacyTable::builtin();
+        let expected = safeguard_ok(country, &safeguard, &between);
+        match validate::safeguard(&field, country.as_slice(), &safeguard, &parties(&between, &table)) {
             Ok(v) => {
-                prop_assert!(expected, "accepted: {:?}", safeguard);
+                prop_assert!(expected.is_some(), "accepted: {:?} between {:?}", safeguard, between);
                 prop_assert_eq!(v.mechanism, safeguard.mechanism);
-                prop_assert_eq!(v.scc_module, safeguard.scc_module);
+                prop_assert_eq!(v.scc_module, expected.flatten(), "the module stored");
                 prop_assert_eq!(v.derogation, safeguard.derogation);
                 prop_assert_eq!(v.tia_date, safeguard.tia_date);
                 prop_assert_eq!(Ok(v.safeguards), expect_text(safeguard.safeguards.as_deref()));
             }
             Err(e) => {
-                prop_assert!(!expected, "refused: {:?}: {:?}", safeguard, e);
+                prop_assert!(expected.is_none(), "refused: {:?} between {:?}: {:?}", safeguard, between, e);
                 let RegistryError::Invalid { field: named, .. } = &e else {
                     return Err(fail(format!("not an Invalid error: {e:?}")));
                 };
@@ -2568,15 +2826,15 @@ proptest! {
     }
 
     #[test]
-    fn transfers_cover_each_destination_outside_the_eea_once(
+    fn transfers_cover_each_destination_outside_the_free_flow_area_once(
         countries in vec(select(&["NL", "DE", "US", "IN", "GB", "SG", "CH", "ZZ"][..]).prop_map(str::to_owned), 0..5),
         transfers in vec(
             (
                 prop_oneof![6 => select(&["US", "IN", "GB", "SG", "CH", "NL", "ZZ", "us"][..]).prop_map(str::to_owned), 1 => any_text()],
                 prop_oneof![
                     4 => Just(Safeguard {
-                        mechanism: TransferMechanism::StandardContractualClauses,
-                        scc_module: Some(2),
+                        mechanism: TransferMechanism::AdHocClauses,
+                        scc_module: None,
                         derogation: None,
                         safeguards: None,
                         tia_date: None,
@@ -2586,7 +2844,7 @@ proptest! {
             ),
             0..5,
         ),
-        dpf in any::<bool>(),
+        between in between(),
     ) {
         let mut countries = countries;
         countries.dedup();
@@ -2594,29 +2852,56 @@ proptest! {
             .into_iter()
             .map(|(country, safeguard)| TransferInput { country, safeguard })
             .collect();
-        let outside = |c: &str| !EEA.contains(&c);
+        let law = between.law;
+        // A mere conduit receives no transfer: none may be recorded, and none is missing.
+        let conduit = between.importer == entity::RecipientRole::MereConduit;
         let mut seen = HashSet::new();
         let expected = transfers.iter().all(|t| {
             validate::country("c", &t.country).is_ok()
-                && outside(&t.country)
                 && countries.contains(&t.country)
                 && seen.insert(t.country.clone())
-                && safeguard_ok(Some(&t.country), &t.safeguard, dpf)
-        }) && countries.iter().all(|c| !outside(c) || seen.contains(c));
-        match validate::transfers(&countries, &transfers, dpf, Utc::now().date_naive(), &[]) {
+                && !conduit
+                && !oracle_free_flow(law, &t.country)
+                && safeguard_ok(Some(&t.country), &t.safeguard, &between).is_some()
+        }) && (conduit || countries.iter().all(|c| oracle_free_flow(law, c) || seen.contains(c)));
+        let table = subreg::reference::AdequacyTable::builtin();
+        match validate::transfers(&countries, &transfers, &parties(&between, &table), &validate::Recorded::default()) {
             Ok(v) => {
-                prop_assert!(expected, "accepted: {:?} for {:?}", transfers, countries);
+                prop_assert!(expected, "accepted: {:?} for {:?} between {:?}", transfers, countries, between);
                 prop_assert_eq!(v.len(), transfers.len());
                 for (out, t) in v.iter().zip(&transfers) {
                     prop_assert_eq!(&out.country, &t.country);
                 }
             }
             Err(e) => {
-                prop_assert!(!expected, "refused: {:?} for {:?}: {:?}", transfers, countries, e);
+                prop_assert!(!expected, "refused: {:?} for {:?} between {:?}: {:?}", transfers, countries, between, e);
                 let RegistryError::Invalid { field, .. } = &e else {
                     return Err(fail(format!("not an Invalid error: {e:?}")));
                 };
                 prop_assert!(field.starts_with("transfers"), "{:?}", e);
+            }
+        }
+    }
+
+    #[test]
+    fn retention_needs_its_start(
+        period in proptest::option::of(select(&["P6M", "P1Y", "P10Y"][..])),
+        from in proptest::option::of(select(entity::RetentionStart::iter().collect::<Vec<_>>())),
+    ) {
+        use entity::RetentionStart::DurationOfContract;
+        // A period runs from a start; the duration of the contract is no period; a start other
+        // than the contract's duration needs a period.
+        let expected = match (period, from) {
+            (Some(_), None) | (Some(_), Some(DurationOfContract)) => false,
+            (None, Some(f)) => f == DurationOfContract,
+            (None, None) => true,
+            (Some(_), Some(_)) => true,
+        };
+        match validate::retention_start(period, from) {
+            Ok(()) => prop_assert!(expected, "accepted {:?} from {:?}", period, from),
+            Err(e) => {
+                prop_assert!(!expected, "refused {:?} from {:?}: {:?}", period, from, e);
+                prop_assert!(is_invalid(&e, "retentionFrom") || is_invalid(&e, "retentionPeriod"), "{:?}", e);
             }
         }
     }

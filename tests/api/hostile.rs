@@ -1059,7 +1059,7 @@ async fn writes(server: &TestServer) -> Vec<Write> {
         "/reason",
     ];
     let flow_input = json!({
-        "activityId": activity, "recipientId": aws,
+        "activityId": activity, "recipientId": aws, "role": "PROCESSOR",
         "dataCategories": ["contact.phone_number"], "dataSubjects": ["end_users"],
         "countries": ["US"], "purpose": "a purpose", "sources": ["a source"], "assumptions": ["an assumption"],
         "transfers": [{ "country": "US", "safeguard": { "mechanism": "STANDARD_CONTRACTUAL_CLAUSES", "sccModule": 3, "safeguards": "encryption" } }],
@@ -1079,7 +1079,7 @@ async fn writes(server: &TestServer) -> Vec<Write> {
         "key": "hostile_activity", "name": "Hostile activity", "description": "A description",
         "organizationRole": "CONTROLLER", "legalBasis": "CONTRACT", "purposes": ["a purpose"],
         "dataCategories": ["contact.phone_number"], "dataSubjects": ["end_users"], "products": ["sms"],
-        "controllers": ["a controller"], "retentionPeriod": "P6M", "retentionReason": "a reason",
+        "controllers": ["a controller"], "retentionPeriod": "P6M", "retentionFrom": "COLLECTION", "retentionReason": "a reason",
         "securityMeasures": ["encryption"], "sources": ["a source"], "assumptions": ["an assumption"],
         "specialCategoryCondition": "a condition",
     });

@@ -23,3 +23,4 @@ mod pages;
 mod public_surfaces;
 mod record;
 mod registry_api;
+mod transfers;

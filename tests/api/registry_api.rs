@@ -18,7 +18,7 @@ query($first: Int, $after: String) {
       id role
       recipient { key legalName }
       countries { code inEea }
-      transfers { country { code } mechanism sccModule derogation }
+      transfers { country { code } mechanism sccModule derogation safeguards }
     } }
   }
 }"#;
@@ -56,6 +56,12 @@ async fn internal_tool_finds_who_outside_the_eea_receives_end_users_phone_number
             .iter()
             .map(|t| t["country"]["code"].as_str().unwrap())
             .collect();
+        // A mere conduit receives no transfer (README "Mere conduits"); every other recipient
+        // abroad has its mechanism for each country.
+        if flow["role"] == "MERE_CONDUIT" {
+            assert!(covered.is_empty(), "a conduit takes no transfer: {flow}");
+            continue;
+        }
         for country in abroad {
             assert!(
                 covered.contains(country),
@@ -70,23 +76,30 @@ async fn internal_tool_finds_who_outside_the_eea_receives_end_users_phone_number
             .unwrap_or_else(|| panic!("{key} as {role} is in the answer"))
             .clone()
     };
-    // Message content crosses to US carriers under Art. 49(1)(c); their own processing under
-    // SCC module 4; the US hosting region under SCC module 3.
+    // Message content crosses to US carriers as through a conduit: no transfer. Their own
+    // processing as controllers is a processor's transfer to a third party, which no SCC module
+    // covers: module 1 on the customers' behalf, with the position recorded. The US hosting
+    // region is under SCC module 3.
     let carrier = find("telecom_operators_us", "MERE_CONDUIT");
-    assert_eq!(carrier["transfers"][0]["mechanism"], "DEROGATION");
-    assert_eq!(
-        carrier["transfers"][0]["derogation"],
-        "CONTRACT_IN_DATA_SUBJECT_INTEREST"
-    );
+    assert_eq!(carrier["transfers"], json!([]));
     let carrier_own = find("telecom_operators_us", "CONTROLLER");
     assert_eq!(
         carrier_own["transfers"][0]["mechanism"],
         "STANDARD_CONTRACTUAL_CLAUSES"
     );
-    assert_eq!(carrier_own["transfers"][0]["sccModule"], 4);
+    assert_eq!(carrier_own["transfers"][0]["sccModule"], 1);
+    assert!(
+        carrier_own["transfers"][0]["safeguards"]
+            .as_str()
+            .is_some_and(|s| s.contains("judgement call")),
+        "{carrier_own}"
+    );
+    // Brazil has had an adequacy decision since January 2026.
+    let brazil = find("telecom_operators_br", "CONTROLLER");
+    assert_eq!(brazil["transfers"][0]["mechanism"], "ADEQUACY_DECISION");
     let hosting = find("google_cloud", "PROCESSOR");
     assert_eq!(hosting["transfers"][0]["sccModule"], 3);
-    let uk = find("telecom_operators_gb", "MERE_CONDUIT");
+    let uk = find("telecom_operators_gb", "CONTROLLER");
     assert_eq!(uk["transfers"][0]["mechanism"], "ADEQUACY_DECISION");
     // Viber processes phone numbers only inside the EEA.
     assert!(flows.iter().all(|f| f["recipient"]["key"] != "viber"));
@@ -134,7 +147,8 @@ async fn payment_service_providers_are_independent_controllers() {
         .await;
     let psps = data["recipients"].as_array().unwrap();
     let keys: HashSet<&str> = psps.iter().map(|r| r["key"].as_str().unwrap()).collect();
-    assert_eq!(keys, HashSet::from(["stripe", "mollie", "adyen"]));
+    // The PSPs of 2022 §4.3, and PayPal, whose payment method §4.3 names.
+    assert_eq!(keys, HashSet::from(["stripe", "mollie", "adyen", "paypal"]));
     for psp in psps {
         assert_eq!(psp["defaultRole"], "CONTROLLER");
         assert_eq!(psp["isSubprocessor"], false);

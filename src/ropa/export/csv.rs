@@ -17,7 +17,7 @@ fn record_columns(record: &Record, ctx: &Ctx) -> Vec<Column> {
     let mut columns: Vec<Column> =
         layout::organization_columns(ctx.layout, record.perspective, ctx.terms)
             .into_iter()
-            .filter(|o| table.iter().all(|t| t.field != o.field))
+            .filter(|o| o.field == Field::NotRecorded || table.iter().all(|t| t.field != o.field))
             .collect();
     columns.extend(table);
     columns

@@ -64,6 +64,8 @@ pub(super) fn by_activity(record: &Record) -> Vec<Vec<usize>> {
             FindingSubject::DataFlow => flow_activity(entity, &activities)
                 .map(std::slice::from_ref)
                 .unwrap_or(&[]),
+            // About the record's header, not one activity.
+            FindingSubject::Organization => &[],
         };
         for &a in targets {
             if let Some(list) = out.get_mut(a) {
@@ -87,12 +89,13 @@ fn flow_activity<'a>(entity: &str, activities: &'a HashMap<&str, usize>) -> Opti
         .find_map(|w| activities.get(w))
 }
 
-/// A finding as one line: `[High] TRANSFER_WITHOUT_MECHANISM: message`.
+/// A finding as one line: `[High] TRANSFER_WITHOUT_MECHANISM (Art. 44 GDPR): message`.
 pub(super) fn line(finding: &Finding) -> String {
     format!(
-        "[{}] {}: {}",
+        "[{}] {} ({}): {}",
         text::severity(finding.severity),
         finding.code,
+        finding.article,
         finding.message
     )
 }

@@ -64,7 +64,7 @@ const PDPA_TERMS: &[(&str, &str)] = &[
 /// Applies the terminology to text the exporter writes (headings, labels, enum renderings).
 /// Free text from the registry (names, purposes) is shown as it was entered.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Terms(pub(super) Terminology);
+pub(super) struct Terms(pub(super) Terminology, pub(super) Language);
 
 impl Terms {
     /// The text in the export's terminology.
@@ -105,6 +105,10 @@ pub(super) enum Field {
     Reference,
     Name,
     Description,
+    /// When the activity was first recorded (CNIL "Date de création du traitement").
+    CreatedOn,
+    /// When it last changed (CNIL "Mise à jour du traitement").
+    UpdatedOn,
     /// Art. 30(1)(a)/(2)(a): the organisation keeping the record.
     Organization,
     /// Art. 30(1)(a)/(2)(a): the data protection officer.
@@ -129,10 +133,20 @@ pub(super) enum Field {
     /// Recipients grouped under their category (ICO "Categories of recipients").
     RecipientsByCategory,
     Recipients,
+    /// The recipients' types in the words of the CNIL template's list ("Sous-traitants",
+    /// "Partenaires institutionnels ou commerciaux", ...).
+    RecipientTypes,
     /// Processors the controller uses, or the processor's sub-processors.
     Processors,
     TransferCountries,
     Transfers,
+    /// One line per transfer: the importer (CNIL "Transferts hors UE" / "Destinataire").
+    TransferRecipients,
+    /// One line per transfer: the destination (CNIL "Pays").
+    TransferDestinations,
+    /// One line per transfer: the safeguard in the words of the CNIL template's list, with its
+    /// details (CNIL "Type de Garanties").
+    TransferGuarantees,
     Retention,
     SecurityMeasures,
     Products,
@@ -144,10 +158,14 @@ impl Field {
     /// A readable column width in Excel character units.
     pub(super) fn width(self) -> f64 {
         match self {
-            Field::Reference => 22.0,
+            Field::Reference | Field::CreatedOn | Field::UpdatedOn => 22.0,
             Field::Name => 32.0,
             Field::LegalBasis | Field::Products | Field::NotRecorded => 26.0,
-            Field::DataSubjects | Field::RecipientCategories | Field::TransferCountries => 30.0,
+            Field::DataSubjects
+            | Field::RecipientCategories
+            | Field::TransferCountries
+            | Field::TransferDestinations
+            | Field::RecipientTypes => 30.0,
             Field::JointControllers | Field::Controllers | Field::SpecialCondition => 34.0,
             Field::DataCategories | Field::SpecialCategories | Field::Retention => 38.0,
             Field::Organization | Field::Dpo | Field::Representative => 40.0,
@@ -156,9 +174,10 @@ impl Field {
             | Field::ProcessingCategories
             | Field::Recipients
             | Field::Processors
+            | Field::TransferRecipients
             | Field::SecurityMeasures => 48.0,
             Field::RecipientsByCategory => 56.0,
-            Field::Transfers => 70.0,
+            Field::Transfers | Field::TransferGuarantees => 70.0,
         }
     }
 }
@@ -186,14 +205,28 @@ fn columns(spec: &[(Field, &str)], terms: Terms) -> Vec<Column> {
 ///   lawful basis and the Article 9 condition. The template's later columns (legitimate
 ///   interests, consent, DPIAs, breaches, the Data Protection Act 2018 Schedule 1 condition) are
 ///   optional there and the registry holds nothing for them; "Link to contract with processor"
-///   is kept, empty, because it sits among the Art. 30 columns.
-/// - **ICO, processor**: the Art. 30(2) points in the wording of the controller template.
-/// - **CNIL**: the rubrics of the CNIL's record sheet ("fiche de registre" of its simplified
-///   record model): "N° / REF", "Nom / sigle", "Responsable(s) conjoint(s)", "Finalité(s) du
-///   traitement effectué", "Catégories de personnes concernées", "Catégories de données
-///   personnelles concernées", "Données sensibles", "Destinataires", "Sous-traitants",
-///   "Transferts hors UE" with their "Garanties", "Mesures de sécurité", one column each, plus
-///   the description, legal basis, retention and recipient categories the record also holds.
+///   is kept, empty, because it sits among the Art. 30 columns. Matched against a transcription
+///   of the template's column headings: the ICO's file could not be read here, so no copy is
+///   kept (see `data/templates/README.md`).
+/// - **ICO, processor**: the Art. 30(2) points in the wording of the controller template; the
+///   ICO's processor template is not verified (see `data/templates/README.md`), nor the header
+///   block of either.
+/// - **CNIL, controller**: the CNIL's simplified record model (`registre-traitement-simplifie.ods`,
+///   sheet "3 - Modèle de fiche de registre", a copy of which is kept in
+///   `docs/templates/cnil/`), one column per rubric in the sheet's order, its words verbatim; a
+///   rubric the sheet splits into sub-columns is written "Rubrique — Sous-rubrique". The
+///   actors' block ("Responsable du traitement", "Délégué à la protection des données",
+///   "Société du DPO (si celui-ci est externe)", "Représentant") is the header
+///   ([`organization_columns`]). Left out, because the registry holds nothing for them: the
+///   sheet's five "Sous-finalité" rows (the purposes are one list), "Catégories de personnes
+///   concernées — Précisions", the "Type de mesure de sécurité" list (the measures are free text,
+///   under "Précisions") and the actors' address sub-columns (the organisation's address is one
+///   text). The sheet has no legal-basis, recipient-category or processor rubric, so neither has
+///   the layout.
+/// - **CNIL, processor**: the CNIL publishes no template for processors. The layout follows the
+///   French text of GDPR Art. 30(2), after the identification rubrics of the controller sheet
+///   (N° / RÉF, name, description, dates) and with the categories of data subjects and data,
+///   which the registry holds, in the sheet's words.
 pub(super) fn table_columns(layout: Layout, perspective: Perspective, terms: Terms) -> Vec<Column> {
     use Field as F;
     let spec: &[(Field, &str)] = match (layout, perspective) {
@@ -316,46 +349,71 @@ pub(super) fn table_columns(layout: Layout, perspective: Perspective, terms: Ter
             ),
         ],
         (Layout::Cnil, Perspective::Controller) => &[
-            (F::Reference, "N° / REF"),
-            (F::Name, "Nom / sigle"),
-            (F::Description, "Description"),
+            (F::Description, "Description du traitement"),
+            (F::Name, "Nom du traitement"),
+            (F::Reference, "N° / RÉF"),
+            (F::CreatedOn, "Date de création du traitement"),
+            (F::UpdatedOn, "Mise à jour du traitement"),
             (F::JointControllers, "Responsable(s) conjoint(s)"),
             (F::Purposes, "Finalité(s) du traitement effectué"),
-            (F::LegalBasis, "Base légale"),
-            (F::DataSubjects, "Catégories de personnes concernées"),
             (
                 F::DataCategories,
-                "Catégories de données personnelles concernées",
+                "Catégories de données personnelles concernées — Description",
             ),
-            (F::SpecialCategories, "Données sensibles"),
-            (F::Retention, "Durée de conservation"),
-            (F::RecipientCategories, "Catégories de destinataires"),
-            (F::Recipients, "Destinataires"),
-            (F::Processors, "Sous-traitants"),
-            (F::TransferCountries, "Transferts hors UE"),
-            (F::Transfers, "Garanties"),
-            (F::SecurityMeasures, "Mesures de sécurité"),
+            (
+                F::Retention,
+                "Catégories de données personnelles concernées — Durée de conservation",
+            ),
+            (F::SpecialCategories, "Données sensibles — Description"),
+            (
+                F::DataSubjects,
+                "Catégories de personnes concernées — Description",
+            ),
+            (F::RecipientTypes, "Destinataires — Type de destinataire"),
+            (F::Recipients, "Destinataires — Précisions"),
+            (F::SecurityMeasures, "Mesures de sécurité — Précisions"),
+            (F::TransferRecipients, "Transferts hors UE — Destinataire"),
+            (F::TransferDestinations, "Transferts hors UE — Pays"),
+            (
+                F::TransferGuarantees,
+                "Transferts hors UE — Type de Garanties",
+            ),
+            (
+                F::NotRecorded,
+                "Transferts hors UE — Liens vers la documentation",
+            ),
         ],
         (Layout::Cnil, Perspective::Processor) => &[
-            (F::Reference, "N° / REF"),
-            (F::Name, "Nom / sigle"),
-            (F::Description, "Description"),
+            (F::Description, "Description du traitement"),
+            (F::Name, "Nom du traitement"),
+            (F::Reference, "N° / RÉF"),
+            (F::CreatedOn, "Date de création du traitement"),
+            (F::UpdatedOn, "Mise à jour du traitement"),
             (
                 F::Purposes,
-                "Catégories de traitements effectués pour le compte de chaque responsable du traitement",
+                "Catégories de traitements effectués pour le compte de chaque responsable du traitement (art. 30.2.b)",
             ),
-            (F::DataSubjects, "Catégories de personnes concernées"),
+            (
+                F::Processors,
+                "Nom et coordonnées du ou des sous-traitants (art. 30.2.a)",
+            ),
             (
                 F::DataCategories,
-                "Catégories de données personnelles concernées",
+                "Catégories de données personnelles concernées — Description",
             ),
-            (F::SpecialCategories, "Données sensibles"),
-            (F::Processors, "Sous-traitants ultérieurs"),
-            (F::Recipients, "Destinataires"),
-            (F::TransferCountries, "Transferts hors UE"),
-            (F::Transfers, "Garanties"),
-            (F::Retention, "Durée de conservation"),
-            (F::SecurityMeasures, "Mesures de sécurité"),
+            (F::SpecialCategories, "Données sensibles — Description"),
+            (
+                F::DataSubjects,
+                "Catégories de personnes concernées — Description",
+            ),
+            (
+                F::Transfers,
+                "Transferts vers un pays tiers ou à une organisation internationale, y compris l'identification de ce pays tiers ou de cette organisation internationale (art. 30.2.c)",
+            ),
+            (
+                F::SecurityMeasures,
+                "Description générale des mesures de sécurité techniques et organisationnelles (art. 30.2.d)",
+            ),
         ],
     };
     columns(spec, terms)
@@ -422,13 +480,17 @@ pub(super) fn organization_columns(
         (Layout::Cnil, Perspective::Controller) => &[
             (F::Organization, "Responsable du traitement"),
             (F::Dpo, "Délégué à la protection des données"),
+            (F::NotRecorded, "Société du DPO (si celui-ci est externe)"),
             (F::Representative, "Représentant"),
         ],
         (Layout::Cnil, Perspective::Processor) => &[
-            (F::Organization, "Nom et coordonnées du sous-traitant"),
+            (
+                F::Organization,
+                "Nom et coordonnées du sous-traitant (art. 30.2.a)",
+            ),
             (
                 F::Controllers,
-                "Responsables du traitement pour le compte desquels le sous-traitant agit",
+                "Responsables du traitement pour le compte desquels le sous-traitant agit (art. 30.2.a)",
             ),
             (F::Dpo, "Délégué à la protection des données"),
             (F::Representative, "Représentant"),
@@ -455,10 +517,10 @@ pub(super) struct Labels {
     pub(super) value: String,
     pub(super) findings_sheet: String,
     pub(super) transfers_sheet: String,
-    /// Severity, code, entity type, entity, message.
-    pub(super) finding_headings: [String; 5],
-    /// Reference, activity, recipient, country, mechanism, safeguards, TIA date.
-    pub(super) transfer_headings: [String; 7],
+    /// Severity, code, entity type, entity, provision, message.
+    pub(super) finding_headings: [String; 6],
+    /// Reference, activity, exporter, recipient, country, mechanism, safeguards, TIA date.
+    pub(super) transfer_headings: [String; 8],
     terms: Terms,
 }
 
@@ -486,11 +548,13 @@ impl Labels {
                     t("Code"),
                     t("Entity type"),
                     t("Entity"),
+                    t("Provision"),
                     t("Message"),
                 ],
                 transfer_headings: [
                     t("Reference"),
                     t("Processing activity"),
+                    t("Exporter (regime)"),
                     t("Recipient"),
                     t("Country"),
                     t("Transfer mechanism (Chapter V)"),
@@ -518,11 +582,13 @@ impl Labels {
                     t("Code"),
                     t("Type d'entité"),
                     t("Entité"),
+                    t("Fondement"),
                     t("Constat"),
                 ],
                 transfer_headings: [
-                    t("N° / REF"),
+                    t("N° / RÉF"),
                     t("Activité de traitement"),
+                    t("Exportateur (régime)"),
                     t("Destinataire"),
                     t("Pays"),
                     t("Type de garanties"),

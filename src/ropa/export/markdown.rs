@@ -112,8 +112,11 @@ fn record(record: &Record, ctx: &Ctx, out: &mut String) {
         out.push_str("\n\n");
         return;
     }
-    let [severity, code, entity_type, entity, message] = &labels.finding_headings;
-    table_head(&[severity, code, entity_type, entity, message], out);
+    let [severity, code, entity_type, entity, article, message] = &labels.finding_headings;
+    table_head(
+        &[severity, code, entity_type, entity, article, message],
+        out,
+    );
     for finding in &record.findings {
         out.push_str("| ");
         out.push_str(text::severity(finding.severity));
@@ -123,6 +126,8 @@ fn record(record: &Record, ctx: &Ctx, out: &mut String) {
         markdown_inline(&text::humanize_enum(name_of(finding.entity_type)), out);
         out.push_str(" | ");
         markdown_inline(&finding.entity, out);
+        out.push_str(" | ");
+        markdown_inline(&finding.article, out);
         out.push_str(" | ");
         markdown_inline(&finding.message, out);
         out.push_str(" |\n");

@@ -35,6 +35,8 @@ mod text;
 mod values;
 mod xlsx;
 
+pub use text::retention_words;
+
 #[cfg(test)]
 mod tests;
 
@@ -134,7 +136,7 @@ struct Ctx {
 
 impl Ctx {
     fn new(options: &ExportOptions) -> Self {
-        let terms = Terms(options.terminology);
+        let terms = Terms(options.terminology, layout::Language::of(options.layout));
         Ctx {
             layout: options.layout,
             terms,

@@ -7,6 +7,7 @@ use std::io::Cursor;
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
 use chrono::{NaiveDate, TimeZone, Utc};
 
+use super::layout::{self, Terms};
 use super::text;
 use super::*;
 use crate::ropa::model::{
@@ -60,6 +61,9 @@ fn kinds(v: &[&str]) -> Vec<entity::RecipientKind> {
 fn transfer(recipient: &str, country: &str, country_name: &str, mechanism: &str) -> TransferEntry {
     TransferEntry {
         recipient: s(recipient),
+        exporter: s("MessageBird B.V."),
+        exporter_country: s("NL"),
+        regime: crate::reference::Regime::EuGdpr,
         country: s(country),
         country_name: s(country_name),
         mechanism: named(mechanism),
@@ -82,6 +86,7 @@ fn finding(
         code: s(code),
         entity_type,
         entity: s(entity),
+        article: s("Art. 30 GDPR"),
         message: s(msg),
     }
 }
@@ -97,6 +102,7 @@ fn organization() -> OrganizationSection {
         representative: Some(s(
             "MessageBird UK Ltd, London (UK GDPR Art. 27 representative)",
         )),
+        controllers_register: None,
     }
 }
 
@@ -107,6 +113,8 @@ fn billing() -> ActivityEntry {
         key: s("billing"),
         name: s("Billing and payments"),
         description: Some(s("Invoicing customers and collecting their payments.")),
+        created_on: Some(date(2023, 1, 10)),
+        updated_on: Some(date(2024, 5, 1)),
         purposes: strings(&["Invoicing customers", "Collecting payments"]),
         legal_basis: Some(named("CONTRACT")),
         data_subjects: strings(&["Customer contacts"]),
@@ -141,6 +149,7 @@ fn billing() -> ActivityEntry {
         ],
         transfers: vec![to_stripe_us],
         retention_period: Some(s("P10Y")),
+        retention_from: Some(entity::RetentionStart::LegalObligationEvent),
         retention_reason: Some(s("Financial records kept ten years (2022 §7)")),
         security_measures: strings(&[
             "Encryption in transit (TLS 1.2 or later)",
@@ -163,6 +172,8 @@ fn support() -> ActivityEntry {
         key: s("support"),
         name: s("Customer support"),
         description: None,
+        created_on: Some(date(2023, 2, 1)),
+        updated_on: Some(date(2023, 2, 1)),
         purposes: strings(&["Answering support requests"]),
         legal_basis: Some(named("LEGITIMATE_INTERESTS")),
         data_subjects: strings(&["Customer contacts", "End users"]),
@@ -190,6 +201,7 @@ fn support() -> ActivityEntry {
         ],
         transfers: vec![zendesk, partner],
         retention_period: Some(s("P6M")),
+        retention_from: Some(entity::RetentionStart::LastActivity),
         retention_reason: Some(s("Closed tickets kept six months")),
         security_measures: strings(&["Role-based access control"]),
         products: strings(&["Support portal"]),
@@ -209,6 +221,8 @@ fn sms_delivery() -> ActivityEntry {
         key: s("sms_delivery"),
         name: s("SMS delivery on customers' behalf"),
         description: Some(s("Routing customers' SMS messages to their end users.")),
+        created_on: Some(date(2023, 3, 1)),
+        updated_on: Some(date(2024, 4, 2)),
         purposes: strings(&["Delivering customers' SMS messages to end users"]),
         legal_basis: None,
         data_subjects: strings(&["End users (message recipients)"]),
@@ -224,6 +238,7 @@ fn sms_delivery() -> ActivityEntry {
         ],
         transfers: vec![twilio],
         retention_period: Some(s("P6M")),
+        retention_from: Some(entity::RetentionStart::Collection),
         retention_reason: Some(s("SMS logs kept six months for delivery disputes")),
         security_measures: strings(&["ISO/IEC 27001 certified ISMS", "Encryption at rest"]),
         products: strings(&["SMS"]),
@@ -418,7 +433,7 @@ const CONTROLLER_FIELDS: &[(&str, &str)] = &[
     ),
     (
         "Time limits for erasure (Art. 30(1)(f))",
-        "10 years — Financial records kept ten years",
+        "10 years after the event the legal obligation runs from — Financial records kept ten years",
     ),
     (
         "Technical and organisational security measures (Art. 30(1)(g))",
@@ -534,7 +549,7 @@ fn csv_findings_column_lists_the_findings_about_each_activity() {
     let billing = findings("billing");
     assert_eq!(
         billing,
-        "[Info] LONG_RETENTION: Ten years is the longest retention in the record."
+        "[Info] LONG_RETENTION (Art. 30 GDPR): Ten years is the longest retention in the record."
     );
     let support = findings("support");
     for code in [
@@ -624,6 +639,7 @@ fn xlsx_dates_are_real_dates() {
             "Perspective",
             "Reference",
             "Processing activity",
+            "Exporter (regime)",
             "Recipient",
             "Country",
             "Transfer mechanism (Chapter V)",
@@ -633,21 +649,22 @@ fn xlsx_dates_are_real_dates() {
     );
     let twilio = grid
         .iter()
-        .find(|r| text_of(&r[3]) == "Twilio Inc.")
+        .find(|r| text_of(&r[4]) == "Twilio Inc.")
         .expect("Twilio transfer row");
+    assert_eq!(text_of(&twilio[3]), "MessageBird B.V. (NL), EU GDPR");
     assert_eq!(
-        text_of(&twilio[5]),
+        text_of(&twilio[6]),
         "Standard contractual clauses (Art. 46(2)(c)), module 3 (processor to processor)"
     );
-    match &twilio[7] {
+    match &twilio[8] {
         Data::DateTime(d) => assert_eq!(d.as_datetime().map(|t| t.date()), Some(date(2024, 3, 1))),
         other => panic!("TIA date is not a date: {other:?}"),
     }
     let zendesk = grid
         .iter()
-        .find(|r| text_of(&r[3]) == "Zendesk, Inc.")
+        .find(|r| text_of(&r[4]) == "Zendesk, Inc.")
         .expect("Zendesk transfer row");
-    assert!(text_of(&zendesk[6]).starts_with("Pseudonymised ticket IDs"));
+    assert!(text_of(&zendesk[7]).starts_with("Pseudonymised ticket IDs"));
     // Four transfers in all, after the header.
     assert_eq!(grid.len(), 5);
 }
@@ -666,6 +683,7 @@ fn xlsx_findings_sheet() {
             "Code",
             "Entity type",
             "Entity",
+            "Provision",
             "Message"
         ]
     );
@@ -742,7 +760,7 @@ fn markdown_has_every_article_30_field() {
     }
 
     let findings = markdown_section(controller, "## Findings");
-    assert!(findings.contains("| Severity | Code | Entity type | Entity | Message |"));
+    assert!(findings.contains("| Severity | Code | Entity type | Entity | Provision | Message |"));
     assert!(
         findings.contains("| High | `DEROGATION_FOR_REGULAR_TRANSFER` | Processing activity |")
     );
@@ -777,7 +795,7 @@ fn markdown_escapes_pipes_and_markup() {
                 pipes += 1;
             }
         }
-        assert!(pipes == 3 || pipes == 6, "{pipes} pipes in {line}");
+        assert!(pipes == 3 || pipes == 7, "{pipes} pipes in {line}");
     }
 }
 
@@ -919,23 +937,28 @@ fn cnil_layout_uses_the_cnil_headings() {
         "Registre",
         "Responsable du traitement",
         "Délégué à la protection des données",
-        "N° / REF",
-        "Nom / sigle",
+        "Société du DPO (si celui-ci est externe)",
+        "Représentant",
+        "Description du traitement",
+        "Nom du traitement",
+        "N° / RÉF",
+        "Date de création du traitement",
+        "Mise à jour du traitement",
         "Responsable(s) conjoint(s)",
         "Finalité(s) du traitement effectué",
-        "Base légale",
-        "Catégories de personnes concernées",
-        "Catégories de données personnelles concernées",
-        "Données sensibles",
-        "Durée de conservation",
-        "Catégories de destinataires",
-        "Destinataires",
-        "Sous-traitants",
-        "Transferts hors UE",
-        "Garanties",
-        "Mesures de sécurité",
-        "Catégories de traitements effectués pour le compte de chaque responsable du traitement",
-        "Sous-traitants ultérieurs",
+        "Catégories de personnes concernées — Description",
+        "Catégories de données personnelles concernées — Description",
+        "Catégories de données personnelles concernées — Durée de conservation",
+        "Données sensibles — Description",
+        "Destinataires — Type de destinataire",
+        "Destinataires — Précisions",
+        "Transferts hors UE — Destinataire",
+        "Transferts hors UE — Pays",
+        "Transferts hors UE — Type de Garanties",
+        "Transferts hors UE — Liens vers la documentation",
+        "Mesures de sécurité — Précisions",
+        "Catégories de traitements effectués pour le compte de chaque responsable du traitement (art. 30.2.b)",
+        "Nom et coordonnées du ou des sous-traitants (art. 30.2.a)",
         "Constats",
     ] {
         assert!(
@@ -943,23 +966,69 @@ fn cnil_layout_uses_the_cnil_headings() {
             "{heading} in {headers:?}"
         );
     }
+    // The template has no such rubric.
+    for absent in [
+        "Base légale",
+        "Catégories de destinataires",
+        "Sous-traitants",
+        "Nom / sigle",
+        "N° / REF",
+        "Garanties",
+    ] {
+        assert!(
+            !headers.iter().any(|h| h == absent),
+            "{absent} in {headers:?}"
+        );
+    }
     let support = rows
         .iter()
-        .find(|r| csv_cell(&headers, r, "N° / REF") == "support")
+        .find(|r| csv_cell(&headers, r, "N° / RÉF") == "support")
         .unwrap();
     assert_eq!(
-        csv_cell(&headers, support, "Données sensibles"),
+        csv_cell(&headers, support, "Données sensibles — Description"),
         "Accessibility needs\nArt. 9(2) condition: Explicit consent (Art. 9(2)(a))"
     );
     assert_eq!(
-        csv_cell(&headers, support, "Sous-traitants"),
-        "Zendesk, Inc. (US)\nAcme Support Pte. Ltd. (SG)"
+        csv_cell(&headers, support, "Destinataires — Type de destinataire"),
+        "Sous-traitants\nDestinataires dans des pays tiers ou organisations internationales"
+    );
+    // One line per transfer in each of the transfer sub-columns.
+    assert_eq!(
+        csv_cell(&headers, support, "Transferts hors UE — Destinataire"),
+        "Zendesk, Inc.\nAcme Support Pte. Ltd."
+    );
+    assert_eq!(
+        csv_cell(&headers, support, "Transferts hors UE — Pays"),
+        "United States (US)\nSingapore (SG)"
+    );
+    assert_eq!(
+        csv_cell(&headers, support, "Transferts hors UE — Type de Garanties"),
+        "Dérogations (art 49) : Art. 49(1), second subparagraph, GDPR ; garanties documentées : Pseudonymised ticket IDs; access limited to EU support staff; deletion after 30 days\nDérogations (art 49) : Art. 49(1)(c) GDPR"
+    );
+    assert_eq!(
+        csv_cell(&headers, support, "Date de création du traitement"),
+        "2023-02-01"
     );
     let billing = rows
         .iter()
-        .find(|r| csv_cell(&headers, r, "N° / REF") == "billing")
+        .find(|r| csv_cell(&headers, r, "N° / RÉF") == "billing")
         .unwrap();
-    assert_eq!(csv_cell(&headers, billing, "Données sensibles"), "None");
+    assert_eq!(
+        csv_cell(&headers, billing, "Données sensibles — Description"),
+        "Aucune"
+    );
+    assert_eq!(
+        csv_cell(
+            &headers,
+            billing,
+            "Catégories de données personnelles concernées — Durée de conservation"
+        ),
+        "10 years after the event the legal obligation runs from — Financial records kept ten years (2022 §7)"
+    );
+    assert_eq!(
+        csv_cell(&headers, billing, "Transferts hors UE — Type de Garanties"),
+        "Pays adéquat"
+    );
 
     let bytes = export(&records(), Format::Xlsx, &options).unwrap();
     let sheets = Sheets::open(bytes);
@@ -977,6 +1046,172 @@ fn cnil_layout_uses_the_cnil_headings() {
     let doc = String::from_utf8(bytes).unwrap();
     assert!(doc.starts_with("# Registre du responsable du traitement (art. 30.1 RGPD)\n"));
     assert!(doc.contains("| Finalité(s) du traitement effectué | Invoicing customers<br>"));
+}
+
+/// The CNIL's simplified record model, as kept in the repository (see data/templates/README.md).
+fn cnil_template() -> calamine::Ods<Cursor<Vec<u8>>> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/templates/cnil/registre-traitement-simplifie.ods"
+    );
+    let bytes = std::fs::read(path).expect("the CNIL template copy");
+    open_workbook_from_rs(Cursor::new(bytes)).expect("an ODS workbook")
+}
+
+/// The text cells of a sheet, by row and column.
+fn cells(range: &calamine::Range<Data>) -> Vec<(usize, usize, String)> {
+    range
+        .cells()
+        .filter_map(|(r, c, v)| match v {
+            // Whitespace runs read as one space (the sheet has "Description  du traitement").
+            Data::String(text) if !text.trim().is_empty() => {
+                Some((r, c, text.split_whitespace().collect::<Vec<_>>().join(" ")))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn cnil_layout_matches_the_cnil_template() {
+    let mut template = cnil_template();
+    let sheet = template
+        .worksheet_range("3_-_Modèle_de_fiche_de_registre")
+        .expect("the record sheet");
+    let cells = cells(&sheet);
+    // The rubrics are the first column; a rubric's sub-columns are on its row. The ninth
+    // column holds links to the CNIL's guides, not rubrics.
+    let rubric_at = |row: usize| {
+        cells
+            .iter()
+            .find(|(r, c, _)| *r == row && *c == 0)
+            .map(|(_, _, t)| t.as_str())
+    };
+    let position = |heading: &str| -> Option<(usize, usize)> {
+        match heading.split_once(" — ") {
+            None => cells
+                .iter()
+                .find(|(_, c, t)| *c == 0 && t == heading)
+                .map(|(r, c, _)| (*r, *c)),
+            Some((rubric, sub)) => cells
+                .iter()
+                .find(|(r, c, t)| *c > 0 && *c < 9 && t == sub && rubric_at(*r) == Some(rubric))
+                .map(|(r, c, _)| (*r, *c)),
+        }
+    };
+    let terms = Terms(Terminology::Gdpr, layout::Language::French);
+    let headings: Vec<String> =
+        layout::organization_columns(Layout::Cnil, Perspective::Controller, terms)
+            .into_iter()
+            .chain(layout::table_columns(
+                Layout::Cnil,
+                Perspective::Controller,
+                terms,
+            ))
+            .map(|c| c.heading)
+            .collect();
+    // Every heading is the template's, verbatim, and the table keeps the template's order.
+    let table_start = 4;
+    let mut last = (0, 0);
+    for (i, heading) in headings.iter().enumerate() {
+        let at = position(heading)
+            .unwrap_or_else(|| panic!("{heading:?} is not a heading of the CNIL template"));
+        if i >= table_start {
+            assert!(at >= last, "{heading:?} is out of the template's order");
+            last = at;
+        }
+    }
+    // Each rubric of the template is a column, but for those the registry holds nothing for
+    // (each with the reason in layout::table_columns).
+    let left_out = [
+        "Modèle de fiche de registre à compléter",
+        "Acteurs",
+        "Finalité principale",
+        "Mesures de sécurité — Type de mesure de sécurité",
+        "Catégories de personnes concernées — Précisions",
+        "Données sensibles — Durée de conservation",
+    ];
+    let rubrics = [
+        "Description du traitement",
+        "Nom du traitement",
+        "N° / RÉF",
+        "Date de création du traitement",
+        "Mise à jour du traitement",
+        "Responsable du traitement",
+        "Délégué à la protection des données",
+        "Société du DPO (si celui-ci est externe)",
+        "Représentant",
+        "Responsable(s) conjoint(s)",
+        "Finalité(s) du traitement effectué",
+        "Catégories de données personnelles concernées — Description",
+        "Catégories de données personnelles concernées — Durée de conservation",
+        "Données sensibles — Description",
+        "Catégories de personnes concernées — Description",
+        "Destinataires — Type de destinataire",
+        "Destinataires — Précisions",
+        "Mesures de sécurité — Précisions",
+        "Transferts hors UE — Destinataire",
+        "Transferts hors UE — Pays",
+        "Transferts hors UE — Type de Garanties",
+        "Transferts hors UE — Liens vers la documentation",
+    ];
+    for rubric in rubrics {
+        assert!(position(rubric).is_some(), "{rubric:?} not in the template");
+        assert!(
+            headings.iter().any(|h| h == rubric),
+            "{rubric:?} not in the layout"
+        );
+    }
+    for rubric in left_out {
+        assert!(position(rubric).is_some(), "{rubric:?} not in the template");
+        assert!(
+            !headings.iter().any(|h| h == rubric),
+            "{rubric:?} in the layout"
+        );
+    }
+    // The template has no legal-basis, recipient-category or processor rubric.
+    for absent in [
+        "Base légale",
+        "Catégories de destinataires",
+        "Sous-traitants",
+    ] {
+        assert!(position(absent).is_none(), "{absent:?} is in the template");
+    }
+
+    // The values the layout writes for safeguards and recipient types are the template's.
+    let lists = template
+        .worksheet_range("5_-_Listes")
+        .expect("the lists sheet");
+    let listed: Vec<String> = self::cells(&lists).into_iter().map(|(_, _, t)| t).collect();
+    let mut written: Vec<String> = Vec::new();
+    for mechanism in [
+        "STANDARD_CONTRACTUAL_CLAUSES",
+        "BINDING_CORPORATE_RULES",
+        "ADEQUACY_DECISION",
+        "CODE_OF_CONDUCT",
+        "CERTIFICATION",
+        "DEROGATION",
+    ] {
+        let t = transfer("X", "US", "United States", mechanism);
+        let text = text::cnil_guarantee(&t);
+        written.push(
+            text.split([',', ':'])
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        );
+    }
+    for role in ["PROCESSOR", "CONTROLLER", "MERE_CONDUIT"] {
+        written.push(text::cnil_recipient_type(named(role), named("SERVICE_PROVIDER")).to_owned());
+    }
+    written.push("Destinataires dans des pays tiers ou organisations internationales".to_owned());
+    for value in written {
+        assert!(
+            listed.contains(&value),
+            "{value:?} is not in the template's lists"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1093,7 +1328,7 @@ fn singapore_terminology_in_french_headings() {
             assert!(!lower.contains(term), "{term:?} left in {h:?}");
         }
     }
-    assert!(headers.contains(&s("Catégories de particuliers")));
+    assert!(headers.contains(&s("Catégories de particuliers — Description")));
     assert!(headers.contains(&s("Organisation(s) conjointe(s)")));
     let bytes = export(&records(), Format::Xlsx, &options).unwrap();
     let sheets = Sheets::open(bytes);
@@ -1126,6 +1361,12 @@ fn hostile_record() -> Record {
     billing.data_subjects = strings(&["=1+1"]);
     billing.recipients[0].legal_name = s(HYPERLINK);
     billing.transfers[0].recipient = s(HYPERLINK);
+    // The organization exports its own transfers.
+    for activity in &mut record.activities {
+        for transfer in &mut activity.transfers {
+            transfer.exporter = record.organization.name.clone();
+        }
+    }
     let support = &mut record.activities[1];
     support.description = Some(s("\rCarriage"));
     support.transfers[0].recipient = s("\tTabbed Ltd");
@@ -1284,15 +1525,28 @@ fn retention_periods_read_as_words() {
     assert_eq!(text::iso_duration("6 months"), None);
     assert_eq!(text::iso_duration("P"), None);
     assert_eq!(text::iso_duration("PT"), None);
+    use entity::RetentionStart::*;
     assert_eq!(
-        text::retention(Some("P6M"), Some("Delivery disputes")).as_deref(),
-        Some("6 months — Delivery disputes")
+        text::retention(Some("P6M"), Some(Collection), Some("Delivery disputes")).as_deref(),
+        Some("6 months after collection — Delivery disputes")
     );
     assert_eq!(
-        text::retention(Some("until deleted"), None).as_deref(),
-        Some("until deleted")
+        text::retention_words(Some("P12M"), Some(EndOfContract)),
+        "12 months after the end of the contract"
     );
-    assert_eq!(text::retention(None, None), None);
+    assert_eq!(
+        text::retention_words(None, Some(DurationOfContract)),
+        "For the duration of the contract"
+    );
+    assert_eq!(
+        text::retention_words(Some("P2Y"), Some(LastActivity)),
+        "2 years after the last activity"
+    );
+    assert_eq!(
+        text::retention(Some("until deleted"), None, None).as_deref(),
+        Some("until deleted (start not recorded)")
+    );
+    assert_eq!(text::retention(None, None, None), None);
 }
 
 #[test]

@@ -6,8 +6,10 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use crate::reference::Regime;
+use crate::registry::transfers;
 use crate::ropa::model::{Severity, TransferEntry};
-use entity::{Derogation, TransferMechanism};
+use entity::{Derogation, RecipientKind, RecipientRole, RetentionStart, TransferMechanism};
 
 /// `PAYMENT_SERVICE_PROVIDER` → `Payment service provider`. Text that is not an enum name (it has
 /// lower-case letters or spaces, as free text entered in the registry does) is kept as it is.
@@ -106,59 +108,135 @@ pub(super) fn role(role: &str) -> String {
 
 /// A 2021/914 SCC module with its parties.
 fn scc_module(module: i16) -> String {
-    let parties = match module {
-        1 => " (controller to controller)",
-        2 => " (controller to processor)",
-        3 => " (processor to processor)",
-        4 => " (processor to controller)",
-        _ => "",
-    };
-    format!("module {module}{parties}")
+    match module {
+        1..=4 => format!("module {module} ({})", transfers::module_parties(module)),
+        _ => format!("module {module}"),
+    }
 }
 
-/// An Art. 49 derogation, citing its point.
+/// A derogation's words, without its provision.
 fn derogation(derogation: Derogation) -> &'static str {
     match derogation {
-        Derogation::ExplicitConsent => "Art. 49(1)(a) explicit consent of the data subject",
-        Derogation::ContractWithDataSubject => "Art. 49(1)(b) contract with the data subject",
-        Derogation::ContractInDataSubjectInterest => {
-            "Art. 49(1)(c) contract in the data subject's interest"
+        Derogation::ExplicitConsent => "explicit consent of the data subject",
+        Derogation::ContractWithDataSubject => "contract with the data subject",
+        Derogation::ContractInDataSubjectInterest => "contract in the data subject's interest",
+        Derogation::ImportantPublicInterest => "important reasons of public interest",
+        Derogation::LegalClaims => "establishment, exercise or defence of legal claims",
+        Derogation::VitalInterests => "vital interests",
+        Derogation::PublicRegister => "transfer from a public register",
+        Derogation::CompellingLegitimateInterests => "compelling legitimate interests",
+    }
+}
+
+/// The Chapter V instrument of a transfer, with its SCC module or derogation, citing the
+/// provision of the exporter's regime (the EU GDPR's without naming it, as the record is an
+/// EU GDPR record first).
+pub(super) fn instrument(transfer: &TransferEntry) -> String {
+    use TransferMechanism::*;
+    let regime = transfer.regime;
+    let eu = regime == Regime::EuGdpr;
+    let cite = |eu_point: &str| {
+        if eu {
+            format!("Art. {eu_point}")
+        } else {
+            regime
+                .instrument(transfer.mechanism)
+                .map_or_else(|_| regime.name().to_owned(), str::to_owned)
         }
-        Derogation::ImportantPublicInterest => "Art. 49(1)(d) important reasons of public interest",
-        Derogation::LegalClaims => {
-            "Art. 49(1)(e) establishment, exercise or defence of legal claims"
-        }
-        Derogation::VitalInterests => "Art. 49(1)(f) vital interests",
-        Derogation::PublicRegister => "Art. 49(1)(g) transfer from a public register",
-        Derogation::CompellingLegitimateInterests => {
-            "Art. 49(1), second subparagraph, compelling legitimate interests"
+    };
+    let with_module = |text: String| match transfer.scc_module {
+        Some(module) => format!("{text}, {}", scc_module(module)),
+        None => text,
+    };
+    match transfer.mechanism {
+        AdequacyDecision => format!("Adequacy decision ({})", cite("45")),
+        StandardContractualClauses if regime == Regime::SwissFadp => with_module(format!(
+            "Standard contractual clauses with the Swiss amendments ({})",
+            cite("46(2)(c)")
+        )),
+        StandardContractualClauses => with_module(format!(
+            "Standard contractual clauses ({})",
+            cite("46(2)(c)")
+        )),
+        UkIdta => "UK International Data Transfer Agreement (IDTA)".to_owned(),
+        UkAddendum => with_module("UK Addendum to the EU standard contractual clauses".to_owned()),
+        BindingCorporateRules => format!("Binding corporate rules ({})", cite("47")),
+        CodeOfConduct => format!("Approved code of conduct ({})", cite("46(2)(e)")),
+        Certification => format!("Approved certification mechanism ({})", cite("46(2)(f)")),
+        AdHocClauses => format!("Ad hoc contractual clauses ({})", cite("46(3)(a)")),
+        Derogation => match transfer.derogation {
+            Some(d) => {
+                let article = regime
+                    .derogation(d)
+                    .unwrap_or_else(|_| regime.derogations().to_owned());
+                if eu {
+                    let article = article.trim_end_matches(" GDPR");
+                    format!("Derogation: {article} {}", derogation(d))
+                } else {
+                    format!("Derogation ({article}): {}", derogation(d))
+                }
+            }
+            None => format!("Derogation ({})", cite("49")),
+        },
+    }
+}
+
+/// A recipient's type in the words of the CNIL template's list ("Destinataires", sheet
+/// "5 - Listes"): a processor is a "Sous-traitant", a controller a partner, anything else
+/// "Autre (Préciser)", which the "Précisions" column details.
+pub(super) fn cnil_recipient_type(role: RecipientRole, kind: RecipientKind) -> &'static str {
+    match (role, kind) {
+        (RecipientRole::Processor, _) => "Sous-traitants",
+        (_, RecipientKind::PublicAuthority) | (RecipientRole::MereConduit, _) => "Autre (Préciser)",
+        (RecipientRole::Controller | RecipientRole::JointController, _) => {
+            "Partenaires institutionnels ou commerciaux"
         }
     }
 }
 
-/// The Chapter V instrument of a transfer, with its SCC module or derogation.
-pub(super) fn instrument(transfer: &TransferEntry) -> String {
+/// A transfer's safeguard in the words of the CNIL template's list ("Type de Garanties",
+/// sheet "5 - Listes"), with its module, derogation and documented position.
+pub(super) fn cnil_guarantee(transfer: &TransferEntry) -> String {
     use TransferMechanism::*;
-    match transfer.mechanism {
-        AdequacyDecision => "Adequacy decision (Art. 45)".to_owned(),
-        StandardContractualClauses => match transfer.scc_module {
-            Some(module) => format!(
-                "Standard contractual clauses (Art. 46(2)(c)), {}",
-                scc_module(module)
-            ),
-            None => "Standard contractual clauses (Art. 46(2)(c))".to_owned(),
+    let module = transfer
+        .scc_module
+        .map(|m| format!(", module {m}"))
+        .unwrap_or_default();
+    let mut out = match transfer.mechanism {
+        StandardContractualClauses if transfer.regime == Regime::SwissFadp => {
+            format!("Clauses contractuelles types (CCT) avec les amendements suisses{module}")
+        }
+        StandardContractualClauses => format!("Clauses contractuelles types (CCT){module}"),
+        UkAddendum => {
+            format!("Clauses contractuelles types (CCT) avec l'addendum du Royaume-Uni{module}")
+        }
+        UkIdta => "Accord de transfert international du Royaume-Uni (IDTA)".to_owned(),
+        BindingCorporateRules => "Règles d'entreprise contraignantes (BCR)".to_owned(),
+        AdequacyDecision => "Pays adéquat".to_owned(),
+        CodeOfConduct => "Code de conduite".to_owned(),
+        Certification => "Certification".to_owned(),
+        AdHocClauses => "Clauses contractuelles ad hoc (art. 46.3.a)".to_owned(),
+        Derogation => match transfer
+            .derogation
+            .and_then(|d| transfer.regime.derogation(d).ok())
+        {
+            Some(article) => format!("Dérogations (art 49) : {article}"),
+            None => "Dérogations (art 49)".to_owned(),
         },
-        UkIdta => "UK International Data Transfer Agreement (IDTA)".to_owned(),
-        UkAddendum => "UK Addendum to the EU standard contractual clauses".to_owned(),
-        BindingCorporateRules => "Binding corporate rules (Art. 47)".to_owned(),
-        CodeOfConduct => "Approved code of conduct (Art. 46(2)(e))".to_owned(),
-        Certification => "Approved certification mechanism (Art. 46(2)(f))".to_owned(),
-        AdHocClauses => "Ad hoc contractual clauses (Art. 46(3)(a))".to_owned(),
-        Derogation => match transfer.derogation {
-            Some(d) => format!("Derogation: {}", derogation(d)),
-            None => "Derogation (Art. 49)".to_owned(),
-        },
+    };
+    if transfer.regime != Regime::EuGdpr {
+        out.push_str(&format!(" ({})", transfer.regime.name()));
     }
+    if let Some(position) = transfer
+        .safeguards
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        out.push_str(" ; garanties documentées : ");
+        out.push_str(position);
+    }
+    out
 }
 
 /// The rendered `instrument` followed by the transfer's documented safeguards (Art. 30(1)(e) wants
@@ -177,6 +255,16 @@ pub(super) fn with_safeguards(transfer: &TransferEntry, instrument: String) -> S
         out.push_str("; safeguards: not documented");
     }
     out
+}
+
+/// Who exports a transfer, under which regime: `MessageBird B.V. (NL), EU GDPR`.
+pub(super) fn exporter(transfer: &TransferEntry) -> String {
+    let name = if transfer.exporter_country.is_empty() {
+        transfer.exporter.clone()
+    } else {
+        format!("{} ({})", transfer.exporter, transfer.exporter_country)
+    };
+    format!("{name}, {}", transfer.regime.name())
 }
 
 /// `United States (US)`, or the code alone when the registry has no name for it.
@@ -259,13 +347,44 @@ pub(super) fn iso_duration(period: &str) -> Option<String> {
     Some(parts.join(", "))
 }
 
-/// The time limit for erasure: the period in words, then the reason.
-pub(super) fn retention(period: Option<&str>, reason: Option<&str>) -> Option<String> {
+/// The time limit for erasure in words (Art. 30(1)(f)): the period and what it runs from
+/// ("12 months after the end of the contract"), or "For the duration of the contract".
+pub fn retention_words(period: Option<&str>, from: Option<RetentionStart>) -> String {
     let period = period
-        .filter(|p| !p.trim().is_empty())
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
         .map(|p| iso_duration(p).unwrap_or_else(|| p.to_owned()));
+    let start = |from: RetentionStart| match from {
+        RetentionStart::Collection => "after collection",
+        RetentionStart::EndOfContract => "after the end of the contract",
+        RetentionStart::LastActivity => "after the last activity",
+        RetentionStart::LegalObligationEvent => "after the event the legal obligation runs from",
+        RetentionStart::DurationOfContract => "for the duration of the contract",
+    };
+    match (period, from) {
+        (None, Some(RetentionStart::DurationOfContract)) => {
+            "For the duration of the contract".to_owned()
+        }
+        (Some(p), Some(RetentionStart::DurationOfContract)) => {
+            format!("For the duration of the contract, then {p}")
+        }
+        (Some(p), Some(from)) => format!("{p} {}", start(from)),
+        (Some(p), None) => format!("{p} (start not recorded)"),
+        (None, Some(from)) => format!("Not recorded (a period {})", start(from)),
+        (None, None) => "Not recorded".to_owned(),
+    }
+}
+
+/// The time limit for erasure: the period and its start in words, then the reason.
+pub(super) fn retention(
+    period: Option<&str>,
+    from: Option<RetentionStart>,
+    reason: Option<&str>,
+) -> Option<String> {
+    let recorded = period.is_some_and(|p| !p.trim().is_empty()) || from.is_some();
+    let words = recorded.then(|| retention_words(period, from));
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-    match (period, reason) {
+    match (words, reason) {
         (Some(p), Some(r)) => Some(format!("{p} — {r}")),
         (Some(p), None) => Some(p),
         (None, Some(r)) => Some(r.to_owned()),
@@ -277,6 +396,7 @@ pub(super) fn retention(period: Option<&str>, reason: Option<&str>) -> Option<St
 pub(super) fn severity(severity: Severity) -> &'static str {
     match severity {
         Severity::High => "High",
+        Severity::Warning => "Warning",
         Severity::Medium => "Medium",
         Severity::Low => "Low",
         Severity::Info => "Info",

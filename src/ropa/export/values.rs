@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::layout::{Field, Terms};
+use super::layout::{Field, Language, Terms};
 use super::text;
 use crate::ropa::model::{ActivityEntry, OrganizationSection, Perspective, Record, name_of};
 use entity::RecipientRole;
@@ -76,7 +76,11 @@ pub(super) fn record_field(field: Field, record: &Record) -> Option<Lines> {
         Field::Organization => one(organization(org)),
         Field::Dpo => one(dpo(org)),
         Field::Representative => one(representative(org)),
-        Field::Controllers => owned(&record.controllers),
+        Field::Controllers => {
+            let mut lines = owned(&record.controllers);
+            lines.extend(one(org.controllers_register.clone()));
+            lines
+        }
         _ => return None,
     })
 }
@@ -93,6 +97,35 @@ pub(super) fn activity_field(
     }
     match field {
         Field::Reference => one(Some(activity.key.clone())),
+        Field::CreatedOn => one(activity.created_on.map(|d| d.to_string())),
+        Field::UpdatedOn => one(activity.updated_on.map(|d| d.to_string())),
+        Field::RecipientTypes => unique(activity.recipients.iter().flat_map(|r| {
+            let third_country = !crate::reference::is_eea(&r.country);
+            [
+                Some(text::cnil_recipient_type(r.role, r.kind)),
+                third_country.then_some(
+                    "Destinataires dans des pays tiers ou organisations internationales",
+                ),
+            ]
+            .into_iter()
+            .flatten()
+            .map(str::to_owned)
+        })),
+        Field::TransferRecipients => activity
+            .transfers
+            .iter()
+            .map(|t| t.recipient.clone())
+            .collect(),
+        Field::TransferDestinations => activity
+            .transfers
+            .iter()
+            .map(|t| text::country(&t.country, &t.country_name))
+            .collect(),
+        Field::TransferGuarantees => activity
+            .transfers
+            .iter()
+            .map(|t| terms.apply(text::cnil_guarantee(t)))
+            .collect(),
         Field::Name => one(Some(activity.name.clone())),
         Field::Description => one(activity
             .description
@@ -126,7 +159,13 @@ pub(super) fn activity_field(
                 .map(|c| c.name.clone())
                 .collect();
             if lines.is_empty() && activity.special_category_condition.is_none() {
-                lines.push("None".to_owned());
+                lines.push(
+                    match terms.1 {
+                        Language::English => "None",
+                        Language::French => "Aucune",
+                    }
+                    .to_owned(),
+                );
             } else if let Some(condition) = special_condition(activity, terms) {
                 lines.push(format!("Art. 9(2) condition: {condition}"));
             }
@@ -185,11 +224,18 @@ pub(super) fn activity_field(
             .iter()
             .map(|t| {
                 let mechanism = text::with_safeguards(t, terms.apply(text::instrument(t)));
-                text::transfer_line(t, &mechanism)
+                let line = text::transfer_line(t, &mechanism);
+                // An establishment's or a forwarder's transfer names its exporter.
+                if t.exporter == record.organization.name {
+                    line
+                } else {
+                    format!("{} → {line}", text::exporter(t))
+                }
             })
             .collect(),
         Field::Retention => one(text::retention(
             activity.retention_period.as_deref(),
+            activity.retention_from,
             activity.retention_reason.as_deref(),
         )),
         Field::SecurityMeasures => owned(&activity.security_measures),

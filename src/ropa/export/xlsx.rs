@@ -266,7 +266,7 @@ fn transfers_sheet(
         widths.push(22.0);
     }
     headings.extend(labels.transfer_headings.iter().cloned());
-    widths.extend([22.0, 32.0, 32.0, 24.0, 50.0, 50.0, 16.0]);
+    widths.extend([22.0, 32.0, 32.0, 32.0, 24.0, 50.0, 50.0, 16.0]);
     set_columns(ws, &widths, formats)?;
     let date_col = col(headings.len() - 1);
     // Real dates, formatted once for the whole column.
@@ -291,15 +291,16 @@ fn transfers_sheet(
                 }
                 put(ws, r, c, &activity.key)?;
                 put(ws, r, c + 1, &activity.name)?;
-                put(ws, r, c + 2, &transfer.recipient)?;
+                put_owned(ws, r, c + 2, text::exporter(transfer))?;
+                put(ws, r, c + 3, &transfer.recipient)?;
                 put_owned(
                     ws,
                     r,
-                    c + 3,
+                    c + 4,
                     text::country(&transfer.country, &transfer.country_name),
                 )?;
-                put_owned(ws, r, c + 4, ctx.terms.apply(text::instrument(transfer)))?;
-                put(ws, r, c + 5, transfer.safeguards.as_deref().unwrap_or(""))?;
+                put_owned(ws, r, c + 5, ctx.terms.apply(text::instrument(transfer)))?;
+                put(ws, r, c + 6, transfer.safeguards.as_deref().unwrap_or(""))?;
                 if let Some(date) = transfer.tia_date {
                     ws.write_datetime(r, date_col, date)?;
                 }
@@ -325,7 +326,7 @@ fn findings_sheet(
         widths.push(22.0);
     }
     headings.extend(labels.finding_headings.iter().cloned());
-    widths.extend([10.0, 36.0, 20.0, 36.0, 90.0]);
+    widths.extend([10.0, 36.0, 20.0, 36.0, 36.0, 90.0]);
     set_columns(ws, &widths, formats)?;
     let count: usize = records.iter().map(|r| r.findings.len()).sum();
     table_header(ws, 0, &headings, row(count), formats)?;
@@ -348,7 +349,8 @@ fn findings_sheet(
                 &text::humanize_enum(name_of(finding.entity_type)),
             )?;
             put(ws, r, c + 3, &finding.entity)?;
-            put(ws, r, c + 4, &finding.message)?;
+            put(ws, r, c + 4, &finding.article)?;
+            put(ws, r, c + 5, &finding.message)?;
             r += 1;
         }
     }

@@ -146,6 +146,20 @@ impl TestServer {
         Self::start_with(ServerSettings::default()).await
     }
 
+    /// A server over an empty registry (no example loaded) whose clock stands at `at` and
+    /// moves only when the test advances it (`self.clock`).
+    pub async fn empty_at(at: &str) -> Self {
+        Self::setup(Setup {
+            manual_clock: Some(at.parse().expect("an RFC 3339 instant")),
+            registry: subreg::server::RegistryOptions {
+                load_example: false,
+                ..Default::default()
+            },
+            ..Setup::default()
+        })
+        .await
+    }
+
     pub async fn start_with(settings: ServerSettings) -> Self {
         Self::setup(Setup {
             settings,
