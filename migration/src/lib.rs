@@ -10,6 +10,7 @@ mod m20261123_000003_activity_controllers;
 mod m20261123_000004_api_keys;
 mod m20261123_000005_change_log_time_index;
 mod m20261201_000006_change_event_entity_type;
+mod m20261210_000007_notices;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_api_keys::Migration),
             Box::new(m20261123_000005_change_log_time_index::Migration),
             Box::new(m20261201_000006_change_event_entity_type::Migration),
+            Box::new(m20261210_000007_notices::Migration),
         ]
     }
 }

@@ -287,13 +287,4 @@ pub async fn count(conn: &impl ConnectionTrait, filter: &ChangeFilter) -> Result
     Ok(filter.apply(0).count(conn).await?)
 }
 
-/// The highest sequence number in the log (0 when empty).
-pub async fn latest_seq(conn: &impl ConnectionTrait) -> Result<i64> {
-    let latest: Option<Option<i64>> = change_event::Entity::find()
-        .select_only()
-        .column_as(change_event::Column::Seq.max(), "latest")
-        .into_tuple()
-        .one(conn)
-        .await?;
-    Ok(latest.flatten().unwrap_or(0))
-}
+pub use crate::registry::latest_seq;

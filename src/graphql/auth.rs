@@ -86,6 +86,7 @@ pub fn unauthenticated(role: Role) -> async_graphql::Error {
 
 pub fn role_name(role: Role) -> &'static str {
     match role {
+        Role::Subscriber => "SUBSCRIBER",
         Role::Viewer => "VIEWER",
         Role::Editor => "EDITOR",
         Role::Admin => "ADMIN",
@@ -116,6 +117,7 @@ impl Guard for ReadersGuard {
 }
 
 /// Guards, by role, for the `guard = "..."` attributes.
+pub const SUBSCRIBER: RoleGuard = RoleGuard(Role::Subscriber);
 pub const VIEWER: RoleGuard = RoleGuard(Role::Viewer);
 pub const EDITOR: RoleGuard = RoleGuard(Role::Editor);
 pub const ADMIN: RoleGuard = RoleGuard(Role::Admin);

@@ -54,6 +54,11 @@ impl CursorKey for ObjectionKey {
     const NAME: &'static str = "objection cursor";
 }
 
+impl CursorKey for super::notices::register::DeliveryKey {
+    const PREFIX: &'static str = "delivery";
+    const NAME: &'static str = "notice register cursor";
+}
+
 /// The cursor of `key`.
 pub fn encode<K: CursorKey>(key: &K) -> String {
     // A key of numbers, strings and instants always serializes.

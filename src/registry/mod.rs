@@ -14,6 +14,7 @@ mod flows;
 pub mod inputs;
 mod keys;
 mod notice;
+pub mod notices;
 mod pages;
 mod recipients;
 pub mod rules;
@@ -22,7 +23,7 @@ mod taxonomy;
 pub mod validate;
 pub mod visibility;
 
-pub use changelog::CHANNEL as CHANGE_CHANNEL;
+pub use changelog::{CHANNEL as CHANGE_CHANNEL, latest_seq};
 pub use error::{RegistryError, Result};
 pub use flows::{FlowFilter, FlowPage, FlowSelection};
 pub use keys::{KEY_PREFIX, NewApiKey, hash_secret};
@@ -183,6 +184,25 @@ impl Registry {
             changelog::take_turn(&txn).await?;
         }
         Ok(Write { txn, _turn: turn })
+    }
+
+    /// A write transaction that appends nothing to the change log: the writer's turn on
+    /// SQLite, but not the log's lock on PostgreSQL.
+    pub(crate) async fn write_outside_log(&self) -> Result<Write> {
+        let turn = self.sqlite_turn().await;
+        let txn = self.conn.begin().await?;
+        Ok(Write { txn, _turn: turn })
+    }
+
+    /// SQLite's writer's turn, for a write of one statement (none on PostgreSQL, or inside a
+    /// batch that holds it).
+    pub(crate) async fn sqlite_turn(&self) -> Option<OwnedMutexGuard<()>> {
+        let sqlite = self.conn.get_database_backend() == DatabaseBackend::Sqlite;
+        if !self.in_batch && sqlite {
+            Some(self.writer.clone().lock_owned().await)
+        } else {
+            None
+        }
     }
 
     /// Commits a write and, outside a batch, wakes subscribers to read the log from `seq`.
