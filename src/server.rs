@@ -150,11 +150,14 @@ impl Server {
         addr: SocketAddr,
         registry: Registry,
         metrics: Metrics,
-        settings: ServerSettings,
+        mut settings: ServerSettings,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
+        if settings.notices.public_url.is_empty() {
+            settings.notices.public_url = format!("http://{}", listener.local_addr()?);
+        }
         Ok(Self {
             listener,
             state: AppState::new(registry, metrics, settings).await?,

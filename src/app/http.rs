@@ -6,13 +6,12 @@ use super::client::{Client, error_response};
 use super::{AppState, Transport};
 use crate::graphql::executor::is_request_error;
 use async_graphql::Executor as _;
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::time::Instant;
 
@@ -94,14 +93,7 @@ pub async fn graphql_get(
     }
     let raw = raw.unwrap_or_default();
     if raw.is_empty() && wants_html(&headers) && state.inner.settings.graphiql {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql")
-                .title("Subreg")
-                .finish(),
-        )
-        .into_response();
+        return super::assets::graphiql();
     }
     let Some(media) = response_media_type(&headers) else {
         return not_acceptable();

@@ -16,7 +16,7 @@ mod subscribers;
 
 pub use delivery::{AttemptRecord, NewDelivery, Plan, next_status};
 pub use register::{DeliveryKey, RegisterEntry, RegisterFilter};
-pub use subscribers::{NewEndpoint, NewSubscription, SubscribeOutcome, SubscriberFilter};
+pub use subscribers::{NewEndpoint, NewSubscription, SubscribeOutcome, SubscriberFilter, email};
 
 use super::error::{RegistryError, Result};
 use super::keys::hash_secret;
@@ -24,7 +24,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// 32 random bytes, base64url: a token a link or a form carries.
-pub(crate) fn random_token() -> Result<String> {
+pub fn random_token() -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|err| {
         RegistryError::Database(sea_orm::DbErr::Custom(format!("no randomness: {err}")))
@@ -35,4 +35,48 @@ pub(crate) fn random_token() -> Result<String> {
 /// How a token is stored: its SHA-256, never the token.
 pub fn token_hash(token: &str) -> String {
     hash_secret(token)
+}
+
+impl super::Registry {
+    /// The key that signs unsubscribe links and form tokens: 32 random bytes, made by the first
+    /// replica that needs it and then read by all.
+    pub async fn link_key(&self) -> Result<Vec<u8>> {
+        use entity::notice_key;
+        use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+        if let Some(key) = notice_key::Entity::find_by_id("links")
+            .one(self.db())
+            .await?
+        {
+            return hex::decode(&key.secret)
+                .map_err(|_| RegistryError::Conflict("the stored link key is not hex".into()));
+        }
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|err| {
+            RegistryError::Database(sea_orm::DbErr::Custom(format!("no randomness: {err}")))
+        })?;
+        let write = self.write_outside_log().await?;
+        let made = notice_key::ActiveModel {
+            purpose: Set("links".into()),
+            secret: Set(hex::encode(bytes)),
+            created_at: Set(self.now()),
+        }
+        .insert(&write.txn)
+        .await;
+        match made {
+            Ok(_) => {
+                self.commit(write, None).await?;
+                Ok(bytes.to_vec())
+            }
+            // Another replica made it first: read theirs.
+            Err(_) => {
+                drop(write);
+                let key = notice_key::Entity::find_by_id("links")
+                    .one(self.db())
+                    .await?
+                    .ok_or_else(|| RegistryError::Conflict("no link key".into()))?;
+                hex::decode(&key.secret)
+                    .map_err(|_| RegistryError::Conflict("the stored link key is not hex".into()))
+            }
+        }
+    }
 }

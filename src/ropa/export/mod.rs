@@ -35,6 +35,9 @@ mod text;
 mod values;
 mod xlsx;
 
+/// Neutralises a text cell that a spreadsheet would take for a formula (OWASP CSV injection).
+pub use text::neutralise;
+
 #[cfg(test)]
 mod tests;
 
