@@ -82,6 +82,7 @@ impl AppState {
             .data(tail.clone())
             .data(settings.findings.clone())
             .data(metrics.clone())
+            .data(settings.notices.clone())
             .finish();
         let schema = GuardedSchema::new(schema, &settings.limits, metrics.clone());
         let rate_limits = Arc::new(RateLimits::new(

@@ -13,6 +13,7 @@ mod keys;
 pub mod limits;
 pub mod loaders;
 mod mutation;
+mod notices;
 mod query;
 pub mod relay;
 mod ropa;
@@ -30,6 +31,7 @@ pub struct Query(
     changes::ChangeQuery,
     ropa::RopaQuery,
     keys::KeyQuery,
+    notices::NoticeQuery,
 );
 
 /// The root mutation.
@@ -38,6 +40,7 @@ pub struct Mutation(
     mutation::RegistryMutation,
     changes::ChangeMutation,
     keys::KeyMutation,
+    notices::NoticeMutation,
 );
 
 /// The root subscription.
