@@ -29,7 +29,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the GraphQL API (migrates the database and loads the example registry if empty).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the database migrations.
     Migrate(DatabaseArgs),
     /// Load the example registry into an empty database.
@@ -448,8 +448,9 @@ mod tests {
     #[test]
     fn switches_default_to_off() {
         // A switch can only turn a setting on: the settings it sets must default to off.
-        assert!(!crate::settings::ServerSettings::DEFAULT.trust_forwarded_for);
-        assert!(!crate::settings::NoticeSettings::DEFAULT.webhook_allow_private);
+        let settings = crate::settings::ServerSettings::default();
+        assert!(!settings.trust_forwarded_for);
+        assert!(!settings.notices.webhook_allow_private);
     }
 
     #[test]

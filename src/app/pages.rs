@@ -82,7 +82,7 @@ fn html(status: StatusCode, body: String, cookie: Option<String>) -> Response {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
@@ -158,11 +158,11 @@ impl AppState {
     }
 
     /// The form token for the visitor's cookie, and the cookie to set when it has none.
-    fn form_token(&self, headers: &HeaderMap) -> Result<(String, Option<String>), Response> {
+    fn form_token(&self, headers: &HeaderMap) -> Option<(String, Option<String>)> {
         if let Some(nonce) = cookie(headers, FORM_COOKIE) {
-            return Ok((self.notices().links.sign("form", nonce), None));
+            return Some((self.notices().links.sign("form", nonce), None));
         }
-        let nonce = random_token().map_err(|_| failure())?;
+        let nonce = random_token().ok()?;
         let secure = if self.notices().settings.public_url.starts_with("https") {
             "; Secure"
         } else {
@@ -171,13 +171,14 @@ impl AppState {
         let set = format!(
             "{FORM_COOKIE}={nonce}; Path=/subprocessors; HttpOnly; SameSite=Strict{secure}"
         );
-        Ok((self.notices().links.sign("form", &nonce), Some(set)))
+        Some((self.notices().links.sign("form", &nonce), Some(set)))
     }
 
     /// Whether a form post comes from this site's own form.
     fn form_is_ours(&self, headers: &HeaderMap, fields: &[(String, String)]) -> bool {
+        // No Origin, or the opaque "null" of a privacy-minded browser: the token decides.
         let same_origin = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-            None => true,
+            None | Some("null") => true,
             Some(origin) => {
                 let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
                 let public = &self.notices().settings.public_url;
@@ -198,22 +199,22 @@ impl AppState {
         headers: &HeaderMap,
         fields: &[(String, String)],
     ) -> Option<Response> {
-        if !self.form_is_ours(headers, fields) {
-            return Some(
-                self.message(
-                    StatusCode::FORBIDDEN,
-                    "The form has expired",
-                    "Open the page again and send the form from there.",
-                )
-                .await,
-            );
-        }
         if !self.inner.form_limits.client_ok(client.address) {
             return Some(
                 self.message(
                     StatusCode::TOO_MANY_REQUESTS,
                     "Too many requests",
                     "This address has sent many forms in the last hour; try again later.",
+                )
+                .await,
+            );
+        }
+        if !self.form_is_ours(headers, fields) {
+            return Some(
+                self.message(
+                    StatusCode::FORBIDDEN,
+                    "The form has expired",
+                    "Open the page again and send the form from there.",
                 )
                 .await,
             );
@@ -366,7 +367,7 @@ pub async fn subprocessors(
                 .is_some_and(|t| t > now)
         })
         .collect();
-    let Ok((csrf, set_cookie)) = state.form_token(&headers) else {
+    let Some((csrf, set_cookie)) = state.form_token(&headers) else {
         return failure();
     };
     let context = json!({
@@ -395,7 +396,7 @@ pub async fn subscribe_form(
         .iter()
         .map(|p| json!({ "key": p.key, "name": p.name }))
         .collect();
-    let Ok((csrf, set_cookie)) = state.form_token(&headers) else {
+    let Some((csrf, set_cookie)) = state.form_token(&headers) else {
         return failure();
     };
     match state
@@ -446,6 +447,7 @@ pub async fn subscribe(
     if state.inner.form_limits.address_ok(&email) {
         match state.inner.registry.request_subscription(input).await {
             Ok(SubscribeOutcome::Confirm { subscriber, token }) => {
+                let subscriber = *subscriber;
                 let state = state.clone();
                 tokio::spawn(async move { send_confirmation(&state, subscriber, token).await });
             }
@@ -557,7 +559,7 @@ async fn button_page(
     action: &str,
     mut form: serde_json::Map<String, Value>,
 ) -> Response {
-    let Ok((csrf, set_cookie)) = state.form_token(headers) else {
+    let Some((csrf, set_cookie)) = state.form_token(headers) else {
         return failure();
     };
     form.insert("csrf".into(), csrf.into());

@@ -53,7 +53,6 @@ impl Mailer {
     /// The SMTP server at `smtp_url`, or the mail directory when it is empty.
     pub fn new(smtp_url: &str, mail_dir: &str) -> anyhow::Result<Self> {
         if smtp_url.is_empty() {
-            std::fs::create_dir_all(mail_dir)?;
             return Ok(Self::Files {
                 dir: mail_dir.into(),
                 transport: AsyncFileTransport::new(mail_dir),
@@ -100,7 +99,14 @@ impl Mailer {
                     transport: "smtp",
                 },
             },
-            Self::Files { dir, transport } => match transport.send(message).await {
+            Self::Files { dir, transport } => match async {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                transport.send(message).await.map_err(|e| e.to_string())
+            }
+            .await
+            {
                 Ok(id) => Sent {
                     outcome: entity::AttemptOutcome::Accepted,
                     code: None,

@@ -194,7 +194,7 @@ const PROPOSE: &str = r#"mutation {
 }"#;
 
 /// A proposed public recipient with a processor flow in a processor activity.
-async fn propose_subprocessor(server: &TestServer) -> String {
+pub(crate) async fn propose_subprocessor(server: &TestServer) -> String {
     let activity = server.activity_id("sms_delivery").await;
     let data = server.data(PROPOSE, json!({})).await;
     let id = data["r"]["id"].as_str().unwrap().to_owned();

@@ -17,6 +17,7 @@ mod hostile;
 mod http;
 mod limits;
 mod migrations;
+mod notices;
 mod pages;
 mod record;
 mod registry_api;

@@ -38,7 +38,7 @@ pub struct NewEndpoint {
 pub enum SubscribeOutcome {
     /// A new or still-pending subscription: send it this confirmation token.
     Confirm {
-        subscriber: notice_subscriber::Model,
+        subscriber: Box<notice_subscriber::Model>,
         token: String,
     },
     /// The address already receives notices: nothing to send.
@@ -132,7 +132,7 @@ impl Registry {
         };
         self.commit(write, None).await?;
         Ok(SubscribeOutcome::Confirm {
-            subscriber: row,
+            subscriber: Box::new(row),
             token,
         })
     }

@@ -3,6 +3,7 @@
 //! backend: unset for SQLite, `postgres://...` (a server the test may create databases on) for
 //! PostgreSQL.
 
+pub mod notices;
 pub mod ws;
 
 use entity::Role;
