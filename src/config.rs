@@ -264,6 +264,10 @@ pub struct NoticeArgs {
     /// Milliseconds between looks for due deliveries, beside each commit's wake-up.
     #[arg(long, env = "SUBREG_NOTICE_INTERVAL_MS", default_value_t = NoticeSettings::DEFAULT.dispatch_interval.as_millis() as u64)]
     pub notice_interval_ms: u64,
+    /// Seconds a replica holds the subscribers it leased (one that dies leaves them to the
+    /// others after this).
+    #[arg(long, env = "SUBREG_NOTICE_LEASE_SECS", default_value_t = NoticeSettings::DEFAULT.lease.as_secs())]
+    pub notice_lease_secs: u64,
     /// Subscription and objection forms one client address may send an hour.
     #[arg(long, env = "SUBREG_FORM_POSTS_PER_HOUR", default_value_t = NoticeSettings::DEFAULT.form_posts_per_hour)]
     pub form_posts_per_hour: u32,
@@ -285,6 +289,7 @@ impl NoticeArgs {
             retry_schedule_secs: self.notice_retry_schedule_secs.clone().into(),
             dispatch_concurrency: self.notice_concurrency.max(1),
             dispatch_interval: Duration::from_millis(self.notice_interval_ms.max(10)),
+            lease: Duration::from_secs(self.notice_lease_secs.max(1)),
             form_posts_per_hour: self.form_posts_per_hour,
             confirmations_per_address_per_hour: self.confirmations_per_address_per_hour,
         }

@@ -219,6 +219,9 @@ pub struct NoticeSettings {
     pub dispatch_concurrency: usize,
     /// How often due deliveries are looked for, beside the wake-up of each commit.
     pub dispatch_interval: Duration,
+    /// How long a replica holds the subscribers it leased: one that dies leaves them to the
+    /// others after this.
+    pub lease: Duration,
     /// Subscription and objection forms a client address may send an hour.
     pub form_posts_per_hour: u32,
     /// Confirmation emails one address may be sent an hour.
@@ -237,6 +240,7 @@ impl NoticeSettings {
         retry_schedule_secs: Cow::Borrowed(&[5, 300, 1800, 7200, 18000, 36000, 36000]),
         dispatch_concurrency: 64,
         dispatch_interval: Duration::from_secs(1),
+        lease: Duration::from_secs(60),
         form_posts_per_hour: 60,
         confirmations_per_address_per_hour: 3,
     };

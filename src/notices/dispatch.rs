@@ -24,11 +24,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
-/// How long a lease lasts: a replica that dies leaves its subscribers to others after this.
-const LEASE: Duration = Duration::from_secs(60);
-/// Subscribers leased at a time.
-const LEASE_BATCH: u64 = 500;
-
 /// What the dispatcher's tasks share.
 pub struct Context {
     pub registry: Registry,
@@ -262,15 +257,27 @@ pub async fn start(registry: Registry, settings: NoticeSettings) -> anyhow::Resu
 async fn dispatch(context: Arc<Context>, records: mpsc::UnboundedSender<Record>) {
     let mut committed = context.registry.committed();
     let in_flight: Arc<Mutex<HashSet<i32>>> = Arc::default();
+    // Subscribers leased at a time: enough to keep every sender busy, few enough that other
+    // replicas get their share.
+    let batch = (context.settings.dispatch_concurrency as u64 * 2).max(16);
+    let lease = context.settings.lease;
     loop {
         if let Err(err) = super::plan::plan(&context.registry, &context.domain).await {
             tracing::warn!(error = %err, "cannot queue notices; retrying");
         }
         let until = context.registry.now()
-            + chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::seconds(60));
+            + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        // Lease no more than the senders can start on now, so that leases do not run out
+        // while they wait.
+        let busy = in_flight.lock().unwrap_or_else(|e| e.into_inner()).len() as u64;
+        let room = batch.saturating_sub(busy);
+        if room == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
         let leased = match context
             .registry
-            .lease_subscribers(&context.replica, LEASE_BATCH, until)
+            .lease_subscribers(&context.replica, room, until)
             .await
         {
             Ok(leased) => leased,
@@ -293,7 +300,7 @@ async fn dispatch(context: Arc<Context>, records: mpsc::UnboundedSender<Record>)
                 ));
             }
         }
-        if leased.len() as u64 == LEASE_BATCH {
+        if leased.len() as u64 == room {
             continue;
         }
         committed.borrow_and_update();
@@ -318,7 +325,7 @@ async fn serve(
     let deliveries = context.registry.due_deliveries(id).await;
     if let (Ok(Some(subscriber)), Ok(deliveries)) = (subscriber, deliveries) {
         for delivery in deliveries {
-            if started.elapsed() > LEASE / 2 {
+            if started.elapsed() > context.settings.lease / 2 {
                 break;
             }
             let left = subscriber.status != SubscriberStatus::Active;

@@ -185,7 +185,7 @@ async fn the_history_query_and_its_filters() {
     assert_eq!(code, "BAD_USER_INPUT", "{response}");
 }
 
-const PROPOSE: &str = r#"mutation {
+pub(crate) const PROPOSE: &str = r#"mutation {
   r: createRecipient(input: {
     key: "acme_cloud", legalName: "Acme Cloud Inc.", kind: HOSTING_PROVIDER, defaultRole: PROCESSOR,
     country: "US", processingLocations: ["US", "DE"], public: true,

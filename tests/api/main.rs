@@ -17,6 +17,7 @@ mod hostile;
 mod http;
 mod limits;
 mod migrations;
+mod notice_faults;
 mod notices;
 mod pages;
 mod record;
