@@ -107,9 +107,9 @@ fn owner(ctx: &Context<'_>) -> Option<i32> {
     }
 }
 
-/// A customer's email address that receives notices.
 pub struct NoticeContact(notice_subscriber::Model);
 
+/// A customer's email address that receives notices.
 #[Object(guard = "VIEWER")]
 impl NoticeContact {
     /// Global ID.
@@ -150,9 +150,9 @@ impl NoticeContact {
     }
 }
 
-/// A customer's webhook endpoint (Standard Webhooks), without its secret.
 pub struct WebhookEndpoint(notice_subscriber::Model);
 
+/// A customer's webhook endpoint (Standard Webhooks), without its secret.
 #[Object(guard = "SUBSCRIBER")]
 impl WebhookEndpoint {
     /// Global ID.
@@ -208,9 +208,9 @@ pub struct WebhookEndpointWithSecret {
     secret: String,
 }
 
-/// One attempt to deliver a notice.
 pub struct NoticeAttempt(notice_attempt::Model);
 
+/// One attempt to deliver a notice.
 #[Object(guard = "SUBSCRIBER")]
 impl NoticeAttempt {
     /// When it was made.
@@ -239,9 +239,9 @@ impl NoticeAttempt {
     }
 }
 
-/// One notice to one subscriber: the evidence that a customer was told of a change.
 pub struct NoticeDelivery(RegisterEntry);
 
+/// One notice to one subscriber: the evidence that a customer was told of a change.
 #[Object(guard = "SUBSCRIBER")]
 impl NoticeDelivery {
     /// Global ID.
