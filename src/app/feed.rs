@@ -5,7 +5,6 @@
 
 use super::AppState;
 use super::client::Client;
-use crate::changes::{ChangeFilter, log::read_after};
 use crate::notices::render::EventNotice;
 use atom_syndication::{Content, Entry, Feed, Link, Person, Text};
 use axum::extract::State;
@@ -64,30 +63,14 @@ fn entry(public: &str, notice: &EventNotice) -> Entry {
 
 pub async fn feed(State(state): State<AppState>, _client: Client, headers: HeaderMap) -> Response {
     let registry = &state.inner.registry;
-    let filter = ChangeFilter {
-        public_only: true,
-        ..ChangeFilter::default()
+    let Ok(notices) = crate::notices::render::latest_public(registry, ENTRIES).await else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the feed cannot be read now",
+        )
+            .into_response();
     };
-    let mut notices = std::collections::VecDeque::new();
-    let mut after = 0;
-    loop {
-        let Ok(page) = read_after(registry.db(), after, 500, &filter).await else {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the feed cannot be read now",
-            )
-                .into_response();
-        };
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for event in &page {
-            notices.push_back(EventNotice::of(event));
-            if notices.len() > ENTRIES {
-                notices.pop_front();
-            }
-        }
-    }
-    let newest = notices.back();
+    let newest = notices.first();
     let etag = format!("\"{}\"", newest.map_or("empty", |n| n.cursor.as_str()));
     let updated: DateTime<Utc> = newest.map_or(DateTime::UNIX_EPOCH, |n| n.occurred_at);
     let last_modified = updated.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
@@ -129,13 +112,7 @@ pub async fn feed(State(state): State<AppState>, _client: Client, headers: Heade
             link(format!("{public}/subprocessors/feed.atom"), "self"),
             link(format!("{public}/subprocessors"), "alternate"),
         ]);
-        feed.set_entries(
-            notices
-                .iter()
-                .rev()
-                .map(|n| entry(public, n))
-                .collect::<Vec<_>>(),
-        );
+        feed.set_entries(notices.iter().map(|n| entry(public, n)).collect::<Vec<_>>());
         let mut response = feed.to_string().into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -13,9 +13,7 @@
 use super::AppState;
 use super::assets::PAGE_POLICY;
 use super::client::Client;
-use crate::changes::{ChangeFilter, log::read_after};
 use crate::notices::mail::Email;
-use crate::notices::render::EventNotice;
 use crate::registry::RegistryError;
 use crate::registry::notices::{NewSubscription, SubscribeOutcome, random_token};
 use axum::body::Bytes;
@@ -257,33 +255,6 @@ fn mechanism(recipient: &entity::recipient::Model, locations: &[String]) -> Stri
     }
 }
 
-/// The public changes, newest first (at most `limit`).
-async fn public_history(
-    state: &AppState,
-    limit: usize,
-) -> crate::registry::Result<Vec<EventNotice>> {
-    let filter = ChangeFilter {
-        public_only: true,
-        ..ChangeFilter::default()
-    };
-    let mut after = 0;
-    let mut notices = std::collections::VecDeque::new();
-    loop {
-        let page = read_after(state.inner.registry.db(), after, 500, &filter).await?;
-        let Some(last) = page.last().map(|e| e.seq) else {
-            break;
-        };
-        after = last;
-        for event in &page {
-            notices.push_back(EventNotice::of(event));
-            if notices.len() > limit {
-                notices.pop_front();
-            }
-        }
-    }
-    Ok(notices.into_iter().rev().collect())
-}
-
 /// The `asOf` parameter: a date (the end of that day, UTC) or an instant, not in the future.
 fn as_of(
     raw: Option<&str>,
@@ -336,7 +307,7 @@ pub async fn subprocessors(
     let ids: Vec<i32> = list.iter().map(|(r, _)| r.id).collect();
     let (products, history) = match (
         registry.recipient_products(&ids).await,
-        public_history(&state, 100).await,
+        crate::notices::render::latest_public(registry, 100).await,
     ) {
         (Ok(p), Ok(h)) => (p, h),
         _ => return failure(),

@@ -202,3 +202,31 @@ pub fn webhook_payload(event: &ChangeEvent, global_id: impl Fn(&str, i32) -> Str
         }
     })
 }
+
+/// The latest `limit` public changes as notices, newest first. The log is read forward a page
+/// at a time, so memory follows `limit`, not the log's length.
+pub async fn latest_public(
+    registry: &crate::registry::Registry,
+    limit: usize,
+) -> crate::registry::Result<Vec<EventNotice>> {
+    let filter = crate::changes::ChangeFilter {
+        public_only: true,
+        ..crate::changes::ChangeFilter::default()
+    };
+    let mut after = 0;
+    let mut notices = std::collections::VecDeque::with_capacity(limit + 1);
+    loop {
+        let page = crate::changes::log::read_after(registry.db(), after, 500, &filter).await?;
+        let Some(last) = page.last().map(|e| e.seq) else {
+            break;
+        };
+        after = last;
+        for event in &page {
+            notices.push_back(EventNotice::of(event));
+            if notices.len() > limit {
+                notices.pop_front();
+            }
+        }
+    }
+    Ok(notices.into_iter().rev().collect())
+}

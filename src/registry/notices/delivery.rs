@@ -323,21 +323,15 @@ impl Registry {
         row.updated_at = Set(now);
         row.update(&write.txn).await?;
         if let Some(contact) = contact {
-            notice_delivery::ActiveModel {
-                subscriber_id: Set(id),
-                kind: Set(NoticeKind::EndpointDisabled),
-                seq: Set(None),
-                message_id: Set(format!("endpoint-disabled.{id}.{}", now.timestamp())),
-                address: Set(contact),
-                status: Set(DeliveryStatus::Queued),
-                attempts: Set(0),
-                queued_at: Set(now),
-                next_attempt_at: Set(now),
-                accepted_at: Set(None),
-                content_hash: Set(None),
-                transport: Set(None),
-                ..Default::default()
-            }
+            let message_id = format!("endpoint-disabled.{id}.{}", now.timestamp());
+            queued(
+                id,
+                NoticeKind::EndpointDisabled,
+                None,
+                message_id,
+                contact,
+                now,
+            )
             .insert(&write.txn)
             .await?;
         }
@@ -354,21 +348,15 @@ impl Registry {
         record: AttemptRecord,
     ) -> Result<()> {
         let write = self.notice_write().await?;
-        let delivery = notice_delivery::ActiveModel {
-            subscriber_id: Set(subscriber_id),
-            kind: Set(kind),
-            seq: Set(None),
-            message_id: Set(record.delivery.message_id.clone()),
-            address: Set(address.to_owned()),
-            status: Set(DeliveryStatus::Queued),
-            attempts: Set(0),
-            queued_at: Set(record.attempted_at),
-            next_attempt_at: Set(record.attempted_at),
-            accepted_at: Set(None),
-            content_hash: Set(None),
-            transport: Set(None),
-            ..Default::default()
-        }
+        let message_id = record.delivery.message_id.clone();
+        let delivery = queued(
+            subscriber_id,
+            kind,
+            None,
+            message_id,
+            address.into(),
+            record.attempted_at,
+        )
         .insert(&write.txn)
         .await?;
         let record = AttemptRecord { delivery, ..record };
@@ -380,10 +368,35 @@ impl Registry {
 
 /// A number in [0, 1) for the retry jitter.
 fn jitter() -> f64 {
-    let mut bytes = [0u8; 4];
-    match getrandom::fill(&mut bytes) {
-        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
+    match super::random_bytes::<4>() {
+        Ok(bytes) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
         Err(_) => 0.5,
+    }
+}
+
+/// A delivery queued at `now`, due at once.
+fn queued(
+    subscriber_id: i32,
+    kind: NoticeKind,
+    seq: Option<i64>,
+    message_id: String,
+    address: String,
+    now: DateTime<Utc>,
+) -> notice_delivery::ActiveModel {
+    notice_delivery::ActiveModel {
+        subscriber_id: Set(subscriber_id),
+        kind: Set(kind),
+        seq: Set(seq),
+        message_id: Set(message_id),
+        address: Set(address),
+        status: Set(DeliveryStatus::Queued),
+        attempts: Set(0),
+        queued_at: Set(now),
+        next_attempt_at: Set(now),
+        accepted_at: Set(None),
+        content_hash: Set(None),
+        transport: Set(None),
+        ..Default::default()
     }
 }
 

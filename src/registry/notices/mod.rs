@@ -23,13 +23,18 @@ use super::keys::hash_secret;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-/// 32 random bytes, base64url: a token a link or a form carries.
-pub fn random_token() -> Result<String> {
-    let mut bytes = [0u8; 32];
+/// `N` random bytes from the operating system.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|err| {
         RegistryError::Database(sea_orm::DbErr::Custom(format!("no randomness: {err}")))
     })?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    Ok(bytes)
+}
+
+/// 32 random bytes, base64url: a token a link or a form carries.
+pub fn random_token() -> Result<String> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
 }
 
 /// How a token is stored: its SHA-256, never the token.
@@ -50,10 +55,7 @@ impl super::Registry {
             return hex::decode(&key.secret)
                 .map_err(|_| RegistryError::Conflict("the stored link key is not hex".into()));
         }
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|err| {
-            RegistryError::Database(sea_orm::DbErr::Custom(format!("no randomness: {err}")))
-        })?;
+        let bytes = random_bytes::<32>()?;
         let write = self.write_outside_log().await?;
         let made = notice_key::ActiveModel {
             purpose: Set("links".into()),

@@ -377,10 +377,7 @@ fn new_row(
 /// A Standard Webhooks signing secret: `whsec_` and 24 random bytes, base64.
 fn new_webhook_secret() -> Result<String> {
     use base64::Engine as _;
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).map_err(|err| {
-        RegistryError::Database(sea_orm::DbErr::Custom(format!("no randomness: {err}")))
-    })?;
+    let bytes = super::random_bytes::<24>()?;
     Ok(format!(
         "whsec_{}",
         base64::engine::general_purpose::STANDARD.encode(bytes)
