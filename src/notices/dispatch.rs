@@ -36,7 +36,8 @@ pub struct Context {
     pub replica: String,
     /// The host part of Message-IDs.
     pub domain: String,
-    permits: Semaphore,
+    /// Senders at work, per channel.
+    permits: [Semaphore; 2],
     events: Mutex<HashMap<i64, Arc<ChangeEvent>>>,
 }
 
@@ -80,7 +81,10 @@ impl Context {
                 std::process::id()
             ),
             domain,
-            permits: Semaphore::new(settings.dispatch_concurrency),
+            permits: [
+                Semaphore::new(settings.dispatch_concurrency),
+                Semaphore::new(settings.dispatch_concurrency),
+            ],
             events: Mutex::new(HashMap::new()),
             registry,
             settings,
@@ -256,51 +260,20 @@ pub async fn start(registry: Registry, settings: NoticeSettings) -> anyhow::Resu
 /// Queues, leases and sends, on each commit and every `dispatch_interval`.
 async fn dispatch(context: Arc<Context>, records: mpsc::UnboundedSender<Record>) {
     let mut committed = context.registry.committed();
-    let in_flight: Arc<Mutex<HashSet<i32>>> = Arc::default();
-    // Subscribers leased at a time: enough to keep every sender busy, few enough that other
-    // replicas get their share.
-    let batch = (context.settings.dispatch_concurrency as u64 * 2).max(16);
-    let lease = context.settings.lease;
+    let in_flight: [Arc<Mutex<HashSet<i32>>>; 2] = Default::default();
     loop {
         if let Err(err) = super::plan::plan(&context.registry, &context.domain).await {
             tracing::warn!(error = %err, "cannot queue notices; retrying");
         }
-        let until = context.registry.now()
-            + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-        // Lease no more than the senders can start on now, so that leases do not run out
-        // while they wait.
-        let busy = in_flight.lock().unwrap_or_else(|e| e.into_inner()).len() as u64;
-        let room = batch.saturating_sub(busy);
-        if room == 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            continue;
-        }
-        let leased = match context
-            .registry
-            .lease_subscribers(&context.replica, room, until)
-            .await
+        let mut more = false;
+        for (lane, channel) in [NoticeChannel::Email, NoticeChannel::Webhook]
+            .into_iter()
+            .enumerate()
         {
-            Ok(leased) => leased,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot lease deliveries; retrying");
-                Vec::new()
-            }
-        };
-        for id in &leased {
-            let fresh = in_flight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(*id);
-            if fresh {
-                tokio::spawn(serve(
-                    context.clone(),
-                    *id,
-                    records.clone(),
-                    in_flight.clone(),
-                ));
-            }
+            more |= lease_and_send(&context, channel, lane, &records, &in_flight[lane]).await;
         }
-        if leased.len() as u64 == room {
+        if more {
+            tokio::task::yield_now().await;
             continue;
         }
         committed.borrow_and_update();
@@ -311,55 +284,115 @@ async fn dispatch(context: Arc<Context>, records: mpsc::UnboundedSender<Record>)
     }
 }
 
+/// Leases subscribers of `channel` with due notices and starts sending to each: whether the
+/// lease was full (more may be due).
+async fn lease_and_send(
+    context: &Arc<Context>,
+    channel: NoticeChannel,
+    lane: usize,
+    records: &mpsc::UnboundedSender<Record>,
+    in_flight: &Arc<Mutex<HashSet<i32>>>,
+) -> bool {
+    // Subscribers leased at a time: enough to keep every sender busy, few enough that other
+    // replicas get their share; and no more than the senders can start on now, so that leases
+    // do not run out while they wait.
+    let batch = (context.settings.dispatch_concurrency as u64 * 2).max(16);
+    let busy = in_flight.lock().unwrap_or_else(|e| e.into_inner()).len() as u64;
+    let room = batch.saturating_sub(busy);
+    if room == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        return true;
+    }
+    let until = context.registry.now()
+        + chrono::Duration::from_std(context.settings.lease)
+            .unwrap_or(chrono::Duration::seconds(60));
+    let leased = match context
+        .registry
+        .lease_subscribers(&context.replica, channel, room, until)
+        .await
+    {
+        Ok(leased) => leased,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot lease deliveries; retrying");
+            return false;
+        }
+    };
+    if leased.is_empty() {
+        return false;
+    }
+    let work = match context.registry.leased_work(&leased).await {
+        Ok(work) => work,
+        Err(err) => {
+            // The leases run out and the work is taken again.
+            tracing::warn!(error = %err, "cannot read leased deliveries; retrying");
+            return false;
+        }
+    };
+    for (subscriber, deliveries) in work {
+        in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(subscriber.id);
+        tokio::spawn(serve(
+            context.clone(),
+            lane,
+            subscriber,
+            deliveries,
+            records.clone(),
+            in_flight.clone(),
+        ));
+    }
+    leased.len() as u64 == room
+}
+
 /// Sends a leased subscriber's due notices in order, stopping at the first that is not accepted
 /// (its retry comes first), then hands the lease back through the recorder.
 async fn serve(
     context: Arc<Context>,
-    id: i32,
+    lane: usize,
+    subscriber: notice_subscriber::Model,
+    deliveries: Vec<notice_delivery::Model>,
     records: mpsc::UnboundedSender<Record>,
     in_flight: Arc<Mutex<HashSet<i32>>>,
 ) {
     let started = Instant::now();
+    let id = subscriber.id;
     let mut cancelled = Vec::new();
-    let subscriber = context.registry.subscriber(id).await;
-    let deliveries = context.registry.due_deliveries(id).await;
-    if let (Ok(Some(subscriber)), Ok(deliveries)) = (subscriber, deliveries) {
-        for delivery in deliveries {
-            if started.elapsed() > context.settings.lease / 2 {
-                break;
-            }
-            let left = subscriber.status != SubscriberStatus::Active;
-            if left && delivery.kind == NoticeKind::Change {
-                cancelled.push(delivery.id);
-                continue;
-            }
-            let Ok(_permit) = context.permits.acquire().await else {
-                break;
-            };
-            let attempted_at = context.registry.now();
-            let (sent, hash, retry_after) = context.send(&subscriber, &delivery).await;
-            let accepted = sent.outcome == entity::AttemptOutcome::Accepted;
-            let channel = match delivery.kind {
-                NoticeKind::Change => subscriber.channel,
-                _ => NoticeChannel::Email,
-            };
-            let record = AttemptRecord {
-                delivery,
-                channel,
-                attempted_at,
-                outcome: sent.outcome,
-                code: sent.code,
-                reply: sent.reply,
-                error: sent.error,
-                content_hash: hash,
-                transport: sent.transport.to_owned(),
-                retry_after,
-                replica: context.replica.clone(),
-            };
-            let _ = records.send(Record::Attempt(Box::new(record)));
-            if !accepted {
-                break;
-            }
+    for delivery in deliveries {
+        if started.elapsed() > context.settings.lease / 2 {
+            break;
+        }
+        let left = subscriber.status != SubscriberStatus::Active;
+        if left && delivery.kind == NoticeKind::Change {
+            cancelled.push(delivery.id);
+            continue;
+        }
+        let Ok(_permit) = context.permits[lane].acquire().await else {
+            break;
+        };
+        let attempted_at = context.registry.now();
+        let (sent, hash, retry_after) = context.send(&subscriber, &delivery).await;
+        let accepted = sent.outcome == entity::AttemptOutcome::Accepted;
+        let channel = match delivery.kind {
+            NoticeKind::Change => subscriber.channel,
+            _ => NoticeChannel::Email,
+        };
+        let record = AttemptRecord {
+            delivery,
+            channel,
+            attempted_at,
+            outcome: sent.outcome,
+            code: sent.code,
+            reply: sent.reply,
+            error: sent.error,
+            content_hash: hash,
+            transport: sent.transport.to_owned(),
+            retry_after,
+            replica: context.replica.clone(),
+        };
+        let _ = records.send(Record::Attempt(Box::new(record)));
+        if !accepted {
+            break;
         }
     }
     let _ = records.send(Record::Done {

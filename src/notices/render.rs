@@ -35,9 +35,41 @@ const BUILT_IN: &[(&str, &str)] = &[
 ];
 
 /// The templates: the built-in ones, each replaced by the operator's file of the same name.
-#[derive(Clone, Debug, Default)]
+/// Without an operator's directory they are compiled once; with one, at each rendering, so
+/// that a replaced file takes effect at once.
+#[derive(Clone, Debug)]
 pub struct Templates {
     dir: Option<PathBuf>,
+    built_in: std::sync::Arc<minijinja::Environment<'static>>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new("")
+    }
+}
+
+/// An environment whose loader reads `dir` first, then the built-in templates.
+fn environment(dir: Option<PathBuf>) -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.set_loader(move |name| {
+        if let Some(dir) = &dir
+            && !name.contains(['/', '\\'])
+            && let Ok(text) = std::fs::read_to_string(dir.join(name))
+        {
+            return Ok(Some(text));
+        }
+        Ok(BUILT_IN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| (*text).to_owned()))
+    });
+    env.add_filter("date", |at: String| {
+        DateTime::parse_from_rfc3339(&at)
+            .map(|at| at.with_timezone(&Utc).format("%-d %B %Y").to_string())
+            .unwrap_or(at)
+    });
+    env
 }
 
 impl Templates {
@@ -45,32 +77,19 @@ impl Templates {
     pub fn new(dir: &str) -> Self {
         Self {
             dir: (!dir.is_empty()).then(|| PathBuf::from(dir)),
+            built_in: std::sync::Arc::new(environment(None)),
         }
     }
 
     /// Renders template `name` with `context`.
     pub fn render(&self, name: &str, context: impl Serialize) -> Result<String, minijinja::Error> {
-        let mut env = minijinja::Environment::new();
-        let dir = self.dir.clone();
-        env.set_loader(move |name| {
-            if let Some(dir) = &dir
-                && !name.contains(['/', '\\'])
-                && let Ok(text) = std::fs::read_to_string(dir.join(name))
-            {
-                return Ok(Some(text));
-            }
-            Ok(BUILT_IN
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, text)| (*text).to_owned()))
-        });
-        env.add_filter("date", |at: String| {
-            DateTime::parse_from_rfc3339(&at)
-                .map(|at| at.with_timezone(&Utc).format("%-d %B %Y").to_string())
-                .unwrap_or(at)
-        });
-        env.get_template(name)?
-            .render(minijinja::value::Serde(context))
+        let context = minijinja::value::Serde(context);
+        match &self.dir {
+            Some(dir) => environment(Some(dir.clone()))
+                .get_template(name)?
+                .render(context),
+            None => self.built_in.get_template(name)?.render(context),
+        }
     }
 }
 

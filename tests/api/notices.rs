@@ -938,3 +938,46 @@ async fn graphiql_is_served_from_subreg_under_a_content_security_policy() {
     assert_eq!(opened["rendered"], true);
     assert_eq!(opened["cspViolations"], json!([]), "{opened}");
 }
+
+#[tokio::test]
+async fn an_operator_shows_the_page_in_the_organizations_branding_with_a_template_file() {
+    let templates = tempfile::tempdir().unwrap();
+    let branded = |colour: &str| {
+        format!(
+            r#"{{% extends "base.html" %}}{{% block main %}}<h1>Our subprocessors</h1>
+<p class="brand-{colour}">{{{{ organization }}}}: {{{{ subprocessors | length }}}} subprocessors</p>{{% endblock %}}"#
+        )
+    };
+    std::fs::write(templates.path().join("subprocessors.html"), branded("blue")).unwrap();
+    let server = TestServer::setup(Setup {
+        settings: ServerSettings {
+            notices: NoticeSettings {
+                templates_dir: templates.path().display().to_string(),
+                ..NoticeSettings::default()
+            },
+            ..ServerSettings::default()
+        },
+        ..Setup::default()
+    })
+    .await;
+    let page = |server: &TestServer| {
+        let url = format!("{}/subprocessors", server.url);
+        async move { reqwest::get(url).await.unwrap().text().await.unwrap() }
+    };
+    let shown = page(&server).await;
+    assert!(
+        shown.contains(r#"<p class="brand-blue">MessageBird B.V.: 8 subprocessors</p>"#),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(r#"<html lang="en">"#),
+        "the built-in layout still frames it"
+    );
+    // Replaced while the server runs: the next request shows the new file.
+    std::fs::write(
+        templates.path().join("subprocessors.html"),
+        branded("green"),
+    )
+    .unwrap();
+    assert!(page(&server).await.contains("brand-green"));
+}

@@ -145,13 +145,15 @@ impl Registry {
         Ok(queued)
     }
 
-    /// Leases up to `limit` subscribers with a delivery due to `replica` until `until`: their
+    /// Leases up to `limit` subscribers of `channel` with a delivery due to `replica` until
+    /// `until` (each channel apart, so that a long email fan-out never holds webhooks back): their
     /// deliveries are this replica's to attempt. On PostgreSQL the rows are picked `FOR UPDATE
     /// SKIP LOCKED`, so replicas leasing at once take different subscribers; a lease that runs
     /// out (its replica died) is taken by the next one to look.
     pub async fn lease_subscribers(
         &self,
         replica: &str,
+        channel: NoticeChannel,
         limit: u64,
         until: DateTime<Utc>,
     ) -> Result<Vec<i32>> {
@@ -171,6 +173,7 @@ impl Registry {
                     .add(S::LeaseUntil.is_null())
                     .add(S::LeaseUntil.lt(now)),
             )
+            .and_where(S::Channel.eq(channel))
             .and_where(S::Id.in_subquery(due))
             .order_by(S::Id, sea_orm::Order::Asc)
             .limit(limit)
@@ -194,19 +197,42 @@ impl Registry {
             .collect())
     }
 
-    /// The queued deliveries of a subscriber, in order, up to the first one not yet due (so
-    /// that a subscriber's notices go in order).
-    pub async fn due_deliveries(&self, subscriber_id: i32) -> Result<Vec<notice_delivery::Model>> {
+    /// The leased subscribers and, for each, its queued deliveries in order up to the first one
+    /// not yet due (so that a subscriber's notices go in order): two queries for them all.
+    pub async fn leased_work(
+        &self,
+        ids: &[i32],
+    ) -> Result<Vec<(notice_subscriber::Model, Vec<notice_delivery::Model>)>> {
         let now = self.now();
-        let queued = notice_delivery::Entity::find()
-            .filter(notice_delivery::Column::SubscriberId.eq(subscriber_id))
+        let subscribers = notice_subscriber::Entity::find()
+            .filter(notice_subscriber::Column::Id.is_in(ids.iter().copied()))
+            .all(self.db())
+            .await?;
+        let mut queued: std::collections::HashMap<i32, Vec<notice_delivery::Model>> =
+            std::collections::HashMap::new();
+        for delivery in notice_delivery::Entity::find()
+            .filter(notice_delivery::Column::SubscriberId.is_in(ids.iter().copied()))
             .filter(notice_delivery::Column::Status.eq(DeliveryStatus::Queued))
             .order_by_asc(notice_delivery::Column::Id)
             .all(self.db())
-            .await?;
-        Ok(queued
+            .await?
+        {
+            queued
+                .entry(delivery.subscriber_id)
+                .or_default()
+                .push(delivery);
+        }
+        Ok(subscribers
             .into_iter()
-            .take_while(|d| d.next_attempt_at <= now)
+            .map(|s| {
+                let due = queued
+                    .remove(&s.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .take_while(|d| d.next_attempt_at <= now)
+                    .collect();
+                (s, due)
+            })
             .collect())
     }
 
