@@ -981,3 +981,46 @@ async fn an_operator_shows_the_page_in_the_organizations_branding_with_a_templat
     .unwrap();
     assert!(page(&server).await.contains("brand-green"));
 }
+
+#[tokio::test]
+async fn without_an_smtp_server_notices_are_written_as_eml_files_and_the_register_says_so() {
+    let outbox = tempfile::tempdir().unwrap();
+    let server = TestServer::setup(Setup {
+        settings: ServerSettings {
+            notices: NoticeSettings {
+                mail_dir: outbox.path().display().to_string().into(),
+                dispatch_interval: Duration::from_millis(200),
+                ..NoticeSettings::default()
+            },
+            ..ServerSettings::default()
+        },
+        ..Setup::default()
+    })
+    .await;
+    server
+        .data(
+            r#"mutation { addNoticeContact(input: { customer: "Example Bank N.V.", email: "dpo@bank.test" }) { status } }"#,
+            json!({}),
+        )
+        .await;
+    let change = announce(&server).await;
+    let register = register_until(&server, &change, |n| {
+        n.len() == 1 && n[0]["status"] == "ACCEPTED"
+    })
+    .await;
+    assert_eq!(register[0]["transport"], "file");
+    let reply = register[0]["attempts"][0]["reply"].as_str().unwrap();
+    assert!(
+        reply.contains("not sent: no SMTP server is configured"),
+        "{reply}"
+    );
+    let files: Vec<_> = std::fs::read_dir(outbox.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .collect();
+    assert_eq!(files.len(), 1, "one .eml file");
+    let written = std::fs::read_to_string(files[0].path()).unwrap();
+    assert!(reply.contains(&files[0].file_name().to_string_lossy().to_string()));
+    assert!(written.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    assert!(written.contains("Acme Cloud Inc."));
+}
