@@ -2,7 +2,8 @@
 //! the typed [`crate::settings`]. Every default a flag shows is the settings' own.
 
 use crate::settings::{
-    BackgroundSettings, FindingOptions, Limits, RegistrySettings, ServerSettings, Settings,
+    BackgroundSettings, FindingOptions, Limits, NoticeSettings, RegistrySettings, ServerSettings,
+    Settings,
 };
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -28,7 +29,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the GraphQL API (migrates the database and loads the example registry if empty).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the database migrations.
     Migrate(DatabaseArgs),
     /// Load the example registry into an empty database.
@@ -51,8 +52,8 @@ pub enum ApiKeyCommand {
         /// Who or what will hold the key; changes made with it are recorded under this name.
         #[arg(long)]
         name: String,
-        /// viewer (reads everything), editor (also changes the registry) or admin (also
-        /// manages keys).
+        /// subscriber (a customer: the public view and its own webhook endpoints), viewer
+        /// (reads everything), editor (also changes the registry) or admin (also manages keys).
         #[arg(long, value_parser = parse_role)]
         role: entity::Role,
     },
@@ -71,10 +72,11 @@ pub enum ApiKeyCommand {
 
 fn parse_role(text: &str) -> Result<entity::Role, String> {
     match text.to_ascii_lowercase().as_str() {
+        "subscriber" => Ok(entity::Role::Subscriber),
         "viewer" => Ok(entity::Role::Viewer),
         "editor" => Ok(entity::Role::Editor),
         "admin" => Ok(entity::Role::Admin),
-        _ => Err("one of viewer, editor, admin".into()),
+        _ => Err("one of subscriber, viewer, editor, admin".into()),
     }
 }
 
@@ -252,10 +254,84 @@ pub struct ServeArgs {
     /// safety net, and how processes sharing one SQLite file see each other's changes).
     #[arg(long, env = "SUBREG_CHANGE_POLL_INTERVAL_SECS", default_value_t = BackgroundSettings::DEFAULT.change_poll_interval.as_secs())]
     pub change_poll_interval_secs: u64,
+    #[command(flatten)]
+    pub notices: NoticeArgs,
 }
 
-// A switch can only turn a setting on: the settings it sets must default to off.
-const _: () = assert!(!ServerSettings::DEFAULT.trust_forwarded_for);
+/// The public pages and the notices to customers.
+#[derive(Debug, Clone, Args)]
+pub struct NoticeArgs {
+    /// Where customers reach Subreg (`https://subprocessors.example.com`), for the links in
+    /// notices and the feed; empty for `http://` and the listen address.
+    #[arg(long, env = "SUBREG_PUBLIC_URL", default_value_t = NoticeSettings::DEFAULT.public_url)]
+    pub public_url: String,
+    /// SMTP server for notices (`smtp://host:25`, `smtp://host:587?tls=required`,
+    /// `smtps://user:password@host`); empty to write .eml files into --mail-dir instead.
+    #[arg(long, env = "SUBREG_SMTP_URL", default_value_t = NoticeSettings::DEFAULT.smtp_url)]
+    pub smtp_url: String,
+    /// The From address of notices.
+    #[arg(long, env = "SUBREG_MAIL_FROM", default_value_t = NoticeSettings::DEFAULT.mail_from.to_string())]
+    pub mail_from: String,
+    /// Where messages are written as .eml files when no SMTP server is configured.
+    #[arg(long, env = "SUBREG_MAIL_DIR", default_value_t = NoticeSettings::DEFAULT.mail_dir.to_string())]
+    pub mail_dir: String,
+    /// A directory of templates that replace the built-in ones of the same name (e.g.
+    /// `subprocessors.html` in the organization's branding).
+    #[arg(long, env = "SUBREG_TEMPLATES_DIR", default_value_t = NoticeSettings::DEFAULT.templates_dir)]
+    pub templates_dir: String,
+    /// Deliver webhooks to loopback, private and link-local addresses (refused otherwise, as
+    /// server-side request forgery).
+    #[arg(long, env = "SUBREG_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+    /// Longest one webhook attempt may take, in seconds.
+    #[arg(long, env = "SUBREG_WEBHOOK_TIMEOUT_SECS", default_value_t = NoticeSettings::DEFAULT.webhook_timeout.as_secs())]
+    pub webhook_timeout_secs: u64,
+    /// Seconds before each retry of a failed delivery (comma-separated; the Standard Webhooks
+    /// schedule by default).
+    #[arg(
+        long,
+        env = "SUBREG_NOTICE_RETRY_SCHEDULE_SECS",
+        value_delimiter = ',',
+        default_values_t = NoticeSettings::DEFAULT.retry_schedule_secs.to_vec()
+    )]
+    pub notice_retry_schedule_secs: Vec<u64>,
+    /// Most deliveries sent at once by this process (one at a time per subscriber).
+    #[arg(long, env = "SUBREG_NOTICE_CONCURRENCY", default_value_t = NoticeSettings::DEFAULT.dispatch_concurrency)]
+    pub notice_concurrency: usize,
+    /// Milliseconds between looks for due deliveries, beside each commit's wake-up.
+    #[arg(long, env = "SUBREG_NOTICE_INTERVAL_MS", default_value_t = NoticeSettings::DEFAULT.dispatch_interval.as_millis() as u64)]
+    pub notice_interval_ms: u64,
+    /// Seconds a replica holds the subscribers it leased (one that dies leaves them to the
+    /// others after this).
+    #[arg(long, env = "SUBREG_NOTICE_LEASE_SECS", default_value_t = NoticeSettings::DEFAULT.lease.as_secs())]
+    pub notice_lease_secs: u64,
+    /// Subscription and objection forms one client address may send an hour.
+    #[arg(long, env = "SUBREG_FORM_POSTS_PER_HOUR", default_value_t = NoticeSettings::DEFAULT.form_posts_per_hour)]
+    pub form_posts_per_hour: u32,
+    /// Confirmation emails one email address may be sent an hour.
+    #[arg(long, env = "SUBREG_CONFIRMATIONS_PER_ADDRESS_PER_HOUR", default_value_t = NoticeSettings::DEFAULT.confirmations_per_address_per_hour)]
+    pub confirmations_per_address_per_hour: u32,
+}
+
+impl NoticeArgs {
+    pub fn settings(&self) -> NoticeSettings {
+        NoticeSettings {
+            public_url: self.public_url.trim_end_matches('/').to_owned(),
+            smtp_url: self.smtp_url.clone(),
+            mail_from: self.mail_from.clone().into(),
+            mail_dir: self.mail_dir.clone().into(),
+            templates_dir: self.templates_dir.clone(),
+            webhook_allow_private: self.webhook_allow_private,
+            webhook_timeout: Duration::from_secs(self.webhook_timeout_secs.max(1)),
+            retry_schedule_secs: self.notice_retry_schedule_secs.clone().into(),
+            dispatch_concurrency: self.notice_concurrency.max(1),
+            dispatch_interval: Duration::from_millis(self.notice_interval_ms.max(10)),
+            lease: Duration::from_secs(self.notice_lease_secs.max(1)),
+            form_posts_per_hour: self.form_posts_per_hour,
+            confirmations_per_address_per_hour: self.confirmations_per_address_per_hour,
+        }
+    }
+}
 
 /// A period in whole days, as a flag takes it.
 fn whole_days(period: chrono::Duration) -> u32 {
@@ -303,6 +379,7 @@ impl ServeArgs {
                 header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
                 response_cache_bytes: self.response_cache_bytes,
                 public_max_age: Duration::from_secs(self.public_max_age_secs),
+                notices: self.notices.settings(),
             },
             registry: RegistrySettings {
                 notice_period: chrono::Duration::days(i64::from(self.notice_period_days)),
@@ -415,6 +492,14 @@ mod tests {
             extra.is_empty(),
             "README lists flags serve lacks: {extra:?}"
         );
+    }
+
+    #[test]
+    fn switches_default_to_off() {
+        // A switch can only turn a setting on: the settings it sets must default to off.
+        let settings = crate::settings::ServerSettings::default();
+        assert!(!settings.trust_forwarded_for);
+        assert!(!settings.notices.webhook_allow_private);
     }
 
     #[test]

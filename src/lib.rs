@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod graphql;
 pub mod metrics;
+pub mod notices;
 pub mod reference;
 pub mod registry;
 pub mod ropa;

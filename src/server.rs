@@ -179,7 +179,7 @@ impl Server {
         metrics_addr: Option<SocketAddr>,
         registry: Registry,
         metrics: Metrics,
-        settings: ServerSettings,
+        mut settings: ServerSettings,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(addr)
             .await
@@ -192,6 +192,9 @@ impl Server {
             ),
             None => None,
         };
+        if settings.notices.public_url.is_empty() {
+            settings.notices.public_url = format!("http://{}", listener.local_addr()?);
+        }
         Ok(Self {
             listener,
             metrics_listener,

@@ -4,6 +4,7 @@
 //! environment; the layers that use them (graphql, registry, ropa, app, server) read them from
 //! here. This module depends on nothing else of Subreg.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// Everything `subreg serve` is configured with.
@@ -172,6 +173,8 @@ pub struct ServerSettings {
     pub response_cache_bytes: usize,
     /// How long a shared cache (a CDN) may serve a public answer without asking again.
     pub public_max_age: Duration,
+    /// The public pages and the notices: email, webhooks, the Atom feed.
+    pub notices: NoticeSettings,
 }
 
 impl ServerSettings {
@@ -190,10 +193,74 @@ impl ServerSettings {
         header_read_timeout: Duration::from_secs(10),
         response_cache_bytes: 64 * 1024 * 1024,
         public_max_age: Duration::from_secs(30),
+        notices: NoticeSettings::DEFAULT,
     };
 }
 
 impl Default for ServerSettings {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The public subprocessor pages and the notices sent to customers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoticeSettings {
+    /// Where customers reach Subreg (`https://subprocessors.example.com`), for the links in
+    /// notices and the Atom feed; empty for `http://` and the address the server listens on.
+    pub public_url: String,
+    /// The SMTP server notices are sent through (`smtp://host:25`, `smtps://user:pass@host`,
+    /// `smtp://host:587?tls=required`); empty to write each message as an .eml file into
+    /// `mail_dir` instead.
+    pub smtp_url: String,
+    /// The notices' From address.
+    pub mail_from: Cow<'static, str>,
+    /// Where messages are written when no SMTP server is configured.
+    pub mail_dir: Cow<'static, str>,
+    /// A directory of templates that replace the built-in ones of the same name (the page in
+    /// the organization's branding); empty for the built-in ones only.
+    pub templates_dir: String,
+    /// Deliver webhooks to loopback, private and link-local addresses (for tests and closed
+    /// networks; off, such targets are refused as server-side request forgery).
+    pub webhook_allow_private: bool,
+    /// How long one webhook attempt may take.
+    pub webhook_timeout: Duration,
+    /// Seconds between a failed attempt and the next: the Standard Webhooks schedule (5 s, 5 min,
+    /// 30 min, 2 h, 5 h, 10 h, 10 h), each with up to 10 % jitter. After the last, the delivery
+    /// fails (and a webhook endpoint is disabled).
+    pub retry_schedule_secs: Cow<'static, [u64]>,
+    /// Most deliveries this process sends at once (one at a time per subscriber).
+    pub dispatch_concurrency: usize,
+    /// How often due deliveries are looked for, beside the wake-up of each commit.
+    pub dispatch_interval: Duration,
+    /// How long a replica holds the subscribers it leased: one that dies leaves them to the
+    /// others after this.
+    pub lease: Duration,
+    /// Subscription and objection forms a client address may send an hour.
+    pub form_posts_per_hour: u32,
+    /// Confirmation emails one address may be sent an hour.
+    pub confirmations_per_address_per_hour: u32,
+}
+
+impl NoticeSettings {
+    pub const DEFAULT: Self = Self {
+        public_url: String::new(),
+        smtp_url: String::new(),
+        mail_from: Cow::Borrowed("Subprocessor notices <notices@localhost>"),
+        mail_dir: Cow::Borrowed("notices-outbox"),
+        templates_dir: String::new(),
+        webhook_allow_private: false,
+        webhook_timeout: Duration::from_secs(10),
+        retry_schedule_secs: Cow::Borrowed(&[5, 300, 1800, 7200, 18000, 36000, 36000]),
+        dispatch_concurrency: 64,
+        dispatch_interval: Duration::from_secs(1),
+        lease: Duration::from_secs(60),
+        form_posts_per_hour: 60,
+        confirmations_per_address_per_hour: 3,
+    };
+}
+
+impl Default for NoticeSettings {
     fn default() -> Self {
         Self::DEFAULT
     }

@@ -274,6 +274,10 @@ pub enum ObjectionStatus {
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
+    /// A customer's own key: the public view, plus its own webhook endpoints and their
+    /// deliveries.
+    #[sea_orm(string_value = "SUBSCRIBER")]
+    Subscriber,
     /// Reads everything: all recipients and data flows, the record, the findings.
     #[sea_orm(string_value = "VIEWER")]
     Viewer,
@@ -283,4 +287,134 @@ pub enum Role {
     /// Also creates and revokes API keys.
     #[sea_orm(string_value = "ADMIN")]
     Admin,
+}
+
+/// How a notice reaches a customer.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NoticeChannel {
+    /// An email address.
+    #[sea_orm(string_value = "EMAIL")]
+    Email,
+    /// A webhook endpoint (Standard Webhooks).
+    #[sea_orm(string_value = "WEBHOOK")]
+    Webhook,
+}
+
+/// Which public changes a subscriber is told of.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NoticeScope {
+    /// Announcements of new subprocessors only (GDPR Art. 28(2)).
+    #[sea_orm(string_value = "ANNOUNCEMENTS")]
+    Announcements,
+    /// Every change on the public feed.
+    #[sea_orm(string_value = "ALL_PUBLIC_CHANGES")]
+    AllPublicChanges,
+}
+
+/// Where a subscriber stands.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SubscriberStatus {
+    /// Waiting for the address's owner to confirm (double opt-in).
+    #[sea_orm(string_value = "PENDING")]
+    Pending,
+    /// Receives notices.
+    #[sea_orm(string_value = "ACTIVE")]
+    Active,
+    /// Unsubscribed by its owner or removed by an editor.
+    #[sea_orm(string_value = "UNSUBSCRIBED")]
+    Unsubscribed,
+    /// A webhook endpoint that answered 410 Gone or kept failing.
+    #[sea_orm(string_value = "DISABLED")]
+    Disabled,
+}
+
+/// How a subscriber came to be.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SubscriberSource {
+    /// Subscribed on the public page, confirmed by double opt-in.
+    #[sea_orm(string_value = "SELF_SERVICE")]
+    SelfService,
+    /// Added by an editor (a contractual notice address, an endpoint for a named customer).
+    #[sea_orm(string_value = "EDITOR")]
+    Editor,
+    /// Registered by the customer itself with a SUBSCRIBER key.
+    #[sea_orm(string_value = "SUBSCRIBER_KEY")]
+    SubscriberKey,
+}
+
+/// What a delivery carries.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NoticeKind {
+    /// A public change of the log.
+    #[sea_orm(string_value = "CHANGE")]
+    Change,
+    /// The double opt-in confirmation request.
+    #[sea_orm(string_value = "CONFIRMATION")]
+    Confirmation,
+    /// The owner of a webhook endpoint is told it was disabled.
+    #[sea_orm(string_value = "ENDPOINT_DISABLED")]
+    EndpointDisabled,
+}
+
+/// Where a delivery stands.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeliveryStatus {
+    /// Waiting for its (next) attempt.
+    #[sea_orm(string_value = "QUEUED")]
+    Queued,
+    /// The mail server or the endpoint accepted it.
+    #[sea_orm(string_value = "ACCEPTED")]
+    Accepted,
+    /// Refused for good (SMTP 5xx).
+    #[sea_orm(string_value = "BOUNCED")]
+    Bounced,
+    /// Every retry failed, or the endpoint is gone.
+    #[sea_orm(string_value = "FAILED")]
+    Failed,
+    /// Not sent: the subscriber left before its turn.
+    #[sea_orm(string_value = "CANCELLED")]
+    Cancelled,
+}
+
+/// What one attempt came to.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AttemptOutcome {
+    /// Accepted (SMTP 2xx, HTTP 2xx, or written to the mail directory).
+    #[sea_orm(string_value = "ACCEPTED")]
+    Accepted,
+    /// A temporary failure (SMTP 4xx, HTTP 429 or 5xx, a timeout, a refused connection):
+    /// retried.
+    #[sea_orm(string_value = "DEFERRED")]
+    Deferred,
+    /// A permanent refusal (SMTP 5xx, HTTP 410 Gone).
+    #[sea_orm(string_value = "REFUSED")]
+    Refused,
 }

@@ -13,6 +13,7 @@ mod m20261201_000006_change_event_entity_type;
 mod m20261201_000007_public_feed;
 mod m20261201_000008_registry_version;
 mod m20261201_000009_transfer_rules;
+mod m20261201_000010_notices;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_public_feed::Migration),
             Box::new(m20261201_000008_registry_version::Migration),
             Box::new(m20261201_000009_transfer_rules::Migration),
+            Box::new(m20261201_000010_notices::Migration),
         ]
     }
 }

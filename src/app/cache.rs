@@ -12,8 +12,8 @@
 //! memory (least recently used first out). Only complete answers of queries are kept: nothing
 //! with an error, nothing of a mutation or a subscription.
 
+use crate::graphql::auth::Audience;
 use axum::body::Bytes;
-use entity::Role;
 use lru::LruCache;
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 /// What an answer is the answer to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AnswerKey {
-    audience: Option<Role>,
+    audience: Audience,
     query: String,
     operation_name: Option<String>,
     /// The variables as JSON text, object keys sorted (serde_json's maps are ordered).
@@ -29,7 +29,7 @@ pub struct AnswerKey {
 }
 
 impl AnswerKey {
-    pub fn new(audience: Option<Role>, request: &async_graphql::Request) -> Self {
+    pub fn new(audience: Audience, request: &async_graphql::Request) -> Self {
         Self {
             audience,
             query: request.query.clone(),
@@ -152,6 +152,7 @@ impl AnswerCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use entity::Role;
 
     fn at(generation: u64) -> Moment {
         (
@@ -160,7 +161,7 @@ mod tests {
         )
     }
 
-    fn key(audience: Option<Role>, query: &str) -> AnswerKey {
+    fn key(audience: Audience, query: &str) -> AnswerKey {
         AnswerKey::new(audience, &async_graphql::Request::new(query))
     }
 
@@ -168,43 +169,51 @@ mod tests {
     fn an_answer_serves_its_own_request_audience_and_generation_only() {
         let cache = AnswerCache::new(1 << 20);
         let answer = Arc::new(Answer::new(Bytes::from_static(b"{\"data\":{}}"), None));
-        cache.put(key(Some(Role::Viewer), "{ a }"), at(7), answer.clone());
+        cache.put(
+            key(Audience::Role(Role::Viewer), "{ a }"),
+            at(7),
+            answer.clone(),
+        );
         assert!(
             cache
-                .get(&key(Some(Role::Viewer), "{ a }"), at(7))
+                .get(&key(Audience::Role(Role::Viewer), "{ a }"), at(7))
                 .is_some()
         );
         assert!(
-            cache.get(&key(None, "{ a }"), at(7)).is_none(),
+            cache.get(&key(Audience::Public, "{ a }"), at(7)).is_none(),
             "another audience"
         );
         assert!(
             cache
-                .get(&key(Some(Role::Viewer), "{ b }"), at(7))
+                .get(&key(Audience::Role(Role::Viewer), "{ b }"), at(7))
                 .is_none()
         );
         let next_day = (7, chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap());
         assert!(
             cache
-                .get(&key(Some(Role::Viewer), "{ a }"), next_day)
+                .get(&key(Audience::Role(Role::Viewer), "{ a }"), next_day)
                 .is_none(),
             "a new day"
         );
-        cache.put(key(Some(Role::Viewer), "{ a }"), at(7), answer.clone());
+        cache.put(
+            key(Audience::Role(Role::Viewer), "{ a }"),
+            at(7),
+            answer.clone(),
+        );
         assert!(
             cache
-                .get(&key(Some(Role::Viewer), "{ a }"), at(8))
+                .get(&key(Audience::Role(Role::Viewer), "{ a }"), at(8))
                 .is_none(),
             "moved on"
         );
         assert_eq!(cache.bytes(), 0, "an answer out of date is dropped");
         let with_variables = AnswerKey::new(
-            Some(Role::Viewer),
+            Audience::Role(Role::Viewer),
             &async_graphql::Request::new("{ a }").variables(async_graphql::Variables::from_json(
                 serde_json::json!({"x": 1}),
             )),
         );
-        assert_ne!(with_variables, key(Some(Role::Viewer), "{ a }"));
+        assert_ne!(with_variables, key(Audience::Role(Role::Viewer), "{ a }"));
     }
 
     #[test]
@@ -213,18 +222,20 @@ mod tests {
         for i in 0..100 {
             let body = Bytes::from(vec![b'x'; 500]);
             cache.put(
-                key(None, &format!("{{ a{i} }}")),
+                key(Audience::Public, &format!("{{ a{i} }}")),
                 at(1),
                 Arc::new(Answer::new(body, None)),
             );
             assert!(cache.bytes() <= 10_000);
         }
         assert!(
-            cache.get(&key(None, "{ a99 }"), at(1)).is_some(),
+            cache
+                .get(&key(Audience::Public, "{ a99 }"), at(1))
+                .is_some(),
             "the newest stays"
         );
         assert!(
-            cache.get(&key(None, "{ a0 }"), at(1)).is_none(),
+            cache.get(&key(Audience::Public, "{ a0 }"), at(1)).is_none(),
             "the oldest went"
         );
     }

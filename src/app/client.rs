@@ -164,7 +164,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
     }
 }
 
-fn client_address(parts: &Parts, trust_forwarded_for: bool) -> IpAddr {
+pub(super) fn client_address(parts: &Parts, trust_forwarded_for: bool) -> IpAddr {
     if trust_forwarded_for
         && let Some(address) = parts
             .headers

@@ -5,15 +5,16 @@
 use super::cache::{Answer, AnswerKey};
 use super::client::{Client, error_response};
 use super::{AppState, Transport};
+use crate::graphql::CachePolicy;
+use crate::graphql::auth::Audience;
 use crate::graphql::executor::is_request_error;
 use async_graphql::Executor as _;
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,14 +97,7 @@ pub async fn graphql_get(
     }
     let raw = raw.unwrap_or_default();
     if raw.is_empty() && wants_html(&headers) && state.inner.settings.graphiql {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql")
-                .title("Subreg")
-                .finish(),
-        )
-        .into_response();
+        return super::assets::graphiql();
     }
     let Some(media) = response_media_type(&headers) else {
         return not_acceptable();
@@ -327,8 +321,15 @@ fn respond(
         body,
     )
         .into_response();
-    if let Some((answer, public, max_age)) = kept {
-        cache_headers(&mut response, answer, public, max_age);
+    match kept {
+        Some((answer, public, max_age)) => cache_headers(&mut response, answer, public, max_age),
+        // Not kept here (an error, a mutation, notice evidence, a registry that moved): no
+        // cache on the way may keep it either.
+        None => {
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
     }
     response
 }
@@ -356,7 +357,7 @@ async fn answer(
     conditional: Option<&HeaderMap>,
 ) -> Response {
     let inner = &state.inner;
-    let public = client.caller.audience().is_none();
+    let public = client.caller.audience() == Audience::Public;
     let max_age = inner.settings.public_max_age.as_secs();
     let moment =
         |registry: &crate::registry::Registry| (registry.generation(), registry.now().date_naive());
@@ -376,6 +377,7 @@ async fn answer(
             // An answer computed while the registry moved may be of either state: not kept.
             let keep = query
                 && executed.complete
+                && executed.storable
                 && executed.status == StatusCode::OK
                 && moment(&inner.registry) == generation;
             if !keep {
@@ -406,6 +408,8 @@ struct Executed {
     body: Bytes,
     /// Answered with data and no error.
     complete: bool,
+    /// No resolver marked the answer as not to be kept (see [`CachePolicy`]).
+    storable: bool,
 }
 
 /// Executes one operation for `client`, within the request time limit.
@@ -418,6 +422,8 @@ async fn execute(
     let started = Instant::now();
     let operation = request.operation_name.clone();
     state.insert_request_data(&mut request.data, client.caller.clone(), Transport::Http);
+    let policy = CachePolicy::default();
+    request.data.insert(policy.clone());
     let Ok(response) = tokio::time::timeout(
         inner.settings.request_timeout,
         inner.schema.execute(request),
@@ -436,6 +442,7 @@ async fn execute(
             status: StatusCode::SERVICE_UNAVAILABLE,
             body: Bytes::from(body.to_string()),
             complete: false,
+            storable: false,
         };
     };
     // A request error (parse, validation, limits) gets a 4xx and no `data` entry at all (the
@@ -460,5 +467,6 @@ async fn execute(
         },
         body: Bytes::from(body),
         complete,
+        storable: policy.storable(),
     }
 }

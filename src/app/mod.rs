@@ -1,9 +1,13 @@
 //! The HTTP surface: `/graphql` (GraphQL over HTTP, WebSocket subscriptions, GraphiQL for
 //! browsers), `/ropa` (the record as a file), `/healthz`, `/readyz` and `/metrics`.
 
+mod assets;
 mod cache;
 mod client;
+mod feed;
 mod http;
+mod notices;
+mod pages;
 mod ropa;
 mod ws;
 
@@ -58,6 +62,9 @@ struct Inner {
     shutting_down: watch::Sender<bool>,
     /// Open WebSocket connections, awaited on shutdown.
     open_websockets: watch::Sender<usize>,
+    /// Sends this process's share of the notices; its context renders the pages.
+    dispatcher: crate::notices::Dispatcher,
+    form_limits: Arc<pages::FormLimits>,
 }
 
 impl Drop for Inner {
@@ -80,19 +87,33 @@ impl AppState {
             .data(tail.clone())
             .data(settings.findings.clone())
             .data(metrics.clone())
+            .data(settings.notices.clone())
             .finish();
         let schema = GuardedSchema::new(schema, &settings.limits, metrics.clone());
         let rate_limits = Arc::new(RateLimits::new(
             settings.key_requests_per_minute,
             settings.address_requests_per_minute,
         ));
+        let dispatcher = crate::notices::start(registry.clone(), settings.notices.clone())
+            .await
+            .map_err(|err| {
+                crate::registry::RegistryError::Database(sea_orm::DbErr::Custom(format!(
+                    "cannot start sending notices: {err:#}"
+                )))
+            })?;
+        let form_limits = Arc::new(pages::FormLimits::new(
+            settings.notices.form_posts_per_hour,
+            settings.notices.confirmations_per_address_per_hour,
+        ));
         let housekeeping = {
             let rate_limits = rate_limits.clone();
+            let form_limits = form_limits.clone();
             tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(Duration::from_secs(60));
                 loop {
                     ticker.tick().await;
                     rate_limits.forget_idle();
+                    form_limits.forget_idle();
                 }
             })
         };
@@ -116,6 +137,8 @@ impl AppState {
                 rate_limits,
                 shutting_down: watch::Sender::new(false),
                 open_websockets: watch::Sender::new(0),
+                dispatcher,
+                form_limits,
             }),
         })
     }
@@ -180,6 +203,26 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/ropa", get(ropa::download))
+        .route("/notices/register", get(notices::export))
+        .route("/subprocessors", get(pages::subprocessors))
+        .route("/subprocessors/feed.atom", get(feed::feed))
+        .route(
+            "/subprocessors/subscribe",
+            get(pages::subscribe_form).post(pages::subscribe),
+        )
+        .route(
+            "/subprocessors/confirm",
+            get(pages::confirm_form).post(pages::confirm),
+        )
+        .route(
+            "/subprocessors/unsubscribe",
+            get(pages::unsubscribe_form).post(pages::unsubscribe),
+        )
+        .route(
+            "/subprocessors/objections",
+            axum::routing::post(pages::object),
+        )
+        .route("/assets/{*path}", get(assets::asset))
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         // GraphQL requests answer their own timeout as a GraphQL error; this one is the net
         // under everything else.

@@ -1,7 +1,9 @@
 //! Reading the change log: the events of recipients and data flows after a cursor, filtered,
 //! each read back into the registry's snapshot types.
 
+#[cfg(test)]
 use crate::registry::cursor::{self, CursorKey};
+pub use crate::registry::cursor::{ChangeKey, change_cursor};
 use crate::registry::visibility::{PublicView, public_changes};
 use crate::registry::{Keyed, Page, Registry, RegistryError, Result, Snapshot};
 use chrono::{DateTime, Utc};
@@ -13,7 +15,6 @@ use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -125,66 +126,13 @@ impl ChangeEvent {
     }
 }
 
-/// A position in the change log, as a cursor carries it: after the event with a sequence
-/// number, or, in the cursors of public events, after the public event with a public position
-/// (its rank among public events), so that what the public is given counts public events only.
-/// 0 is the start of the log, before its first event, either way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ChangeKey {
-    /// After the event with this sequence number (`change:{seq}`, as cursors always were).
-    Seq(i64),
-    /// After the public event with this public position (`change:{"public":n}`).
-    Public { public: i64 },
-}
-
-impl CursorKey for ChangeKey {
-    const PREFIX: &'static str = "change";
-    const NAME: &'static str = "change cursor";
-
-    fn is_valid(&self) -> bool {
-        match self {
-            Self::Seq(n) | Self::Public { public: n } => *n >= 0,
-        }
-    }
-
-    fn is_start(&self) -> bool {
-        matches!(self, Self::Seq(0) | Self::Public { public: 0 })
-    }
-}
-
-impl ChangeKey {
-    /// The start of the log.
-    pub const START: Self = Self::Seq(0);
-
-    /// The sequence number this position is after. A public position names its event, which
-    /// must exist: a cursor for one that does not was never issued.
-    pub async fn seq(self, conn: &impl ConnectionTrait) -> Result<i64> {
-        let public = match self {
-            Self::Seq(seq) => return Ok(seq),
-            Self::Public { public: 0 } => return Ok(0),
-            Self::Public { public } => public,
-        };
-        let seq: Option<i64> = change_event::Entity::find()
-            .select_only()
-            .column(change_event::Column::Seq)
-            .filter(change_event::Column::PublicSeq.eq(public))
-            .into_tuple()
-            .one(conn)
-            .await?;
-        seq.ok_or_else(|| {
-            RegistryError::invalid("after", "not a change cursor returned by this API")
-        })
-    }
-}
-
 impl ChangeEvent {
     /// The event's cursor: where a reader resumes the feed after it. A public event's names
     /// its public position, so the public can resume without learning how many internal
     /// events lie between; an internal one's its sequence number. Every rendering of an
     /// event's position (the API's cursors, a notice's webhook id) is this one.
     pub fn cursor(&self) -> String {
-        cursor::encode(&self.key())
+        change_cursor(self.seq, self.public_seq)
     }
 
     /// The event's number as a caller sees it: its public position for a caller without a
@@ -200,10 +148,7 @@ impl ChangeEvent {
 impl Keyed for ChangeEvent {
     type Key = ChangeKey;
     fn key(&self) -> ChangeKey {
-        match self.public_seq {
-            Some(public) => ChangeKey::Public { public },
-            None => ChangeKey::Seq(self.seq),
-        }
+        ChangeKey::of(self.seq, self.public_seq)
     }
 }
 
@@ -340,16 +285,7 @@ pub async fn count(conn: &impl ConnectionTrait, filter: &ChangeFilter) -> Result
     Ok(filter.apply(0).count(conn).await?)
 }
 
-/// The highest sequence number in the log (0 when empty).
-pub async fn latest_seq(conn: &impl ConnectionTrait) -> Result<i64> {
-    let latest: Option<Option<i64>> = change_event::Entity::find()
-        .select_only()
-        .column_as(change_event::Column::Seq.max(), "latest")
-        .into_tuple()
-        .one(conn)
-        .await?;
-    Ok(latest.flatten().unwrap_or(0))
-}
+pub use crate::registry::latest_seq;
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,17 @@ pub struct KeyHolder {
     pub role: Role,
 }
 
+/// Whom an answer is for, as far as its content goes ([`Caller::audience`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Audience {
+    /// The public: no key.
+    Public,
+    /// Any key of this role.
+    Role(Role),
+    /// This key alone.
+    Key(i32),
+}
+
 /// The caller of a request or WebSocket connection: anonymous (the public subprocessor list
 /// and its changes only), or an API key's holder with its role.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -42,11 +53,16 @@ impl Caller {
         self.role().is_some_and(|r| r >= role)
     }
 
-    /// What an answer depends on of its caller: its role, and nothing else of its key (every
-    /// guard and every filter of the schema reads the role). Two callers of one audience get
-    /// the same answer to the same request, so it may be shared between them.
-    pub fn audience(&self) -> Option<Role> {
-        self.role()
+    /// What an answer depends on of its caller. For most keys that is the role and nothing
+    /// else (every guard and every filter of the schema reads the role); a SUBSCRIBER key sees
+    /// its own webhook endpoints and deliveries, so its answers are its own. Two callers of one
+    /// audience get the same answer to the same request, so it may be shared between them.
+    pub fn audience(&self) -> Audience {
+        match &self.0 {
+            None => Audience::Public,
+            Some(key) if key.role == Role::Subscriber => Audience::Key(key.key_id),
+            Some(key) => Audience::Role(key.role),
+        }
     }
 
     /// Whether the caller sees internal recipients, flows and notes (any key does).
@@ -93,6 +109,7 @@ pub fn unauthenticated(role: Role) -> async_graphql::Error {
 
 pub fn role_name(role: Role) -> &'static str {
     match role {
+        Role::Subscriber => "SUBSCRIBER",
         Role::Viewer => "VIEWER",
         Role::Editor => "EDITOR",
         Role::Admin => "ADMIN",
@@ -123,6 +140,7 @@ impl Guard for ReadersGuard {
 }
 
 /// Guards, by role, for the `guard = "..."` attributes.
+pub const SUBSCRIBER: RoleGuard = RoleGuard(Role::Subscriber);
 pub const VIEWER: RoleGuard = RoleGuard(Role::Viewer);
 pub const EDITOR: RoleGuard = RoleGuard(Role::Editor);
 pub const ADMIN: RoleGuard = RoleGuard(Role::Admin);

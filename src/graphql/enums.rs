@@ -235,6 +235,9 @@ pub enum ObjectionStatus {
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "entity::Role")]
 pub enum Role {
+    /// A customer's own key: the public view, plus its own webhook endpoints and their
+    /// deliveries.
+    Subscriber,
     /// Reads everything: all recipients and data flows, the record, the findings.
     Viewer,
     /// Also changes the registry.

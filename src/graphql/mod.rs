@@ -13,6 +13,7 @@ mod keys;
 pub mod limits;
 pub mod loaders;
 mod mutation;
+mod notices;
 mod query;
 pub mod relay;
 mod ropa;
@@ -32,6 +33,7 @@ pub struct Query(
     changes::ChangeQuery,
     ropa::RopaQuery,
     keys::KeyQuery,
+    notices::NoticeQuery,
 );
 
 /// The root mutation.
@@ -40,6 +42,7 @@ pub struct Mutation(
     mutation::RegistryMutation,
     changes::ChangeMutation,
     keys::KeyMutation,
+    notices::NoticeMutation,
 );
 
 /// The root subscription.
@@ -49,6 +52,27 @@ pub struct Subscription(changes::ChangeSubscription);
 pub type SubregSchema = Schema<Query, Mutation, Subscription>;
 
 pub use crate::settings::Limits;
+
+/// Whether the answer being computed may be kept by the server's answer cache. The cache is
+/// keyed by the registry's version, which the notices' queue and evidence do not move (a
+/// delivery is not a change to the registry): a resolver that reads them marks its answer
+/// as not to be kept, and every request computes it afresh.
+#[derive(Clone, Debug, Default)]
+pub struct CachePolicy(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl CachePolicy {
+    /// Marks the answer `ctx` belongs to as not to be kept.
+    pub fn no_store(ctx: &async_graphql::Context<'_>) {
+        if let Ok(policy) = ctx.data::<CachePolicy>() {
+            policy.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Whether no resolver marked the answer.
+    pub fn storable(&self) -> bool {
+        !self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
 
 // The settings own the limits; how a connection applies its page sizes is the API's rule, so
 // it is written here, beside the other GraphQL bounds.

@@ -416,6 +416,10 @@ impl RopaQuery {
         )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<RecordOfProcessingActivities> {
+        if as_of.is_none() {
+            // Today's processor record includes the notices not yet accepted (Art. 28(2)).
+            crate::graphql::CachePolicy::no_store(ctx);
+        }
         let registry = ctx.data::<Registry>()?;
         check_as_of(registry, as_of)?;
         let options = ctx.data::<FindingOptions>()?;
@@ -437,6 +441,10 @@ impl RopaQuery {
         )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Vec<ComplianceFinding>> {
+        if as_of.is_none() {
+            // Today's processor record includes the notices not yet accepted (Art. 28(2)).
+            crate::graphql::CachePolicy::no_store(ctx);
+        }
         let registry = ctx.data::<Registry>()?;
         check_as_of(registry, as_of)?;
         let options = ctx.data::<FindingOptions>()?;

@@ -33,6 +33,17 @@ pub(crate) async fn take_turn(txn: &DatabaseTransaction) -> Result<()> {
     Ok(())
 }
 
+/// The highest sequence number in the log (0 when empty).
+pub async fn latest_seq(conn: &impl ConnectionTrait) -> Result<i64> {
+    let latest: Option<Option<i64>> = change_event::Entity::find()
+        .select_only()
+        .column_as(change_event::Column::Seq.max(), "latest")
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(latest.flatten().unwrap_or(0))
+}
+
 /// A data flow in one of an event's states, with what the event row records of its recipient.
 #[derive(Clone)]
 pub(crate) struct FlowState {

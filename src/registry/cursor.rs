@@ -12,8 +12,8 @@ use super::error::{RegistryError, Result};
 use super::pages::{ActivityKey, FlowKey, ObjectionKey, RecipientKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// The key of one list's cursors.
 pub trait CursorKey: Serialize + DeserializeOwned {
@@ -52,6 +52,92 @@ impl CursorKey for ActivityKey {
 impl CursorKey for ObjectionKey {
     const PREFIX: &'static str = "objection";
     const NAME: &'static str = "objection cursor";
+}
+
+impl CursorKey for super::notices::register::DeliveryKey {
+    const PREFIX: &'static str = "delivery";
+    const NAME: &'static str = "notice register cursor";
+}
+
+/// A position in the change log, as a cursor carries it: after the event with a sequence
+/// number, or, in the cursors of public events, after the public event with a public position
+/// (its rank among public events), so that what the public is given counts public events only.
+/// 0 is the start of the log, before its first event, either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ChangeKey {
+    /// After the event with this sequence number (`change:{seq}`, as cursors always were).
+    Seq(i64),
+    /// After the public event with this public position (`change:{"public":n}`).
+    Public { public: i64 },
+}
+
+impl CursorKey for ChangeKey {
+    const PREFIX: &'static str = "change";
+    const NAME: &'static str = "change cursor";
+
+    fn is_valid(&self) -> bool {
+        match self {
+            Self::Seq(n) | Self::Public { public: n } => *n >= 0,
+        }
+    }
+
+    fn is_start(&self) -> bool {
+        matches!(self, Self::Seq(0) | Self::Public { public: 0 })
+    }
+}
+
+impl ChangeKey {
+    /// The start of the log.
+    pub const START: Self = Self::Seq(0);
+
+    /// The position after the event with sequence number `seq`, as its cursor names it: by its
+    /// public position when it is public, so that the public counts public events only.
+    pub fn of(seq: i64, public_seq: Option<i64>) -> Self {
+        match public_seq {
+            Some(public) => Self::Public { public },
+            None => Self::Seq(seq),
+        }
+    }
+
+    /// The sequence number this position is after. A public position names its event, which
+    /// must exist: a cursor for one that does not was never issued.
+    pub async fn seq(self, conn: &impl sea_orm::ConnectionTrait) -> Result<i64> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+        let public = match self {
+            Self::Seq(seq) => return Ok(seq),
+            Self::Public { public: 0 } => return Ok(0),
+            Self::Public { public } => public,
+        };
+        let seq: Option<i64> = entity::change_event::Entity::find()
+            .select_only()
+            .column(entity::change_event::Column::Seq)
+            .filter(entity::change_event::Column::PublicSeq.eq(public))
+            .into_tuple()
+            .one(conn)
+            .await?;
+        seq.ok_or_else(|| {
+            RegistryError::invalid("after", "not a change cursor returned by this API")
+        })
+    }
+}
+
+/// The cursor of the change-log event with sequence number `seq`, read from the log.
+pub async fn cursor_of_change(conn: &impl sea_orm::ConnectionTrait, seq: i64) -> Result<String> {
+    use sea_orm::{EntityTrait, QuerySelect};
+    let public: Option<Option<i64>> = entity::change_event::Entity::find_by_id(seq)
+        .select_only()
+        .column(entity::change_event::Column::PublicSeq)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(change_cursor(seq, public.flatten()))
+}
+
+/// The cursor of the change-log event with sequence number `seq` (and public position
+/// `public_seq`, when public): every rendering of an event's position is this one.
+pub fn change_cursor(seq: i64, public_seq: Option<i64>) -> String {
+    encode(&ChangeKey::of(seq, public_seq))
 }
 
 /// The cursor of `key`.

@@ -15,6 +15,7 @@ pub mod inputs;
 mod invisible;
 mod keys;
 mod notice;
+pub mod notices;
 mod pages;
 mod recipients;
 pub mod rules;
@@ -24,7 +25,7 @@ pub mod transfers;
 pub mod validate;
 pub mod visibility;
 
-pub use changelog::CHANNEL as CHANGE_CHANNEL;
+pub use changelog::{CHANNEL as CHANGE_CHANNEL, latest_seq};
 pub use error::{RegistryError, Result};
 pub use flows::{FlowFilter, FlowPage, FlowSelection};
 pub use keys::{KEY_PREFIX, NewApiKey, hash_secret};
@@ -211,6 +212,11 @@ impl Registry {
         &self.adequacy
     }
 
+    /// The cursor of the change-log event with sequence number `seq`.
+    pub async fn change_cursor(&self, seq: i64) -> Result<String> {
+        cursor::cursor_of_change(self.db(), seq).await
+    }
+
     /// The registry's connection (the pool, or a batch's transaction), for readers such as
     /// the change feed.
     pub(crate) fn db(&self) -> &Conn {
@@ -256,6 +262,31 @@ impl Registry {
             _turn: turn,
             version,
         })
+    }
+
+    /// A write transaction that appends nothing to the change log: the writer's turn on
+    /// SQLite, but not the log's lock on PostgreSQL.
+    pub(crate) async fn write_outside_log(&self) -> Result<Write> {
+        let turn = self.sqlite_turn().await;
+        let txn = self.conn.begin().await?;
+        // The registry's version stays: what these writes change (the notices' queue and
+        // evidence) is never kept in answers (see graphql::CachePolicy).
+        Ok(Write {
+            txn,
+            _turn: turn,
+            version: -1,
+        })
+    }
+
+    /// SQLite's writer's turn, for a write of one statement (none on PostgreSQL, or inside a
+    /// batch that holds it).
+    pub(crate) async fn sqlite_turn(&self) -> Option<OwnedMutexGuard<()>> {
+        let sqlite = self.conn.get_database_backend() == DatabaseBackend::Sqlite;
+        if !self.in_batch && sqlite {
+            Some(self.writer.clone().lock_owned().await)
+        } else {
+            None
+        }
     }
 
     /// Commits a write and, outside a batch, wakes subscribers to read the log from `seq`.

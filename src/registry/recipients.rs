@@ -578,3 +578,42 @@ impl Registry {
         Ok(existing)
     }
 }
+
+impl Registry {
+    /// The names of the products whose processing activities send data to each of `ids`, by
+    /// name (for the public page: the products and services a subprocessor is concerned in).
+    pub async fn recipient_products(&self, ids: &[i32]) -> Result<HashMap<i32, Vec<String>>> {
+        use entity::{activity_product, data_flow, product};
+        use sea_orm::QuerySelect;
+        let flows: Vec<(i32, i32)> = data_flow::Entity::find()
+            .select_only()
+            .column(data_flow::Column::RecipientId)
+            .column(data_flow::Column::ActivityId)
+            .filter(data_flow::Column::RecipientId.is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        let activities: Vec<i32> = flows.iter().map(|(_, a)| *a).collect();
+        let served = super::linked::<activity_product::Entity, product::Entity>(
+            self.db(),
+            activity_product::Column::ActivityId,
+            &activities,
+            |link| link.activity_id,
+            product::Column::Name,
+        )
+        .await?;
+        let mut out: HashMap<i32, Vec<String>> = HashMap::new();
+        for (recipient, activity) in flows {
+            let names = out.entry(recipient).or_default();
+            for product in served.get(&activity).into_iter().flatten() {
+                if !names.contains(&product.name) {
+                    names.push(product.name.clone());
+                }
+            }
+        }
+        for names in out.values_mut() {
+            names.sort();
+        }
+        Ok(out)
+    }
+}

@@ -234,5 +234,40 @@ pub async fn build(
     );
     // A large state takes a while to free: a blocking thread does it while the caller exports.
     tokio::task::spawn_blocking(move || drop(state));
+    if as_of.is_none() {
+        let unaccepted = notice_findings(registry).await?;
+        for record in &mut records {
+            if record.perspective == Perspective::Processor {
+                record.findings.extend(unaccepted.iter().cloned());
+            }
+        }
+    }
     Ok(records)
+}
+
+/// GDPR Art. 28(2): an announcement whose notices are not all accepted (queued, bounced or
+/// failed) is a finding until they are, since the processor cannot yet show that it informed
+/// every customer. Today's record only: the register has no past states.
+async fn notice_findings(registry: &Registry) -> Result<Vec<crate::ropa::model::Finding>> {
+    use crate::ropa::model::{Finding, FindingSubject, Severity};
+    let mut findings = Vec::new();
+    for (seq, recipient, open) in registry.unaccepted_announcements().await? {
+        let key = match recipient {
+            Some(id) => registry.recipient(id).await?.map(|r| r.key),
+            None => None,
+        };
+        let cursor = registry.change_cursor(seq).await?;
+        findings.push(Finding {
+            severity: Severity::High,
+            code: "NOTICE_NOT_ACCEPTED".into(),
+            article: "Art. 28(2)".into(),
+            entity_type: FindingSubject::Recipient,
+            entity: key.unwrap_or_else(|| format!("change {seq}")),
+            message: format!(
+                "{open} notice(s) of the announcement (change {}) are not yet accepted by the customers' mail servers or endpoints: see the notice register",
+                cursor
+            ),
+        });
+    }
+    Ok(findings)
 }

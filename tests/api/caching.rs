@@ -215,3 +215,47 @@ async fn get_answers_revalidate_with_their_entity_tags() {
     let keyed = get(server.client.clone(), None).await;
     assert_eq!(keyed.headers()[CACHE_CONTROL], "private, no-cache");
 }
+
+#[tokio::test]
+async fn the_notices_evidence_is_never_kept() {
+    // Notice contacts and deliveries change without the registry's version moving: each
+    // request reads them afresh, and no cache on the way may keep them.
+    let server = TestServer::start().await;
+    let contacts = "query Contacts { noticeContacts { email } }";
+    let add = |email: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .data(
+                    r#"mutation($email: String!) { addNoticeContact(input: { customer: "Example Bank N.V.", email: $email }) { status } }"#,
+                    json!({ "email": email }),
+                )
+                .await
+        }
+    };
+    add("first@bank.test").await;
+    let before = server.data(contacts, json!({})).await;
+    add("second@bank.test").await;
+    let after = server.data(contacts, json!({})).await;
+    assert!(
+        !before.to_string().contains("second@bank.test"),
+        "{before:#}"
+    );
+    assert!(after.to_string().contains("second@bank.test"), "{after:#}");
+    assert_eq!(answered(&server, "Contacts", "cached").await, 0);
+
+    let url = format!(
+        "{}/graphql?query={}",
+        server.url, "%7B%20noticeRegister%20%7B%20totalCount%20%7D%20%7D"
+    );
+    let register = server
+        .client
+        .get(&url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status(), StatusCode::OK);
+    assert_eq!(register.headers()[CACHE_CONTROL], "no-store");
+    assert!(register.headers().get(ETAG).is_none());
+}

@@ -185,7 +185,7 @@ async fn the_history_query_and_its_filters() {
     assert_eq!(code, "BAD_USER_INPUT", "{response}");
 }
 
-const PROPOSE: &str = r#"mutation {
+pub(crate) const PROPOSE: &str = r#"mutation {
   r: createRecipient(input: {
     key: "acme_cloud", legalName: "Acme Cloud Inc.", kind: HOSTING_PROVIDER, defaultRole: PROCESSOR,
     country: "US", processingLocations: ["US", "DE"], public: true,
@@ -194,7 +194,7 @@ const PROPOSE: &str = r#"mutation {
 }"#;
 
 /// A proposed public recipient with a processor flow in a processor activity.
-async fn propose_subprocessor(server: &TestServer) -> String {
+pub(crate) async fn propose_subprocessor(server: &TestServer) -> String {
     let activity = server.activity_id("sms_delivery").await;
     let data = server.data(PROPOSE, json!({})).await;
     let id = data["r"]["id"].as_str().unwrap().to_owned();

@@ -19,6 +19,8 @@ mod hostile;
 mod http;
 mod limits;
 mod migrations;
+mod notice_faults;
+mod notices;
 mod pages;
 mod public_surfaces;
 mod record;

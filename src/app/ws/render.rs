@@ -8,6 +8,7 @@
 //! audience, and every subscription that shares them sends the same bytes.
 
 use crate::changes::ChangeEvent;
+use crate::graphql::auth::Audience;
 use crate::graphql::auth::Caller;
 use crate::graphql::executor::GuardedSchema;
 use crate::graphql::{RenderEvent, loaders};
@@ -19,7 +20,6 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Positioned, Request, Variables};
 use async_graphql_value::Value;
 use axum::body::Bytes;
-use entity::Role;
 use lru::LruCache;
 use std::collections::HashSet;
 use std::num::NonZeroUsize;
@@ -32,7 +32,7 @@ const KEPT: usize = 4096;
 /// What a rendering of an event depends on besides the event.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RenderKey {
-    audience: Option<Role>,
+    audience: Audience,
     query: Arc<str>,
     operation_name: Option<String>,
     /// The variables the selection reads, as JSON text.

@@ -35,6 +35,8 @@ mod text;
 mod values;
 mod xlsx;
 
+/// Neutralises a text cell that a spreadsheet would take for a formula (OWASP CSV injection).
+pub use text::neutralise;
 pub use text::retention_words;
 
 #[cfg(test)]

@@ -405,7 +405,7 @@ pub(super) fn severity(severity: Severity) -> &'static str {
 
 /// OWASP's defence against CSV/formula injection: a cell that a spreadsheet would read as a
 /// formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`.
-pub(super) fn neutralise(value: &str) -> Cow<'_, str> {
+pub fn neutralise(value: &str) -> Cow<'_, str> {
     match value.as_bytes().first() {
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{value}")),
         _ => Cow::Borrowed(value),

@@ -3,6 +3,7 @@
 //! backend: unset for SQLite, `postgres://...` (a server the test may create databases on) for
 //! PostgreSQL.
 
+pub mod notices;
 pub mod ws;
 
 use entity::Role;
@@ -396,6 +397,15 @@ impl Drop for Replica {
 impl Replica {
     /// Starts the real binary on `database_url` and waits until it is ready.
     pub async fn start(database_url: &str, change_poll_interval_secs: u64) -> Self {
+        Self::start_with(database_url, change_poll_interval_secs, &[]).await
+    }
+
+    /// Starts the real binary with `args` besides.
+    pub async fn start_with(
+        database_url: &str,
+        change_poll_interval_secs: u64,
+        args: &[&str],
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -407,6 +417,7 @@ impl Replica {
                 "--change-poll-interval-secs",
                 &change_poll_interval_secs.to_string(),
             ])
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .spawn()

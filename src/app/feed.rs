@@ -1,0 +1,129 @@
+//! `GET /subprocessors/feed.atom`: the public changes as an Atom feed (RFC 4287), newest first,
+//! one entry per event with a stable id (from the event's cursor). Answered 304 Not Modified
+//! to a matching `If-None-Match` (the strong ETag of the newest entry) or an `If-Modified-Since`
+//! not older than it.
+
+use super::AppState;
+use super::client::Client;
+use crate::notices::render::EventNotice;
+use atom_syndication::{Content, Entry, Feed, Link, Person, Text};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+
+/// Entries in the feed.
+const ENTRIES: usize = 200;
+
+fn link(href: String, rel: &str) -> Link {
+    let mut link = Link::default();
+    link.set_href(href);
+    link.set_rel(rel);
+    link
+}
+
+/// The entry of a public change.
+fn entry(public: &str, notice: &EventNotice) -> Entry {
+    let mut lines = vec![notice.headline.clone()];
+    if !notice.products.is_empty() {
+        lines.push(format!(
+            "Products and services: {}",
+            notice.products.join(", ")
+        ));
+    }
+    if !notice.locations.is_empty() {
+        lines.push(format!(
+            "Processing locations: {}",
+            notice.locations.join(", ")
+        ));
+    }
+    if let Some(at) = notice.effective_at {
+        lines.push(format!("Effective date: {}", at.format("%Y-%m-%d")));
+    }
+    if let Some(at) = notice.objection_deadline {
+        lines.push(format!("Objections until: {}", at.format("%Y-%m-%d")));
+    }
+    lines.extend(notice.changes.iter().cloned());
+    let mut content = Content::default();
+    content.set_content_type("text".to_owned());
+    content.set_value(lines.join("\n"));
+    let mut entry = Entry::default();
+    entry.set_id(format!("urn:subreg:change:{}", notice.cursor));
+    entry.set_title(Text::plain(notice.headline.clone()));
+    entry.set_updated(notice.occurred_at.fixed_offset());
+    entry.set_published(Some(notice.occurred_at.fixed_offset()));
+    let anchor = notice.recipient_key.as_deref().unwrap_or_default();
+    entry.set_links(vec![link(
+        format!("{public}/subprocessors#{anchor}"),
+        "alternate",
+    )]);
+    entry.set_content(Some(content));
+    entry
+}
+
+pub async fn feed(State(state): State<AppState>, _client: Client, headers: HeaderMap) -> Response {
+    let registry = &state.inner.registry;
+    let Ok(notices) = crate::notices::render::latest_public(registry, ENTRIES).await else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the feed cannot be read now",
+        )
+            .into_response();
+    };
+    let newest = notices.first();
+    let etag = format!("\"{}\"", newest.map_or("empty", |n| n.cursor.as_str()));
+    let updated: DateTime<Utc> = newest.map_or(DateTime::UNIX_EPOCH, |n| n.occurred_at);
+    let last_modified = updated.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let matches_etag = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let not_modified_since = headers.get(header::IF_NONE_MATCH).is_none()
+        && headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+            .is_some_and(|since| updated.timestamp() <= since.timestamp());
+    let validators = [
+        (header::ETAG, etag.clone()),
+        (header::LAST_MODIFIED, last_modified),
+        (header::CACHE_CONTROL, "public, max-age=60".to_owned()),
+    ];
+    let mut response = if matches_etag || not_modified_since {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let public = &state.inner.dispatcher.context.settings.public_url;
+        let organization = registry
+            .organization()
+            .await
+            .ok()
+            .flatten()
+            .map_or_else(|| "the organization".to_owned(), |o| o.name);
+        let mut feed = Feed::default();
+        feed.set_id(format!("{public}/subprocessors/feed.atom"));
+        feed.set_title(Text::plain(format!(
+            "Subprocessor changes of {organization}"
+        )));
+        feed.set_updated(updated.fixed_offset());
+        let mut author = Person::default();
+        author.set_name(organization);
+        feed.set_authors(vec![author]);
+        feed.set_links(vec![
+            link(format!("{public}/subprocessors/feed.atom"), "self"),
+            link(format!("{public}/subprocessors"), "alternate"),
+        ]);
+        feed.set_entries(notices.iter().map(|n| entry(public, n)).collect::<Vec<_>>());
+        let mut response = feed.to_string().into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/atom+xml; charset=utf-8"),
+        );
+        response
+    };
+    for (name, value) in validators {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
