@@ -6,6 +6,10 @@ use subreg::server::{RegistryOptions, Server, open_registry, shutdown_signal, st
 use subreg::{db, graphql, seed};
 use tracing_subscriber::EnvFilter;
 
+/// See Cargo.toml: the allocator of the server (and of every command).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

@@ -22,26 +22,52 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AnswerKey {
     audience: Audience,
-    query: String,
-    operation_name: Option<String>,
-    /// The variables as JSON text, object keys sorted (serde_json's maps are ordered).
-    variables: String,
+    asked: Asked,
+}
+
+/// The request an answer answers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Asked {
+    /// A GraphQL operation.
+    Operation {
+        query: String,
+        operation_name: Option<String>,
+        /// The variables as JSON text, object keys sorted (serde_json's maps are ordered).
+        variables: String,
+    },
+    /// A page or a file served by GET: its path and query string.
+    Page(String),
 }
 
 impl AnswerKey {
     pub fn new(audience: Audience, request: &async_graphql::Request) -> Self {
         Self {
             audience,
-            query: request.query.clone(),
-            operation_name: request.operation_name.clone(),
-            variables: serde_json::to_string(&request.variables).unwrap_or_default(),
+            asked: Asked::Operation {
+                query: request.query.clone(),
+                operation_name: request.operation_name.clone(),
+                variables: serde_json::to_string(&request.variables).unwrap_or_default(),
+            },
+        }
+    }
+
+    /// The page at `path_and_query`, as `audience` sees it.
+    pub fn page(audience: Audience, path_and_query: String) -> Self {
+        Self {
+            audience,
+            asked: Asked::Page(path_and_query),
         }
     }
 
     fn bytes(&self) -> usize {
-        self.query.len()
-            + self.variables.len()
-            + self.operation_name.as_ref().map_or(0, String::len)
+        match &self.asked {
+            Asked::Operation {
+                query,
+                operation_name,
+                variables,
+            } => query.len() + variables.len() + operation_name.as_ref().map_or(0, String::len),
+            Asked::Page(path) => path.len(),
+        }
     }
 }
 
@@ -53,6 +79,8 @@ pub struct Answer {
     pub etag: String,
     /// The operation's name, for the metrics of the requests it serves.
     pub operation: Option<String>,
+    /// When what the answer shows last changed, where it says (a feed's newest entry).
+    pub modified: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Answer {
@@ -62,6 +90,15 @@ impl Answer {
             etag: format!("\"{}\"", hex::encode(&digest[..16])),
             body,
             operation,
+            modified: None,
+        }
+    }
+
+    /// The answer, saying what it shows last changed at `at`.
+    pub fn modified_at(self, at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            modified: Some(at),
+            ..self
         }
     }
 }

@@ -2,7 +2,7 @@
 //! (`application/graphql-response+json`, 4xx for request errors), batches of a few operations,
 //! GraphiQL for browsers, and the WebSocket upgrade.
 
-use super::cache::{Answer, AnswerKey};
+use super::cache::{Answer, AnswerKey, Moment};
 use super::client::{Client, error_response};
 use super::{AppState, Transport};
 use crate::graphql::CachePolicy;
@@ -284,22 +284,65 @@ fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType>
 /// keep it (RFC 9111): a shared cache, for a while, when it is the public's; only the caller,
 /// revalidating each time, when it took a key.
 fn cache_headers(response: &mut Response, answer: &Answer, public: bool, max_age: u64) {
-    let headers = response.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(&answer.etag) {
-        headers.insert(header::ETAG, etag);
-    }
     let control = if public {
         format!("public, max-age={max_age}")
     } else {
         "private, no-cache".to_owned()
     };
-    if let Ok(control) = HeaderValue::from_str(&control) {
+    validators(
+        response,
+        &answer.etag,
+        &control,
+        Some("Accept, Authorization"),
+    );
+}
+
+/// Sets an answer's entity tag, its `Cache-Control` and the request headers it varies with.
+pub(super) fn validators(
+    response: &mut Response,
+    etag: &str,
+    control: &str,
+    vary: Option<&'static str>,
+) {
+    let headers = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    if let Ok(control) = HeaderValue::from_str(control) {
         headers.insert(header::CACHE_CONTROL, control);
     }
-    headers.insert(
-        header::VARY,
-        HeaderValue::from_static("Accept, Authorization"),
-    );
+    if let Some(vary) = vary {
+        headers.insert(header::VARY, HeaderValue::from_static(vary));
+    }
+}
+
+/// When an answer is computed: the registry's generation and the day of its clock. An answer
+/// computed at one moment is the answer until the next (see [`super::cache`]).
+fn moment(registry: &crate::registry::Registry) -> Moment {
+    (registry.generation(), registry.now().date_naive())
+}
+
+/// The page or file `key` names: kept, when the registry has not moved since it was computed;
+/// else computed by `compute` (a response to send instead if it fails), and kept when the
+/// registry did not move meanwhile.
+pub(super) async fn kept_page<F>(
+    state: &AppState,
+    key: AnswerKey,
+    compute: F,
+) -> Result<Arc<Answer>, Response>
+where
+    F: Future<Output = Result<Answer, Response>>,
+{
+    let inner = &state.inner;
+    let at = moment(&inner.registry);
+    if let Some(kept) = inner.answers.get(&key, at) {
+        return Ok(kept);
+    }
+    let answer = Arc::new(compute.await?);
+    if moment(&inner.registry) == at {
+        inner.answers.put(key, at, answer.clone());
+    }
+    Ok(answer)
 }
 
 fn respond(
@@ -335,7 +378,9 @@ fn respond(
 }
 
 /// Whether an `If-None-Match` header names `etag` (or `*`).
-fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
+pub(super) fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
+    // If-None-Match compares weakly (RFC 9110, 13.1.2): `W/` aside, the same tag.
+    let etag = etag.trim_start_matches("W/");
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -359,8 +404,6 @@ async fn answer(
     let inner = &state.inner;
     let public = client.caller.audience() == Audience::Public;
     let max_age = inner.settings.public_max_age.as_secs();
-    let moment =
-        |registry: &crate::registry::Registry| (registry.generation(), registry.now().date_naive());
     let generation = moment(&inner.registry);
     let key = AnswerKey::new(client.caller.audience(), &request);
     let kept = match inner.answers.get(&key, generation) {

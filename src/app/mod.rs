@@ -6,6 +6,7 @@ mod cache;
 mod client;
 mod feed;
 mod http;
+mod list;
 mod notices;
 mod pages;
 mod ropa;
@@ -204,7 +205,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/ropa", get(ropa::download))
         .route("/notices/register", get(notices::export))
-        .route("/subprocessors", get(pages::subprocessors))
+        .route("/subprocessors", get(list::subprocessors))
         .route("/subprocessors/feed.atom", get(feed::feed))
         .route(
             "/subprocessors/subscribe",

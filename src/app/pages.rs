@@ -1,6 +1,5 @@
-//! The public subprocessor page and its forms, server-rendered without JavaScript:
-//! `/subprocessors` (the list, as of any past date with `?asOf=`, the announced subprocessors'
-//! objection forms, the history of public changes), the email subscription with double opt-in
+//! The public subprocessor page's forms, server-rendered without JavaScript (the list itself,
+//! `/subprocessors`, is in [`super::list`]): the email subscription with double opt-in
 //! (`/subprocessors/subscribe`, `/subprocessors/confirm`), one-click unsubscribe
 //! (`/subprocessors/unsubscribe`, RFC 8058) and objections (`/subprocessors/objections`).
 //!
@@ -20,7 +19,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use entity::{NoticeScope, RecipientStatus};
+use entity::NoticeScope;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -67,7 +66,7 @@ impl FormLimits {
 }
 
 /// An HTML page under the pages' policy; never cached (it may carry a form token).
-fn html(status: StatusCode, body: String, cookie: Option<String>) -> Response {
+pub(super) fn html(status: StatusCode, body: String, cookie: Option<String>) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -122,7 +121,11 @@ impl AppState {
     }
 
     /// Renders `template` with the organization's name and `context`; a 500 page if it fails.
-    async fn render(&self, template: &str, mut context: Value) -> Result<String, Response> {
+    pub(super) async fn render(
+        &self,
+        template: &str,
+        mut context: Value,
+    ) -> Result<String, Response> {
         let organization = match self.inner.registry.organization().await {
             Ok(org) => org
                 .map(|o| o.name)
@@ -145,7 +148,7 @@ impl AppState {
     }
 
     /// A message page (with a button that POSTs `form`, if any).
-    async fn message(&self, status: StatusCode, heading: &str, text: &str) -> Response {
+    pub(super) async fn message(&self, status: StatusCode, heading: &str, text: &str) -> Response {
         match self
             .render("message.html", json!({ "heading": heading, "text": text }))
             .await
@@ -156,7 +159,7 @@ impl AppState {
     }
 
     /// The form token for the visitor's cookie, and the cookie to set when it has none.
-    fn form_token(&self, headers: &HeaderMap) -> Option<(String, Option<String>)> {
+    pub(super) fn form_token(&self, headers: &HeaderMap) -> Option<(String, Option<String>)> {
         if let Some(nonce) = cookie(headers, FORM_COOKIE) {
             return Some((self.notices().links.sign("form", nonce), None));
         }
@@ -221,137 +224,12 @@ impl AppState {
     }
 }
 
-fn failure() -> Response {
+pub(super) fn failure() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         "the page cannot be shown now; try again shortly",
     )
         .into_response()
-}
-
-/// How a transfer mechanism reads on the page.
-fn mechanism(recipient: &entity::recipient::Model, locations: &[String]) -> String {
-    use entity::TransferMechanism::*;
-    if locations.iter().all(|c| crate::reference::is_eea(c)) {
-        return "None needed: the data stays in the EEA".into();
-    }
-    let Some(m) = recipient.transfer_mechanism else {
-        return "Not recorded".into();
-    };
-    let name = match m {
-        AdequacyDecision => "Adequacy decision (Art. 45)",
-        StandardContractualClauses => "Standard contractual clauses (Art. 46(2)(c))",
-        UkIdta => "UK International Data Transfer Agreement",
-        UkAddendum => "UK Addendum to the standard contractual clauses",
-        BindingCorporateRules => "Binding corporate rules (Art. 47)",
-        CodeOfConduct => "Code of conduct (Art. 46(2)(e))",
-        Certification => "Certification (Art. 46(2)(f))",
-        AdHocClauses => "Ad hoc contractual clauses (Art. 46(3)(a))",
-        Derogation => "Derogation (Art. 49)",
-    };
-    match recipient.scc_module {
-        Some(module) if m == StandardContractualClauses => format!("{name}, module {module}"),
-        _ => name.into(),
-    }
-}
-
-/// The `asOf` parameter: a date (the end of that day, UTC) or an instant, not in the future.
-fn as_of(
-    raw: Option<&str>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
-    let params: HashMap<String, String> =
-        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
-    match params
-        .get("asOf")
-        .map(String::as_str)
-        .filter(|t| !t.is_empty())
-    {
-        None => Ok(None),
-        Some(text) => {
-            let at = crate::ropa::model::parse_as_of(text)?;
-            if at > now {
-                return Err("asOf must not be in the future".into());
-            }
-            Ok(Some(at))
-        }
-    }
-}
-
-/// `GET /subprocessors[?asOf=2026-01-01]`: the public list.
-pub async fn subprocessors(
-    State(state): State<AppState>,
-    _client: Client,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let registry = &state.inner.registry;
-    let now = registry.now();
-    let at = match as_of(raw.as_deref(), now) {
-        Ok(at) => at,
-        Err(message) => {
-            return state
-                .message(StatusCode::BAD_REQUEST, "Not a date", &message)
-                .await;
-        }
-    };
-    let list = match crate::changes::as_of::subprocessors(registry, at.unwrap_or(now)).await {
-        Ok(list) => list,
-        Err(err) => {
-            tracing::error!(error = %err, "cannot read the subprocessor list");
-            return failure();
-        }
-    };
-    let ids: Vec<i32> = list.iter().map(|(r, _)| r.id).collect();
-    let (products, history) = match (
-        registry.recipient_products(&ids).await,
-        crate::notices::render::latest_public(registry, 100).await,
-    ) {
-        (Ok(p), Ok(h)) => (p, h),
-        _ => return failure(),
-    };
-    let rows: Vec<Value> = list
-        .iter()
-        .map(|(r, locations)| {
-            let announced = r.status == RecipientStatus::Announced;
-            json!({
-                "key": r.key, "legal_name": r.legal_name,
-                "purpose": r.description.clone().unwrap_or_default(),
-                "products": products.get(&r.id).cloned().unwrap_or_default(),
-                "locations": locations, "mechanism": mechanism(r, locations),
-                "status": if announced { "Announced" } else { "Active" },
-                "announced": announced,
-                "effective_at": r.effective_at.filter(|_| announced),
-                "objection_deadline": r.effective_at.filter(|_| announced),
-            })
-        })
-        .collect();
-    let announced: Vec<&Value> = rows
-        .iter()
-        .filter(|r| r["announced"] == true && at.is_none())
-        .filter(|r| {
-            r["effective_at"]
-                .as_str()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .is_some_and(|t| t > now)
-        })
-        .collect();
-    let Some((csrf, set_cookie)) = state.form_token(&headers) else {
-        return failure();
-    };
-    let context = json!({
-        "subprocessors": rows, "announced": announced, "history": history,
-        "as_of": at.map(|a| a.format("%-d %B %Y").to_string()),
-        "as_of_input": at.map(|a| a.format("%Y-%m-%d").to_string()),
-        "notice_days": registry.settings().notice_period.num_days(),
-        "csrf": csrf,
-    });
-    match state.render("subprocessors.html", context).await {
-        Ok(body) => html(StatusCode::OK, body, set_cookie),
-        Err(response) => response,
-    }
 }
 
 /// `GET /subprocessors/subscribe`: the subscription form.

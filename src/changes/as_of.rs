@@ -129,6 +129,28 @@ struct ListState {
     flows: Vec<(i32, i32, Option<RecipientRole>)>,
 }
 
+/// The public subprocessor list at `at`, or today's when `at` is `None`, each recipient with its
+/// processing locations. Today's is read from the registry (one indexed query, whatever the
+/// number of flows); a past one is rebuilt from the change log ([`subprocessors`]).
+pub async fn subprocessor_list(
+    registry: &Registry,
+    at: Option<DateTime<Utc>>,
+) -> Result<Vec<(recipient::Model, Vec<String>)>> {
+    if let Some(at) = at {
+        return subprocessors(registry, at).await;
+    }
+    let list = registry.subprocessors().await?;
+    let ids: Vec<i32> = list.iter().map(|r| r.id).collect();
+    let mut locations = registry.recipient_locations(&ids).await?;
+    Ok(list
+        .into_iter()
+        .map(|r| {
+            let at = locations.remove(&r.id).unwrap_or_default();
+            (r, at)
+        })
+        .collect())
+}
+
 /// The public subprocessor list as it stood at `at`: public recipients, announced or active,
 /// acting as processor in a flow of an activity the organization performed as processor.
 /// Each with its processing locations at that instant. The log is streamed, so memory follows
@@ -203,7 +225,9 @@ pub async fn subprocessors(
             let (snapshot, updated_at) = recipients.remove(&id)?;
             snapshot.on_public_list().then(|| {
                 let created_at = created.get(&id).copied().unwrap_or(updated_at);
-                let locations = snapshot.processing_locations.clone();
+                // In the registry's order (by country code), as today's list reads them.
+                let mut locations = snapshot.processing_locations.clone();
+                locations.sort();
                 (snapshot.into_model(id, created_at, updated_at), locations)
             })
         })

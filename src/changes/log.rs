@@ -247,19 +247,48 @@ pub async fn read_after(
         .limit(limit)
         .all(conn)
         .await?;
-    if events.is_empty() {
+    with_products(conn, events).await
+}
+
+/// The latest `limit` events `filter` selects, newest first: what a page or a feed of recent
+/// changes shows, read from the end of the log whatever its length. Public events are read
+/// along their own index (public positions follow sequence numbers).
+pub async fn read_latest(
+    conn: &impl ConnectionTrait,
+    limit: u64,
+    filter: &ChangeFilter,
+) -> Result<Vec<ChangeEvent>> {
+    let order = match filter.public_only {
+        true => change_event::Column::PublicSeq,
+        false => change_event::Column::Seq,
+    };
+    let events = filter
+        .apply(0)
+        .order_by_desc(order)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    with_products(conn, events).await
+}
+
+/// The events of `rows`, each with the products it concerns (one query for all).
+async fn with_products(
+    conn: &impl ConnectionTrait,
+    rows: Vec<change_event::Model>,
+) -> Result<Vec<ChangeEvent>> {
+    if rows.is_empty() {
         return Ok(Vec::new());
     }
     let mut products: HashMap<i64, Vec<String>> = HashMap::new();
     for row in change_event_product::Entity::find()
-        .filter(change_event_product::Column::Seq.is_in(events.iter().map(|e| e.seq)))
+        .filter(change_event_product::Column::Seq.is_in(rows.iter().map(|e| e.seq)))
         .order_by_asc(change_event_product::Column::Product)
         .all(conn)
         .await?
     {
         products.entry(row.seq).or_default().push(row.product);
     }
-    Ok(events
+    Ok(rows
         .into_iter()
         .map(|event| {
             let products = products.remove(&event.seq).unwrap_or_default();

@@ -81,6 +81,21 @@ impl Templates {
         }
     }
 
+    /// Which version of the operator's templates a rendering uses: the latest modification
+    /// time among the files of the templates directory (empty with none), so that a page kept
+    /// as rendered is rendered again once a template file is replaced.
+    pub fn revision(&self) -> String {
+        let Some(dir) = &self.dir else {
+            return String::new();
+        };
+        let latest = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.ok()?.metadata().ok()?.modified().ok())
+            .max();
+        format!("{latest:?}")
+    }
+
     /// Renders template `name` with `context`.
     pub fn render(&self, name: &str, context: impl Serialize) -> Result<String, minijinja::Error> {
         let context = minijinja::value::Serde(context);
@@ -222,8 +237,8 @@ pub fn webhook_payload(event: &ChangeEvent, global_id: impl Fn(&str, i32) -> Str
     })
 }
 
-/// The latest `limit` public changes as notices, newest first. The log is read forward a page
-/// at a time, so memory follows `limit`, not the log's length.
+/// The latest `limit` public changes as notices, newest first, read from the end of the log:
+/// the cost follows `limit`, not the log's length.
 pub async fn latest_public(
     registry: &crate::registry::Registry,
     limit: usize,
@@ -232,20 +247,6 @@ pub async fn latest_public(
         public_only: true,
         ..crate::changes::ChangeFilter::default()
     };
-    let mut after = 0;
-    let mut notices = std::collections::VecDeque::with_capacity(limit + 1);
-    loop {
-        let page = crate::changes::log::read_after(registry.db(), after, 500, &filter).await?;
-        let Some(last) = page.last().map(|e| e.seq) else {
-            break;
-        };
-        after = last;
-        for event in &page {
-            notices.push_back(EventNotice::of(event));
-            if notices.len() > limit {
-                notices.pop_front();
-            }
-        }
-    }
-    Ok(notices.into_iter().rev().collect())
+    let events = crate::changes::log::read_latest(registry.db(), limit as u64, &filter).await?;
+    Ok(events.iter().map(EventNotice::of).collect())
 }

@@ -10,7 +10,7 @@ use super::Registry;
 use super::error::Result;
 use super::notice::ObjectionFilter;
 use super::recipients::RecipientFilter;
-use super::rules::subprocessor_ids;
+use super::rules::is_subprocessor;
 use chrono::{DateTime, Utc};
 use entity::{data_flow, objection, processing_activity, recipient};
 use sea_orm::sea_query::IntoCondition;
@@ -166,7 +166,7 @@ fn recipients_matching(filter: &RecipientFilter) -> Select<recipient::Entity> {
         query = query.filter(recipient::Column::Public.eq(true));
     }
     if filter.subprocessors_only {
-        query = query.filter(recipient::Column::Id.in_subquery(subprocessor_ids()));
+        query = query.filter(is_subprocessor());
     }
     query
 }

@@ -4,7 +4,7 @@ use super::changelog::{NewEvent, Transition};
 use super::error::{RegistryError, Result};
 use super::flows::{FlowParties, exporters_of, record_shown_changes, states_of_flows};
 use super::inputs::{RecipientInput, RecipientPatch, Safeguard};
-use super::rules::subprocessor_ids;
+use super::rules::is_subprocessor;
 use super::snapshot::RecipientSnapshot;
 use super::transfers::{self, Party};
 use super::validate::{ModuleCheck, TransferParties};
@@ -376,7 +376,7 @@ impl Registry {
             .select_only()
             .column(recipient::Column::Id)
             .filter(recipient::Column::Id.is_in(ids.iter().copied()))
-            .filter(recipient::Column::Id.in_subquery(subprocessor_ids()))
+            .filter(is_subprocessor())
             .into_tuple()
             .all(self.db())
             .await?;

@@ -3,7 +3,7 @@
 //! a query needs a rule, its SQL fragment is built here, beside the Rust statement of it.
 
 use entity::{OrganizationRole, RecipientRole, data_flow, processing_activity, recipient};
-use sea_orm::sea_query::{Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition};
 
 /// The role a recipient plays in a flow: the flow's own, or else the recipient's default (a
@@ -18,7 +18,7 @@ pub fn effective_role(
 /// Whether a flow makes its recipient a subprocessor: the organization acts as processor in
 /// the activity (for its customers) and the recipient as processor in the flow (GDPR Art.
 /// 28(2) and 28(4)). A recipient with at least one such flow is a subprocessor; the status is
-/// derived, never stored.
+/// derived, never stored (SQL asks it with [`is_subprocessor`]).
 pub fn is_subprocessing(
     organization_role: OrganizationRole,
     recipient_role: RecipientRole,
@@ -61,13 +61,39 @@ pub(crate) fn subprocessing_flows() -> Condition {
         .add(effective_role_in(&[RecipientRole::Processor]))
 }
 
-/// SQL: the ids of the recipients that are subprocessors.
-pub(crate) fn subprocessor_ids() -> SelectStatement {
-    Query::select()
-        .column(data_flow::Column::RecipientId)
+/// SQL: whether the recipient of the enclosing query is a subprocessor: some flow to it makes
+/// it one ([`is_subprocessing`]). A correlated `EXISTS` over the flows' recipient index, which
+/// stops at the first such flow: deciding it costs a few index reads per recipient, not a scan of
+/// every flow in the registry.
+pub(crate) fn is_subprocessor() -> SimpleExpr {
+    let processor_activities = Query::select()
+        .column(processing_activity::Column::Id)
+        .from(processing_activity::Entity)
+        .and_where(processing_activity::Column::OrganizationRole.eq(OrganizationRole::Processor))
+        .to_owned();
+    let flow = |column: data_flow::Column| Expr::col((data_flow::Entity, column));
+    let processor = RecipientRole::Processor;
+    let subprocessing = Query::select()
+        .expr(Expr::val(1))
         .from(data_flow::Entity)
-        .cond_where(subprocessing_flows())
-        .to_owned()
+        .and_where(
+            flow(data_flow::Column::RecipientId).equals((recipient::Entity, recipient::Column::Id)),
+        )
+        .and_where(flow(data_flow::Column::ActivityId).in_subquery(processor_activities))
+        .cond_where(
+            Condition::any()
+                .add(flow(data_flow::Column::Role).eq(processor))
+                .add(
+                    Condition::all()
+                        .add(flow(data_flow::Column::Role).is_null())
+                        .add(
+                            Expr::col((recipient::Entity, recipient::Column::DefaultRole))
+                                .eq(processor),
+                        ),
+                ),
+        )
+        .to_owned();
+    Expr::exists(subprocessing)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::common::ws::{CHANGES, TRANSPORT_WS, WsClient};
 use crate::common::{Replica, TestServer, client_with_key};
 use entity::Role;
 use reqwest::StatusCode;
-use reqwest::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH};
+use reqwest::header::{CACHE_CONTROL, COOKIE, ETAG, IF_NONE_MATCH, SET_COOKIE};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -258,4 +258,125 @@ async fn the_notices_evidence_is_never_kept() {
     assert_eq!(register.status(), StatusCode::OK);
     assert_eq!(register.headers()[CACHE_CONTROL], "no-store");
     assert!(register.headers().get(ETAG).is_none());
+}
+
+#[tokio::test]
+async fn the_public_page_its_feed_and_the_record_revalidate_and_never_show_a_past_state() {
+    let server = TestServer::start().await;
+    let replica = Replica::start(&server.database_url, 1).await;
+    let cookie = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let page = |url: String, tag: Option<String>| {
+        let cookie = cookie.clone();
+        async move {
+            let sent = cookie.lock().unwrap().clone();
+            let mut request = reqwest::Client::new().get(format!("{url}/subprocessors"));
+            if !sent.is_empty() {
+                request = request.header(COOKIE, sent);
+            }
+            if let Some(tag) = tag {
+                request = request.header(IF_NONE_MATCH, tag);
+            }
+            let response = request.send().await.unwrap();
+            if let Some(set) = response.headers().get(SET_COOKIE) {
+                let set = set.to_str().unwrap();
+                *cookie.lock().unwrap() = set.split(';').next().unwrap().to_owned();
+            }
+            response
+        }
+    };
+    // The first visit sets the visitor's form cookie; the page carries the visitor's own token,
+    // so no shared cache may keep it.
+    let first = page(server.url.clone(), None).await;
+    assert_eq!(first.headers()[CACHE_CONTROL], "private, no-cache");
+    let second = page(server.url.clone(), None).await;
+    let tag = second.headers()[ETAG].to_str().unwrap().to_owned();
+    let html = second.text().await.unwrap();
+    assert!(html.contains("Amazon Web Services EMEA SARL"));
+    assert!(
+        !html.contains("subreg-form-token-slot"),
+        "the token is in place"
+    );
+    assert_eq!(
+        page(server.url.clone(), Some(tag.clone())).await.status(),
+        StatusCode::NOT_MODIFIED
+    );
+    // Another visitor has another token, so another tag.
+    let stranger = reqwest::Client::new()
+        .get(format!("{}/subprocessors", server.url))
+        .header(IF_NONE_MATCH, &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), StatusCode::OK);
+
+    let feed = |url: String| async move {
+        reqwest::get(format!("{url}/subprocessors/feed.atom"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    feed(server.url.clone()).await;
+    feed(replica.url.clone()).await;
+    page(replica.url.clone(), None).await;
+
+    // A public change: both replicas show it at once on their next answer.
+    let aws = server.recipient_id("aws").await;
+    server.rename(&aws, "AWS (page renamed)").await;
+    let changed = page(server.url.clone(), Some(tag.clone())).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert!(changed.text().await.unwrap().contains("AWS (page renamed)"));
+    assert!(
+        feed(server.url.clone())
+            .await
+            .contains("AWS (page renamed)")
+    );
+    let mut seen = String::new();
+    for _ in 0..200 {
+        seen = page(replica.url.clone(), None).await.text().await.unwrap();
+        if seen.contains("AWS (page renamed)") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen.contains("AWS (page renamed)"), "the replica moved on");
+    assert!(
+        feed(replica.url.clone())
+            .await
+            .contains("AWS (page renamed)")
+    );
+
+    // The record, past or today, is tagged by what it says.
+    let record = |query: &'static str, tag: Option<String>| {
+        let client = server.client.clone();
+        let url = format!("{}/ropa?{query}", server.url);
+        async move {
+            let mut request = client.get(url);
+            if let Some(tag) = tag {
+                request = request.header(IF_NONE_MATCH, tag);
+            }
+            request.send().await.unwrap()
+        }
+    };
+    for query in ["format=json", "format=csv&asOf=2026-01-01"] {
+        let first = record(query, None).await;
+        assert_eq!(first.status(), StatusCode::OK, "{query}");
+        assert_eq!(first.headers()[CACHE_CONTROL], "private, no-cache");
+        let tag = first.headers()[ETAG].to_str().unwrap().to_owned();
+        let again = record(query, Some(tag.clone())).await;
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{query}");
+        if query == "format=json" {
+            server.rename(&aws, "AWS (recorded anew)").await;
+            let changed = record(query, Some(tag)).await;
+            assert_eq!(changed.status(), StatusCode::OK);
+            assert!(
+                changed
+                    .text()
+                    .await
+                    .unwrap()
+                    .contains("AWS (recorded anew)")
+            );
+        }
+    }
 }

@@ -119,7 +119,7 @@ async fn a_customer_subscribes_in_a_browser_and_is_told_of_the_next_announcement
         .find(|r| r[0] == "Amazon Web Services EMEA SARL")
         .expect("AWS is listed")
         .clone();
-    assert_eq!(aws[3], "DE, IE, US, SG");
+    assert_eq!(aws[3], "DE, IE, SG, US");
     assert!(
         aws[4]
             .as_str()
