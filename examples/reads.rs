@@ -544,7 +544,23 @@ struct Captured {
     body: Vec<u8>,
 }
 
-async fn capture(url: &str, request: &Request) -> Captured {
+async fn capture(url: &str, request: &Request) -> Result<Captured, String> {
+    let mut last = String::new();
+    // A server may refuse one request (a 503 after its time limit): three tries.
+    for _ in 0..3 {
+        match capture_once(url, request).await {
+            Ok(captured) => return Ok(captured),
+            Err(err) => {
+                eprintln!("  {err}");
+                last = err;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    Err(last)
+}
+
+async fn capture_once(url: &str, request: &Request) -> Result<Captured, String> {
     let http = reqwest::Client::new();
     let mut builder = match &request.body {
         Some(body) => http
@@ -556,7 +572,8 @@ async fn capture(url: &str, request: &Request) -> Captured {
     if let Some(key) = &request.key {
         builder = builder.bearer_auth(key);
     }
-    let response = builder.send().await.expect("a response");
+    let started = Instant::now();
+    let response = builder.send().await.map_err(|e| e.to_string())?;
     let status = response.status();
     let content_type = response
         .headers()
@@ -564,25 +581,25 @@ async fn capture(url: &str, request: &Request) -> Captured {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_owned();
-    let body = response.bytes().await.unwrap().to_vec();
-    assert!(
-        status.is_success(),
-        "{} answered {status}: {}",
-        request.path,
-        String::from_utf8_lossy(&body)
-    );
+    let body = response.bytes().await.map_err(|e| e.to_string())?.to_vec();
+    let snippet = || String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+    if !status.is_success() {
+        return Err(format!(
+            "{} answered {status} after {:.0} ms: {}",
+            request.path,
+            started.elapsed().as_secs_f64() * 1000.0,
+            snippet()
+        ));
+    }
     if content_type.starts_with("application/json")
         || content_type.starts_with("application/graphql-response+json")
     {
-        let value: Value = serde_json::from_slice(&body).expect("JSON");
-        assert!(
-            value.get("errors").is_none(),
-            "{}: {}",
-            request.path,
-            String::from_utf8_lossy(&body)
-        );
+        let value: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        if value.get("errors").is_some() {
+            return Err(format!("{}: {}", request.path, snippet()));
+        }
     }
-    Captured { content_type, body }
+    Ok(Captured { content_type, body })
 }
 
 /// What wrk sends: one request, or (with `bodies`) a different body each request.
@@ -735,6 +752,12 @@ impl Series {
 
     fn describe(&self) -> String {
         let failures: f64 = self.0.iter().map(|r| r.failures).sum();
+        if self.0.iter().any(|r| r.requests == 0.0) {
+            return format!(
+                "no request completed in some round ({} req/s)",
+                self.range(|r| r.rps, 0)
+            );
+        }
         format!(
             "{} req/s, p50 {} ms, p99 {} ms, CPU {} µs/req{}",
             self.range(|r| r.rps, 0),
@@ -754,7 +777,7 @@ impl Series {
 #[derive(Clone, Copy)]
 enum Target {
     /// At least this share of the bare handler's throughput and a p99 under this many ms.
-    OfBare { share: f64, p99_ms: f64 },
+    OfBare { share: f64, p99_ms: Option<f64> },
     /// At least this many times PostGraphile's throughput and a p99 under this many ms.
     OfPostGraphile { times: f64, p99_ms: f64 },
     /// A p99 under this many ms.
@@ -770,14 +793,23 @@ struct Outcome {
     postgraphile: Option<Series>,
     target: Target,
     bytes: usize,
+    /// Why the path could not be measured.
+    error: Option<String>,
 }
 
 impl Outcome {
     /// The verdict on the rounds' medians.
     fn verdict(&self, postgraphile: Option<&Series>) -> String {
+        if let Some(err) = &self.error {
+            return format!("FAIL: not measured, the server did not answer: {err}");
+        }
         let rps = self.subreg.median(|r| r.rps);
         let p99 = self.subreg.median(|r| r.p99_ms);
-        let failed = self.subreg.0.iter().any(|r| r.failures > 0.0);
+        let failed = self
+            .subreg
+            .0
+            .iter()
+            .any(|r| r.failures > 0.0 || r.requests == 0.0);
         let pass = |ok: bool| if ok && !failed { "PASS" } else { "FAIL" };
         match self.target {
             Target::OfBare { share, p99_ms } => {
@@ -790,10 +822,11 @@ impl Outcome {
                     .collect();
                 let ratio = median(ratios);
                 format!(
-                    "{}: {:.1}% of bare (target ≥ {:.0}%), p99 {p99:.2} ms (target < {p99_ms} ms)",
-                    pass(ratio >= share && p99 < p99_ms),
+                    "{}: {:.1}% of bare (target ≥ {:.0}%), p99 {p99:.2} ms{}",
+                    pass(ratio >= share && p99_ms.is_none_or(|ms| p99 < ms)),
                     ratio * 100.0,
-                    share * 100.0
+                    share * 100.0,
+                    p99_ms.map_or(String::new(), |ms| format!(" (target < {ms} ms)"))
                 )
             }
             Target::OfPostGraphile { times, p99_ms } => match postgraphile {
@@ -835,7 +868,21 @@ async fn measure(
         label(backend).to_lowercase(),
         name.split_whitespace().next().unwrap_or("x").trim_matches(['(', ')'])
     );
-    let captured = capture(&subreg.url(), request).await;
+    let captured = match capture(&subreg.url(), request).await {
+        Ok(captured) => captured,
+        Err(err) => {
+            return Outcome {
+                backend,
+                path: name.to_owned(),
+                subreg: Series::default(),
+                bare: bare_series.unwrap_or_default(),
+                postgraphile: None,
+                target,
+                bytes: 0,
+                error: Some(err),
+            };
+        }
+    };
     let script = write_script(&args.dir, &tag, request);
     let body_file = std::fs::canonicalize(&args.dir)
         .unwrap()
@@ -853,7 +900,9 @@ async fn measure(
         )
     });
     if let Some((proc, request)) = postgraphile {
-        capture(&proc.url(), request).await;
+        capture(&proc.url(), request)
+            .await
+            .expect("PostGraphile answers the page");
     }
     let (mut s, mut b, mut p) = (Series::default(), Series::default(), Series::default());
     for round in 1..=args.rounds {
@@ -880,6 +929,7 @@ async fn measure(
         postgraphile: pg.map(|_| p),
         target,
         bytes: captured.body.len(),
+        error: None,
     }
 }
 
@@ -1023,7 +1073,7 @@ async fn bench_backend(
                 pg,
                 Target::OfBare {
                     share: 0.5,
-                    p99_ms: 20.0,
+                    p99_ms: Some(20.0),
                 },
             )
             .await,
@@ -1046,7 +1096,7 @@ async fn bench_backend(
                 None,
                 Target::OfBare {
                     share: 0.5,
-                    p99_ms: f64::INFINITY,
+                    p99_ms: None,
                 },
             )
             .await;
@@ -1186,8 +1236,12 @@ async fn run(args: Args) {
             outcome.path,
             outcome.bytes
         );
-        println!("  subreg:       {}", outcome.subreg.describe());
-        println!("  bare axum:    {}", outcome.bare.describe());
+        if outcome.error.is_none() {
+            println!("  subreg:       {}", outcome.subreg.describe());
+        }
+        if !outcome.bare.0.is_empty() {
+            println!("  bare axum:    {}", outcome.bare.describe());
+        }
         if let Some(pg) = &outcome.postgraphile {
             println!("  PostGraphile: {}", pg.describe());
         }
