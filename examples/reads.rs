@@ -152,8 +152,8 @@ impl Proc {
 
     /// utime + stime of the process, in seconds.
     fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .unwrap_or_default();
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
         let fields: Vec<&str> = stat
             .rsplit_once(')')
             .map(|(_, rest)| rest.split_whitespace().collect())
@@ -251,8 +251,7 @@ async fn scalar_string(db: &DatabaseConnection, sql: &str) -> Option<String> {
 /// What a seeded database must show to be reused: its last migration and its flow count.
 async fn seeded_state(url: &str) -> Option<String> {
     let db = Database::connect(url).await.ok()?;
-    let migration =
-        scalar_string(&db, "SELECT max(version) FROM seaql_migrations").await?;
+    let migration = scalar_string(&db, "SELECT max(version) FROM seaql_migrations").await?;
     let flows = scalar_i64(&db, "SELECT count(*) FROM data_flow").await?;
     db.close().await.ok();
     Some(format!("migration {migration}, {flows} data flows"))
@@ -276,7 +275,8 @@ async fn prepare(args: &Args, server: &Path, backend: Backend) -> Db {
                 .join(format!("sqlite-{}.db", flows_name(args.flows)));
             (
                 format!("sqlite://{}?mode=rwc", file.display()),
-                args.dir.join(format!("sqlite-{}.seeded", flows_name(args.flows))),
+                args.dir
+                    .join(format!("sqlite-{}.seeded", flows_name(args.flows))),
             )
         }
         _ => (
@@ -492,7 +492,9 @@ async fn wait_listening(port: u16, limit: Duration) {
 
 /// PostGraphile 5 on the same PostgreSQL tables, installed on first use.
 async fn start_postgraphile(args: &Args, db: &Db) -> Proc {
-    let dir = std::fs::canonicalize(&args.dir).unwrap().join("postgraphile");
+    let dir = std::fs::canonicalize(&args.dir)
+        .unwrap()
+        .join("postgraphile");
     std::fs::create_dir_all(&dir).unwrap();
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/postgraphile");
     for file in ["package.json", "server.mjs"] {
@@ -506,7 +508,10 @@ async fn start_postgraphile(args: &Args, db: &Db) -> Proc {
             .is_ok_and(|o| o.stdout.starts_with(b"v22."))
     };
     if !has_node_22() || !dir.join("node_modules/postgraphile").exists() {
-        eprintln!("installing PostGraphile 5 and Node 22 into {}", dir.display());
+        eprintln!(
+            "installing PostGraphile 5 and Node 22 into {}",
+            dir.display()
+        );
         let status = Command::new("npm")
             .args(["install", "--no-audit", "--no-fund"])
             .current_dir(&dir)
@@ -636,7 +641,11 @@ fn write_script(dir: &Path, name: &str, request: &Request) -> PathBuf {
         };
         writeln!(lua, "wrk.method = \"{method}\"").unwrap();
         writeln!(lua, "wrk.path = \"{}\"", request.path).unwrap();
-        writeln!(lua, "for k, v in pairs({headers}) do wrk.headers[k] = v end").unwrap();
+        writeln!(
+            lua,
+            "for k, v in pairs({headers}) do wrk.headers[k] = v end"
+        )
+        .unwrap();
         if let Some(body) = &request.body {
             writeln!(lua, "wrk.body = {}", lua_string(body)).unwrap();
         }
@@ -654,7 +663,9 @@ fn write_script(dir: &Path, name: &str, request: &Request) -> PathBuf {
         .unwrap();
         lua.push_str("request = function()\n  i = i % #requests + 1\n  return requests[i]\nend\n");
     }
-    let path = std::fs::canonicalize(dir).unwrap().join(format!("{name}.lua"));
+    let path = std::fs::canonicalize(dir)
+        .unwrap()
+        .join(format!("{name}.lua"));
     std::fs::write(&path, lua).unwrap();
     path
 }
@@ -842,10 +853,7 @@ impl Outcome {
                     pass(p99 < p99_ms)
                 ),
             },
-            Target::P99 { ms } => format!(
-                "{}: p99 {p99:.2} ms (target < {ms} ms)",
-                pass(p99 < ms)
-            ),
+            Target::P99 { ms } => format!("{}: p99 {p99:.2} ms (target < {ms} ms)", pass(p99 < ms)),
         }
     }
 }
@@ -866,7 +874,10 @@ async fn measure(
     let tag = format!(
         "{}-{}",
         label(backend).to_lowercase(),
-        name.split_whitespace().next().unwrap_or("x").trim_matches(['(', ')'])
+        name.split_whitespace()
+            .next()
+            .unwrap_or("x")
+            .trim_matches(['(', ')'])
     );
     let captured = match capture(&subreg.url(), request).await {
         Ok(captured) => captured,
@@ -1039,7 +1050,10 @@ async fn bench_backend(
         body,
         bodies: Vec::new(),
     };
-    let list = public("/graphql", Some(graphql_body(SUBPROCESSORS_QUERY, json!({}))));
+    let list = public(
+        "/graphql",
+        Some(graphql_body(SUBPROCESSORS_QUERY, json!({}))),
+    );
     let html = public("/subprocessors", None);
     let feed = public("/subprocessors/feed.atom", None);
 
@@ -1104,7 +1118,10 @@ async fn bench_backend(
             outcomes.push(outcome);
         }
     }
-    eprintln!("  server RSS after the cached paths: {:.0} MiB", subreg.rss_mib());
+    eprintln!(
+        "  server RSS after the cached paths: {:.0} MiB",
+        subreg.rss_mib()
+    );
     drop(subreg);
 
     // Nothing reusable: no answer kept.
@@ -1218,7 +1235,10 @@ async fn run(args: Args) {
         args.connections,
         args.duration,
         args.rounds,
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     for (backend, total) in &totals {
         println!("{}: {total} data flows", label(*backend));

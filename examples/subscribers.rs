@@ -229,9 +229,10 @@ async fn subscribe(
     }
     let stream = socket.connect(address).await.expect("connect");
     stream.set_nodelay(true).unwrap();
-    let (mut socket, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
-        .await
-        .expect("WebSocket handshake");
+    let (mut socket, _) =
+        tokio_tungstenite::client_async_with_config(request, stream, Some(config))
+            .await
+            .expect("WebSocket handshake");
     socket
         .send(Message::Text(
             json!({ "type": "connection_init" }).to_string().into(),
