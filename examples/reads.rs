@@ -806,6 +806,8 @@ struct Outcome {
     bytes: usize,
     /// Why the path could not be measured.
     error: Option<String>,
+    /// When wrk completed nothing in a round: the latencies of requests sent one at a time.
+    one_at_a_time: Vec<Duration>,
 }
 
 impl Outcome {
@@ -891,6 +893,7 @@ async fn measure(
                 target,
                 bytes: 0,
                 error: Some(err),
+                one_at_a_time: Vec::new(),
             };
         }
     };
@@ -932,6 +935,16 @@ async fn measure(
             p.0.push(wrk(args, proc, script));
         }
     }
+    // Too slow for 32 at once: how long one request takes alone.
+    let mut one_at_a_time = Vec::new();
+    if s.0.iter().any(|r| r.requests == 0.0) {
+        for _ in 0..5 {
+            let started = Instant::now();
+            if capture_once(&subreg.url(), request).await.is_ok() {
+                one_at_a_time.push(started.elapsed());
+            }
+        }
+    }
     Outcome {
         backend,
         path: name.to_owned(),
@@ -941,6 +954,7 @@ async fn measure(
         target,
         bytes: captured.body.len(),
         error: None,
+        one_at_a_time,
     }
 }
 
@@ -1258,6 +1272,17 @@ async fn run(args: Args) {
         );
         if outcome.error.is_none() {
             println!("  subreg:       {}", outcome.subreg.describe());
+        }
+        if !outcome.one_at_a_time.is_empty() {
+            println!(
+                "  subreg, one request at a time: {} ms",
+                outcome
+                    .one_at_a_time
+                    .iter()
+                    .map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
         if !outcome.bare.0.is_empty() {
             println!("  bare axum:    {}", outcome.bare.describe());
