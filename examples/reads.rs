@@ -9,8 +9,8 @@
 //! ```
 //!
 //! The registry is the example plus `--flows` synthetic flows (`subreg seed --synthetic`), kept
-//! between runs: SQLite in `target/bench/sqlite-<flows>.db`, PostgreSQL in the database
-//! `subreg_bench_<flows>` (e.g. `subreg_bench_100k`), each with a marker file
+//! between runs: SQLite in `target/bench/sqlite-100k.db`, PostgreSQL in the database
+//! `subreg_bench_100k` (for `--flows 100000`), each with a marker file
 //! `target/bench/<name>.seeded` naming the last migration and the flow count; a database whose
 //! marker, migration or count differs is seeded again. `--reseed` forces it.
 //!
