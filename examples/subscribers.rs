@@ -4,10 +4,15 @@
 //! measured apart from the clients'.
 //!
 //! ```sh
-//! cargo build --release
-//! ulimit -n 65536
-//! cargo run --release --example subscribers -- --subscribers 10000
+//! cargo build --release --bin subreg --example subscribers
+//! ulimit -n 250000   # each process (this one and the server) holds one descriptor per subscriber
+//! ./target/release/examples/subscribers --subscribers 10000
+//! ./target/release/examples/subscribers --subscribers 100000
 //! ```
+//!
+//! One source address has about 28,000 ephemeral ports (`net.ipv4.ip_local_port_range`), so
+//! beyond 20,000 subscribers the connections are spread over the loopback addresses 127.0.0.2,
+//! 127.0.0.3, ... (`--source-addresses`; each connection binds its address before connecting).
 
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
@@ -32,6 +37,28 @@ struct Args {
     /// Connections opened at once while subscribing.
     #[arg(long, default_value_t = 200)]
     connect_concurrency: usize,
+    /// Loopback source addresses the subscribers connect from (127.0.0.2, 127.0.0.3, ...);
+    /// by default one per 20,000 subscribers, and the default address below 20,000.
+    #[arg(long)]
+    source_addresses: Option<usize>,
+    /// Seconds to wait for every subscriber to receive the change.
+    #[arg(long, default_value_t = 120)]
+    delivery_timeout_secs: u64,
+}
+
+/// Subscribers per source address by default (of about 28,000 ephemeral ports).
+const PER_ADDRESS: usize = 20_000;
+
+/// This process's soft limit of open files.
+fn open_files_limit() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("Max open files"))?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
 }
 
 struct Server {
@@ -52,11 +79,16 @@ impl Drop for Server {
 impl Server {
     /// Resident memory of the server process, in KiB.
     fn rss_kib(&self) -> u64 {
+        self.memory_kib("VmRSS:")
+    }
+
+    /// A memory figure of the server process (`VmRSS:`, `VmHWM:`), in KiB.
+    fn memory_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .expect("the server's /proc status");
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmRSS")
     }
@@ -174,7 +206,12 @@ async fn last_event(url: &str, key: &str) -> (String, chrono::DateTime<chrono::U
 
 /// Opens a subscriber and returns once it is subscribed; its task records when the first event
 /// arrives.
-async fn subscribe(url: &str, after: &str, arrivals: Arc<Mutex<Vec<SystemTime>>>) {
+async fn subscribe(
+    url: &str,
+    after: &str,
+    arrivals: Arc<Mutex<Vec<SystemTime>>>,
+    source: Option<std::net::IpAddr>,
+) {
     let mut request = format!("ws://{url}/graphql").into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -183,9 +220,19 @@ async fn subscribe(url: &str, after: &str, arrivals: Arc<Mutex<Vec<SystemTime>>>
     let config = WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(0);
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
-        .await
-        .expect("connect");
+    let address: std::net::SocketAddr = url.parse().expect("the server's address");
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    if let Some(source) = source {
+        socket
+            .bind((source, 0).into())
+            .expect("bind a loopback source address");
+    }
+    let stream = socket.connect(address).await.expect("connect");
+    stream.set_nodelay(true).unwrap();
+    let (mut socket, _) =
+        tokio_tungstenite::client_async_with_config(request, stream, Some(config))
+            .await
+            .expect("WebSocket handshake");
     socket
         .send(Message::Text(
             json!({ "type": "connection_init" }).to_string().into(),
@@ -230,6 +277,27 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    let sources = args
+        .source_addresses
+        .unwrap_or(if args.subscribers > PER_ADDRESS {
+            args.subscribers.div_ceil(PER_ADDRESS)
+        } else {
+            0
+        });
+    let sources: Vec<std::net::IpAddr> = (0..sources)
+        .map(|i| std::net::Ipv4Addr::new(127, 0, 0, 2 + i as u8).into())
+        .collect();
+    if let Some(limit) = open_files_limit()
+        && limit < args.subscribers as u64 + 1000
+    {
+        panic!(
+            "{} subscribers need {} open files in this process and in the server, the limit is {limit}: \
+             run `ulimit -n {}` first",
+            args.subscribers,
+            args.subscribers + 1000,
+            (args.subscribers + 1000).max(20_000)
+        );
+    }
     let server = start_server(&args.server).await;
     // AWS is on the public subprocessor list: its change reaches every customer.
     let aws = graphql(
@@ -256,7 +324,7 @@ async fn main() {
     // Warm the server's code paths with one subscriber and one change.
     let warm = Arc::new(Mutex::new(Vec::new()));
     let (head, _) = last_event(&server.url, &server.key).await;
-    subscribe(&server.url, &head, warm.clone()).await;
+    subscribe(&server.url, &head, warm.clone(), None).await;
     rename("warm-up".into()).await;
     while warm.lock().await.is_empty() {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -269,16 +337,17 @@ async fn main() {
     let gate = Arc::new(Semaphore::new(args.connect_concurrency));
     let started = Instant::now();
     let mut opening = Vec::with_capacity(args.subscribers);
-    for _ in 0..args.subscribers {
+    for i in 0..args.subscribers {
         let (url, head, arrivals, gate) = (
             server.url.clone(),
             head.clone(),
             arrivals.clone(),
             gate.clone(),
         );
+        let source = (!sources.is_empty()).then(|| sources[i % sources.len()]);
         opening.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await.unwrap();
-            subscribe(&url, &head, arrivals).await;
+            subscribe(&url, &head, arrivals, source).await;
         }));
     }
     for task in opening {
@@ -291,7 +360,7 @@ async fn main() {
 
     let requested = SystemTime::now();
     rename("benchmark change".into()).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(args.delivery_timeout_secs);
     while arrivals.lock().await.len() < args.subscribers && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -319,8 +388,17 @@ async fn main() {
         .collect();
     from_request.sort_by(f64::total_cmp);
 
+    let peak = server.memory_kib("VmHWM:");
     let per_subscriber = (rss_after.saturating_sub(rss_before)) as f64 / args.subscribers as f64;
     println!("subscribers:                 {}", args.subscribers);
+    println!(
+        "source addresses:            {}",
+        if sources.is_empty() {
+            "127.0.0.1 (the default)".to_owned()
+        } else {
+            format!("{} (127.0.0.2 ...)", sources.len())
+        }
+    );
     println!("delivered:                   {}", arrivals.len());
     println!(
         "connect + subscribe, all:    {:.1} s",
@@ -328,13 +406,40 @@ async fn main() {
     );
     println!("server RSS idle, before:     {} KiB", rss_before);
     println!("server RSS idle, after:      {} KiB", rss_after);
-    println!("memory per idle subscriber:  {per_subscriber:.1} KiB");
+    println!("server RSS peak (VmHWM):     {} KiB", peak);
+    println!("memory per idle subscriber:  {per_subscriber:.1} KiB (target < 20 KiB)");
+    // Issue 13: 100,000 idle subscribers on one node within 2 GiB.
+    let within = rss_after as f64 / (1024.0 * 1024.0);
+    println!(
+        "server RSS with {} idle:  {within:.2} GiB{}",
+        args.subscribers,
+        if args.subscribers >= 100_000 {
+            format!(
+                " (target <= 2 GiB at 100,000: {})",
+                if within <= 2.0 { "PASS" } else { "FAIL" }
+            )
+        } else {
+            format!(
+                ", {:.2} GiB at 100,000 at this rate (target <= 2 GiB)",
+                (rss_before as f64 + per_subscriber * 100_000.0) / (1024.0 * 1024.0)
+            )
+        }
+    );
     if !from_commit.is_empty() {
         println!(
             "commit -> delivery (ms):     p50 {:.1}  p99 {:.1}  max {:.1}",
             percentile(&from_commit, 50.0),
             percentile(&from_commit, 99.0),
             from_commit.last().unwrap()
+        );
+        let p99 = percentile(&from_commit, 99.0);
+        println!(
+            "commit -> delivery p99:      {p99:.1} ms (target < 50 ms at 10,000: {})",
+            if p99 < 50.0 && arrivals.len() == args.subscribers {
+                "PASS"
+            } else {
+                "FAIL"
+            }
         );
         println!(
             "request -> delivery (ms):    p50 {:.1}  p99 {:.1}  max {:.1}",
