@@ -14,6 +14,7 @@ mod m20261201_000007_public_feed;
 mod m20261201_000008_registry_version;
 mod m20261201_000009_transfer_rules;
 mod m20261201_000010_notices;
+mod m20261201_000011_flow_recipient_activity_index;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_registry_version::Migration),
             Box::new(m20261201_000009_transfer_rules::Migration),
             Box::new(m20261201_000010_notices::Migration),
+            Box::new(m20261201_000011_flow_recipient_activity_index::Migration),
         ]
     }
 }

@@ -124,7 +124,10 @@ async fn render(state: &AppState, at: Option<DateTime<Utc>>) -> Result<Answer, R
         crate::notices::render::latest_public(registry, HISTORY).await,
     ) {
         (Ok(p), Ok(h)) => (p, h),
-        _ => return Err(failure()),
+        (Err(err), _) | (_, Err(err)) => {
+            tracing::error!(error = %err, "cannot read the list's products or history");
+            return Err(failure());
+        }
     };
     let rows: Vec<Row> = list
         .into_iter()

@@ -250,21 +250,16 @@ pub async fn read_after(
     with_products(conn, events).await
 }
 
-/// The latest `limit` events `filter` selects, newest first: what a page or a feed of recent
-/// changes shows, read from the end of the log whatever its length. Public events are read
-/// along their own index (public positions follow sequence numbers).
-pub async fn read_latest(
+/// The latest `limit` public events, newest first: what a page or a feed of recent changes
+/// shows, read backwards along the public positions' index whatever the log's length. (Every
+/// public event is on the feed: activity changes are never public.)
+pub async fn read_latest_public(
     conn: &impl ConnectionTrait,
     limit: u64,
-    filter: &ChangeFilter,
 ) -> Result<Vec<ChangeEvent>> {
-    let order = match filter.public_only {
-        true => change_event::Column::PublicSeq,
-        false => change_event::Column::Seq,
-    };
-    let events = filter
-        .apply(0)
-        .order_by_desc(order)
+    let events = change_event::Entity::find()
+        .filter(change_event::Column::PublicSeq.is_not_null())
+        .order_by_desc(change_event::Column::PublicSeq)
         .limit(limit)
         .all(conn)
         .await?;

@@ -243,10 +243,6 @@ pub async fn latest_public(
     registry: &crate::registry::Registry,
     limit: usize,
 ) -> crate::registry::Result<Vec<EventNotice>> {
-    let filter = crate::changes::ChangeFilter {
-        public_only: true,
-        ..crate::changes::ChangeFilter::default()
-    };
-    let events = crate::changes::log::read_latest(registry.db(), limit as u64, &filter).await?;
+    let events = crate::changes::log::read_latest_public(registry.db(), limit as u64).await?;
     Ok(events.iter().map(EventNotice::of).collect())
 }

@@ -770,11 +770,24 @@ impl Registry {
     }
 
     /// How many flows `selection` holds.
+    /// How many flows `selection` selects. Counted once per generation of the registry (see
+    /// [`super::memo`]); inside a batch, whose writes are not committed yet, always counted.
     pub async fn count_flows(&self, selection: &FlowSelection) -> Result<u64> {
-        Ok(data_flow::Entity::find()
-            .filter(selection.0.clone())
-            .count(self.db())
-            .await?)
+        let query = data_flow::Entity::find().filter(selection.0.clone());
+        if self.pool().is_none() {
+            return Ok(query.count(self.db()).await?);
+        }
+        let statement =
+            sea_orm::QueryTrait::build(&query, self.db().get_database_backend()).to_string();
+        let generation = self.generation();
+        if let Some(count) = self.counts.get(&statement, generation) {
+            return Ok(count);
+        }
+        let count = query.count(self.db()).await?;
+        if self.generation() == generation {
+            self.counts.put(statement, generation, count);
+        }
+        Ok(count)
     }
 
     pub async fn flow(&self, id: i32) -> Result<Option<data_flow::Model>> {

@@ -82,11 +82,20 @@ impl Registry {
         if !secret.starts_with(KEY_PREFIX) || secret.len() > 128 {
             return Ok(None);
         }
-        Ok(api_key::Entity::find()
-            .filter(api_key::Column::SecretHash.eq(hash_secret(secret)))
+        let hash = hash_secret(secret);
+        let generation = self.generation();
+        if let Some(key) = self.keys.get(&hash, generation) {
+            return Ok(key);
+        }
+        let key = api_key::Entity::find()
+            .filter(api_key::Column::SecretHash.eq(hash.clone()))
             .filter(api_key::Column::RevokedAt.is_null())
             .one(self.db())
-            .await?)
+            .await?;
+        if self.pool().is_some() && self.generation() == generation {
+            self.keys.put(hash, generation, key.clone());
+        }
+        Ok(key)
     }
 
     /// Revokes a key for good; requests and open subscriptions made with it stop.

@@ -14,6 +14,7 @@ mod flows;
 pub mod inputs;
 mod invisible;
 mod keys;
+mod memo;
 mod notice;
 pub mod notices;
 mod pages;
@@ -80,6 +81,11 @@ pub struct Registry {
     versions: Arc<Versions>,
     /// In a batch: the registry's version its writes have reached, known once it commits.
     batch_version: Option<Arc<AtomicI64>>,
+    /// Flow counts by their statement, kept per generation (see [`memo`]).
+    counts: Arc<memo::Memo<String, u64>>,
+    /// API keys by the hash of their secret (none: unknown or revoked), kept per generation:
+    /// creating or revoking a key is a write.
+    keys: Arc<memo::Memo<String, Option<entity::api_key::Model>>>,
 }
 
 /// What this process knows of the registry's version (the counter every write advances).
@@ -185,6 +191,8 @@ impl Registry {
             }),
             batch_version: None,
             adequacy: AdequacyTable::builtin(),
+            counts: Arc::new(memo::Memo::new(1024)),
+            keys: Arc::new(memo::Memo::new(4096)),
         }
     }
 

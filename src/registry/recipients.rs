@@ -584,32 +584,47 @@ impl Registry {
     /// name (for the public page: the products and services a subprocessor is concerned in).
     pub async fn recipient_products(&self, ids: &[i32]) -> Result<HashMap<i32, Vec<String>>> {
         use entity::{activity_product, data_flow, product};
-        use sea_orm::QuerySelect;
-        let flows: Vec<(i32, i32)> = data_flow::Entity::find()
-            .select_only()
-            .column(data_flow::Column::RecipientId)
-            .column(data_flow::Column::ActivityId)
-            .filter(data_flow::Column::RecipientId.is_in(ids.iter().copied()))
-            .into_tuple()
-            .all(self.db())
+        use sea_orm::sea_query::{Expr, ExprTrait, Query};
+        use sea_orm::{ConnectionTrait, StatementBuilder};
+        // One statement, distinct pairs only: a recipient with thousands of flows in a few
+        // activities gives a few rows, not a row per flow.
+        let statement = Query::select()
+            .distinct()
+            .column((data_flow::Entity, data_flow::Column::RecipientId))
+            .column((product::Entity, product::Column::Name))
+            .from(data_flow::Entity)
+            .inner_join(
+                activity_product::Entity,
+                Expr::col((
+                    activity_product::Entity,
+                    activity_product::Column::ActivityId,
+                ))
+                .equals((data_flow::Entity, data_flow::Column::ActivityId)),
+            )
+            .inner_join(
+                product::Entity,
+                Expr::col((product::Entity, product::Column::Id)).equals((
+                    activity_product::Entity,
+                    activity_product::Column::ProductId,
+                )),
+            )
+            .and_where(
+                Expr::col((data_flow::Entity, data_flow::Column::RecipientId))
+                    .is_in(ids.iter().copied()),
+            )
+            .to_owned();
+        let db = self.db();
+        let rows = db
+            .query_all_raw(StatementBuilder::build(
+                &statement,
+                &db.get_database_backend(),
+            ))
             .await?;
-        let activities: Vec<i32> = flows.iter().map(|(_, a)| *a).collect();
-        let served = super::linked::<activity_product::Entity, product::Entity>(
-            self.db(),
-            activity_product::Column::ActivityId,
-            &activities,
-            |link| link.activity_id,
-            product::Column::Name,
-        )
-        .await?;
         let mut out: HashMap<i32, Vec<String>> = HashMap::new();
-        for (recipient, activity) in flows {
-            let names = out.entry(recipient).or_default();
-            for product in served.get(&activity).into_iter().flatten() {
-                if !names.contains(&product.name) {
-                    names.push(product.name.clone());
-                }
-            }
+        for row in rows {
+            let recipient: i32 = row.try_get_by_index(0)?;
+            let name: String = row.try_get_by_index(1)?;
+            out.entry(recipient).or_default().push(name);
         }
         for names in out.values_mut() {
             names.sort();
