@@ -178,6 +178,19 @@ fn etag(page: &Answer, token: &str) -> String {
     )
 }
 
+/// The kept page with `token` in each of its slots.
+fn with_token(page: &[u8], token: &str) -> Bytes {
+    let mut body = Vec::with_capacity(page.len() + 64);
+    let mut from = 0;
+    for at in memchr::memmem::find_iter(page, TOKEN_SLOT.as_bytes()) {
+        body.extend_from_slice(&page[from..at]);
+        body.extend_from_slice(token.as_bytes());
+        from = at + TOKEN_SLOT.len();
+    }
+    body.extend_from_slice(&page[from..]);
+    Bytes::from(body)
+}
+
 /// `GET /subprocessors[?asOf=2026-01-01]`: the public list.
 pub async fn subprocessors(
     State(state): State<AppState>,
@@ -218,8 +231,7 @@ pub async fn subprocessors(
         validators(&mut response, &etag, control, Some("Cookie"));
         return response;
     }
-    let body = String::from_utf8_lossy(&page.body).replace(TOKEN_SLOT, &token);
-    let mut response = html(StatusCode::OK, body, set_cookie);
+    let mut response = html(StatusCode::OK, with_token(&page.body, &token), set_cookie);
     validators(&mut response, &etag, control, Some("Cookie"));
     response
 }

@@ -66,8 +66,8 @@ impl FormLimits {
 }
 
 /// An HTML page under the pages' policy; never cached (it may carry a form token).
-pub(super) fn html(status: StatusCode, body: String, cookie: Option<String>) -> Response {
-    let mut response = (status, body).into_response();
+pub(super) fn html(status: StatusCode, body: impl Into<Bytes>, cookie: Option<String>) -> Response {
+    let mut response = (status, body.into()).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
