@@ -1,0 +1,1 @@
+//! Fides (fideslang) manifests: export and import.
