@@ -463,3 +463,128 @@ async fn a_bad_manifest_is_refused_whole_with_every_problem_on_its_line() {
         "nothing written"
     );
 }
+
+const PLAN: &str = r#"query($manifest: String!) {
+  planRegistry(manifest: $manifest) {
+    hasChanges applied
+    changes { section key action fields { field before after } }
+    held { key requested status effectiveAt }
+    joining { key status effectiveAt }
+    publicChanges { kind recipient changes { field } }
+    notices { channel customer address notices }
+  } }"#;
+
+const APPLY: &str = r#"mutation($manifest: String!, $reason: String!) {
+  applyRegistry(manifest: $manifest, reason: $reason, prune: true) {
+    hasChanges applied changes { section key action }
+  } }"#;
+
+#[tokio::test]
+async fn editors_plan_and_apply_a_manifest_over_graphql() {
+    // The example registry's manifest is about 250 KiB: more than the default body limit.
+    let server = TestServer::start_with(subreg::settings::ServerSettings {
+        max_body_bytes: 4 * 1024 * 1024,
+        ..Default::default()
+    })
+    .await;
+    let editor = crate::common::client_with_key(Some(&server.key(entity::Role::Editor).await));
+    let viewer = crate::common::client_with_key(Some(&server.key(entity::Role::Viewer).await));
+    let exported = subreg::manifest::export(&server.registry, None)
+        .await
+        .expect("export");
+
+    // A viewer may not plan; an editor plans the unchanged registry: nothing to do.
+    let refused = server
+        .graphql_as(&viewer, PLAN, json!({ "manifest": exported }))
+        .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+    let plan = server
+        .graphql_as(&editor, PLAN, json!({ "manifest": exported }))
+        .await;
+    assert_eq!(plan["data"]["planRegistry"]["hasChanges"], false, "{plan}");
+
+    // One recipient's website changed: planned field by field, then applied, by the key.
+    let mut file = subreg::manifest::parse(&exported).unwrap().file;
+    let changed = file
+        .recipients
+        .iter()
+        .position(|r| r.key == "aws")
+        .expect("aws");
+    file.recipients[changed].website = Some("https://aws.amazon.com/compliance/".into());
+    let edited = to_yaml(&file, &[]).unwrap();
+    let plan = server
+        .graphql_as(&editor, PLAN, json!({ "manifest": edited }))
+        .await;
+    let plan = &plan["data"]["planRegistry"];
+    assert_eq!(plan["hasChanges"], true);
+    assert_eq!(
+        plan["changes"],
+        json!([{ "section": "recipients", "key": "aws", "action": "CHANGED",
+                 "fields": [{ "field": "website", "before": file_website(&exported), "after": "https://aws.amazon.com/compliance/" }] }])
+    );
+    assert_eq!(plan["publicChanges"][0]["kind"], "RECIPIENT_UPDATED");
+    let applied = server
+        .graphql_as(
+            &editor,
+            APPLY,
+            json!({ "manifest": edited, "reason": "new compliance page" }),
+        )
+        .await;
+    assert_eq!(
+        applied["data"]["applyRegistry"]["applied"], true,
+        "{applied}"
+    );
+    let events = events_after(&server, None).await;
+    let last = events.last().unwrap();
+    assert_eq!(last["kind"], "RECIPIENT_UPDATED");
+    assert_eq!(last["reason"], "new compliance page");
+    assert!(
+        last["actor"]
+            .as_str()
+            .unwrap()
+            .contains("Editor of the test"),
+        "{last}"
+    );
+    let again = server
+        .graphql_as(&editor, PLAN, json!({ "manifest": edited }))
+        .await;
+    assert_eq!(again["data"]["planRegistry"]["hasChanges"], false);
+
+    // A refused manifest: BAD_USER_INPUT, every problem with its line, nothing written.
+    let broken = edited.replacen("  country: NL\n", "  country: Netherlands\n", 1);
+    let refused = server
+        .graphql_as(
+            &editor,
+            APPLY,
+            json!({ "manifest": broken, "reason": "broken" }),
+        )
+        .await;
+    let extensions = &refused["errors"][0]["extensions"];
+    assert_eq!(extensions["code"], "BAD_USER_INPUT", "{refused}");
+    let problem = &extensions["problems"][0];
+    assert_eq!(problem["field"], "country", "{refused}");
+    let line = problem["line"].as_u64().unwrap() as usize;
+    assert!(
+        broken
+            .lines()
+            .nth(line - 1)
+            .unwrap()
+            .contains("Netherlands")
+    );
+    assert_eq!(events_after(&server, None).await.len(), events.len());
+}
+
+/// The website of `aws` in an exported manifest.
+fn file_website(text: &str) -> Value {
+    let file = subreg::manifest::parse(text).unwrap().file;
+    json!(
+        file.recipients
+            .iter()
+            .find(|r| r.key == "aws")
+            .unwrap()
+            .website
+    )
+}
