@@ -87,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
             let registry = open_registry(&args.database.database_url, None, options).await?;
             let text = match args.format {
                 ManifestFormat::Subreg => manifest::export(&registry, args.as_of).await?,
-                ManifestFormat::Fides => anyhow::bail!("fides export is not built yet"),
+                ManifestFormat::Fides => manifest::fides::export(&registry, args.as_of).await?,
             };
             match args.output {
                 Some(path) => std::fs::write(&path, text)
@@ -144,6 +144,7 @@ fn command_line_actor() -> subreg::registry::Actor {
 /// applied) and returns whether it changes anything. A refused manifest prints every problem
 /// and fails, with nothing written.
 async fn run_manifest(args: &ManifestArgs, reason: Option<&str>) -> anyhow::Result<bool> {
+    let started = std::time::Instant::now();
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let options = RegistryOptions {
@@ -158,7 +159,10 @@ async fn run_manifest(args: &ManifestArgs, reason: Option<&str>) -> anyhow::Resu
         ManifestFormat::Subreg => {
             manifest::run_text(&registry, &text, args.options(), &actor, reason, commit).await
         }
-        ManifestFormat::Fides => anyhow::bail!("fides import is not built yet"),
+        ManifestFormat::Fides => {
+            manifest::fides::run_text(&registry, &text, args.options(), &actor, reason, commit)
+                .await
+        }
     };
     let plan = match outcome {
         Ok(plan) => plan,
@@ -175,11 +179,13 @@ async fn run_manifest(args: &ManifestArgs, reason: Option<&str>) -> anyhow::Resu
         }
         Err(err) => return Err(err.into()),
     };
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "planned");
     if args.json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
         print!("{}", manifest::render(&plan));
     }
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "printed");
     Ok(plan.has_changes())
 }
 

@@ -72,7 +72,12 @@ pub async fn run_text(
     reason: Option<&str>,
     commit: bool,
 ) -> Result<Plan, ManifestError> {
+    let started = std::time::Instant::now();
     let parsed = parse(text).map_err(ManifestError::Invalid)?;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "read the manifest"
+    );
     plan::run(registry, &parsed, options, actor, reason, commit).await
 }
 

@@ -585,10 +585,19 @@ pub async fn run(
     if !problems.list.is_empty() {
         return Err(ManifestError::Invalid(problems.list));
     }
+    let started = std::time::Instant::now();
+    let phase = |name: &str| {
+        tracing::debug!(
+            phase = name,
+            ms = started.elapsed().as_millis() as u64,
+            "manifest"
+        )
+    };
     let batch = registry.batch().await?;
     let r = batch.registry();
     let first_seq = latest_seq(r.db()).await?;
     let before = live(r.db()).await?;
+    phase("read the registry");
     let mut plan = Plan::default();
 
     // The organization first: its country sets the regime transfers are checked under.
@@ -730,6 +739,7 @@ pub async fn run(
         }
     }
 
+    phase("taxonomy, recipients and activities");
     // Data flows: the new ones in one batched write.
     let mut live_flows: HashMap<FlowIdentity, (i32, &FlowInput<String>)> = HashMap::new();
     for (id, f) in &before.flows {
@@ -768,6 +778,7 @@ pub async fn run(
             }
         }
     }
+    phase("compared the flows");
     if !new_flows.is_empty() {
         let inputs: Vec<FlowInput> = new_flows.iter().map(|(_, f)| f.clone()).collect();
         if let Err(refusals) = r.create_flows(&inputs, actor, reason).await? {
@@ -779,6 +790,7 @@ pub async fn run(
         }
     }
 
+    phase("wrote the flows");
     // What the manifest leaves out: removed with `prune`, else listed.
     let flows_left: Vec<(i32, &FlowInput<String>)> = before
         .flows
@@ -902,8 +914,11 @@ pub async fn run(
     }
 
     // What changed, read back.
+    phase("removals and announcements");
     let after = live(r.db()).await?;
+    phase("read the registry back");
     plan.changes = changes_between(&before, &after);
+    phase("compared");
     for held in &mut plan.held {
         held.effective_at = Some(earliest);
     }
@@ -970,9 +985,11 @@ pub async fn run(
             }
         }
     }
+    phase("customer impact");
     if commit {
         batch.commit().await?;
         plan.applied = true;
     }
+    phase("done");
     Ok(plan)
 }

@@ -356,11 +356,11 @@ async fn last_public_seq(txn: &DatabaseTransaction) -> Result<i64> {
     Ok(last.flatten().unwrap_or(0))
 }
 
-/// Change-log rows per multi-row INSERT: 16 values each, far below SQLite's 32,766 and
-/// PostgreSQL's 65,535 bind parameters.
-const EVENT_ROWS: usize = 1000;
+/// Change-log rows per multi-row INSERT: 16 values each, 32,000 in all, below SQLite's 32,766
+/// and PostgreSQL's 65,535 bind parameters.
+const EVENT_ROWS: usize = 2000;
 /// Product rows per multi-row INSERT (2 values each).
-const PRODUCT_ROWS: usize = 10_000;
+const PRODUCT_ROWS: usize = 16_000;
 
 /// The row of `event`, appended at `public_seq` when public.
 fn event_row(

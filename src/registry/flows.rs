@@ -1201,9 +1201,9 @@ pub(super) async fn record_shown_changes(
 
 /// Flow rows per multi-row INSERT (10 values each): well below SQLite's 32,766 and
 /// PostgreSQL's 65,535 bind parameters.
-const FLOW_ROWS: usize = 2000;
+const FLOW_ROWS: usize = 3000;
 /// Link rows (a flow's categories, subjects, countries) per multi-row INSERT (2 values each).
-const LINK_ROWS: usize = 10_000;
+const LINK_ROWS: usize = 16_000;
 /// Transfer rows per multi-row INSERT (7 values each).
 const TRANSFER_ROWS: usize = 4000;
 /// Ids per `IN (...)` list when reading rows for many flows.
@@ -1370,6 +1370,15 @@ impl Registry {
                 },
             })
         };
+        let started = std::time::Instant::now();
+        let phase = |name: &str| {
+            tracing::debug!(
+                phase = name,
+                flows = inputs.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "create_flows"
+            )
+        };
         let mut checked = Vec::with_capacity(inputs.len());
         let mut refusals = Refusals::new();
         for (i, input) in inputs.iter().enumerate() {
@@ -1382,6 +1391,7 @@ impl Registry {
             return Ok(Err(refusals));
         }
 
+        phase("checked");
         // The flow rows, then everything that names them.
         let mut flows: Vec<data_flow::Model> = Vec::with_capacity(checked.len());
         for chunk in checked.chunks(FLOW_ROWS) {
@@ -1392,6 +1402,7 @@ impl Registry {
             inserted.sort_unstable_by_key(|f| f.id);
             flows.extend(inserted);
         }
+        phase("inserted the flow rows");
         let mut category_rows = Vec::new();
         let mut subject_rows = Vec::new();
         let mut country_rows = Vec::new();
@@ -1456,6 +1467,7 @@ impl Registry {
             );
             events.push(NewEvent::flow(Transition::Created(state)));
         }
+        phase("built the events");
         for chunk in category_rows.chunks(LINK_ROWS) {
             flow_data_category::Entity::insert_many(chunk.to_vec())
                 .exec(txn)
@@ -1476,7 +1488,9 @@ impl Registry {
                 .exec(txn)
                 .await?;
         }
+        phase("inserted the link rows");
         change.record_all(events).await?;
+        phase("appended the events");
         change.commit().await?;
         Ok(Ok(flows))
     }

@@ -588,3 +588,123 @@ fn file_website(text: &str) -> Value {
             .website
     )
 }
+
+/// Validates a fideslang manifest with fideslang's own models (tests/fides/validate.py): the
+/// interpreter in `FIDESLANG_PYTHON` (CI's virtual environment, see .ci/run), else `python3`.
+fn fideslang_validates(path: &std::path::Path) -> String {
+    let python = std::env::var("FIDESLANG_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fides/validate.py");
+    let out = std::process::Command::new(&python)
+        .arg(script)
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    assert!(
+        out.status.success(),
+        "fideslang refuses {}:\n{}{}\n(install it with `pip install fideslang==3.1.4`, or set FIDESLANG_PYTHON)",
+        path.display(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+#[tokio::test]
+async fn the_fides_round_trip_passes_fideslangs_validation_and_the_demo_resources_import() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fides = dir.path().join("fides.yaml");
+    let fides_text = fides.display().to_string();
+
+    // Export as fideslang manifests: valid by fideslang's own models and taxonomy.
+    let out = subreg(&server, &["export", "--format", "fides", "-o", &fides_text]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = fideslang_validates(&fides);
+    assert!(summary.contains("57 systems"), "{summary}");
+    // Imported back: the registry it came from, nothing to change.
+    let out = subreg(&server, &["plan", "--format", "fides", &fides_text]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    // Fides' published demo systems: two recipients, proposed and internal, each with its
+    // flow and the assumptions fideslang leaves to make.
+    let demo = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/fides/demo_system.yml"
+    );
+    let out = subreg(&server, &["plan", "--format", "fides", demo]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    assert!(
+        plan.contains("+ recipients demo_analytics_system"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("+ data_flows fides_advertising -> demo_marketing_system"),
+        "{plan}"
+    );
+    let out = subreg(
+        &server,
+        &[
+            "apply",
+            "--format",
+            "fides",
+            demo,
+            "--reason",
+            "Fides demo systems",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    settle().await;
+    let data = server
+        .data(
+            r#"{ recipient(key: "demo_analytics_system") { status public assumptions
+                   dataFlows { countries { code } dataCategories { key } assumptions } } }"#,
+            json!({}),
+        )
+        .await;
+    let recipient = &data["recipient"];
+    assert_eq!(recipient["status"], "PROPOSED");
+    assert_eq!(recipient["public"], false);
+    assert!(
+        recipient["assumptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str().unwrap().contains("no country of establishment")),
+        "{recipient}"
+    );
+    let flow = &recipient["dataFlows"][0];
+    assert_eq!(flow["countries"], json!([{ "code": "NL" }]));
+    // fideslang's user.contact is the registry's `contact` (its fides_key).
+    assert!(
+        flow["dataCategories"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "key": "contact" })),
+        "{flow}"
+    );
+    let out = subreg(&server, &["plan", "--format", "fides", demo]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // The registry with the imported systems still exports as valid fideslang.
+    let again = dir.path().join("again.yaml");
+    let out = subreg(
+        &server,
+        &[
+            "export",
+            "--format",
+            "fides",
+            "-o",
+            &again.display().to_string(),
+        ],
+    );
+    assert!(out.status.success());
+    let summary = fideslang_validates(&again);
+    assert!(summary.contains("59 systems"), "{summary}");
+}
