@@ -708,3 +708,129 @@ async fn the_fides_round_trip_passes_fideslangs_validation_and_the_demo_resource
     let summary = fideslang_validates(&again);
     assert!(summary.contains("59 systems"), "{summary}");
 }
+
+/// The batched write of many flows records the same events as the same flows written one by
+/// one: kind, snapshot, field-level changes, public position and products.
+#[tokio::test]
+async fn flows_written_in_a_batch_record_the_events_of_single_edits() {
+    use entity::change_event;
+    use sea_orm::{EntityTrait, QueryOrder};
+    use subreg::registry::{Actor, Registry};
+    let mut registries = Vec::new();
+    let mut databases = Vec::new();
+    for _ in 0..2 {
+        let database = crate::common::fresh_database().await;
+        let conn = subreg::db::connect(&database.url, None).await.unwrap();
+        subreg::db::migrate(&conn).await.unwrap();
+        let registry = Registry::new(conn);
+        subreg::seed::load(
+            &registry,
+            &subreg::seed::parse(subreg::seed::EXAMPLE_REGISTRY).unwrap(),
+        )
+        .await
+        .unwrap();
+        registries.push(registry);
+        databases.push(database);
+    }
+    // Every flow of the example again, with another purpose: public and internal ones, onward
+    // flows, transfers under every mechanism.
+    let file = subreg::seed::parse(subreg::seed::EXAMPLE_REGISTRY).unwrap();
+    let mut inputs = Vec::new();
+    for f in &file.data_flows {
+        let registry = &registries[0];
+        let recipient =
+            |key: String| async move { registry.recipient_by_key(&key).await.unwrap().unwrap().id };
+        let activity = registry
+            .activity_by_key(&f.activity)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let mut input = FlowInput {
+            activity,
+            recipient: recipient(f.recipient.clone()).await,
+            via: None,
+            exporter: None,
+            role: f.role,
+            purpose: Some("copy".into()),
+            data_categories: f.data_categories.clone(),
+            data_subjects: f.data_subjects.clone(),
+            countries: f.countries.clone(),
+            transfers: f.transfers.clone(),
+            assumptions: f.assumptions.clone(),
+            sources: f.sources.clone(),
+        };
+        if let Some(via) = &f.via {
+            input.via = Some(recipient(via.clone()).await);
+        }
+        if let Some(exporter) = &f.exporter {
+            input.exporter = Some(recipient(exporter.clone()).await);
+        }
+        inputs.push(input);
+    }
+    let actor = Actor("test".into());
+    for input in &inputs {
+        registries[0]
+            .create_flow(input.clone(), &actor, Some("copy"))
+            .await
+            .unwrap();
+    }
+    let created = registries[1]
+        .create_flows(&inputs, &actor, Some("copy"))
+        .await
+        .unwrap()
+        .expect("accepted");
+    assert_eq!(created.len(), inputs.len());
+    let mut logs = Vec::new();
+    for registry in &registries {
+        let events = change_event::Entity::find()
+            .order_by_asc(change_event::Column::Seq)
+            .all(registry.pool().unwrap())
+            .await
+            .unwrap();
+        let products = entity::change_event_product::Entity::find()
+            .order_by_asc(entity::change_event_product::Column::Seq)
+            .order_by_asc(entity::change_event_product::Column::Product)
+            .all(registry.pool().unwrap())
+            .await
+            .unwrap();
+        let events: Vec<Value> = events
+            .into_iter()
+            .map(|e| {
+                json!([
+                    e.seq,
+                    e.kind,
+                    e.entity_id,
+                    e.recipient_id,
+                    e.flow_id,
+                    e.activity_id,
+                    e.actor,
+                    e.reason,
+                    e.changes,
+                    e.snapshot,
+                    e.public,
+                    e.public_seq
+                ])
+            })
+            .collect();
+        let products: Vec<(i64, String)> =
+            products.into_iter().map(|p| (p.seq, p.product)).collect();
+        logs.push((events, products));
+    }
+    assert_eq!(logs[0].0.len(), logs[1].0.len());
+    for (single, batched) in logs[0].0.iter().zip(&logs[1].0) {
+        assert_eq!(single, batched);
+    }
+    assert_eq!(logs[0].1, logs[1].1);
+    // A batch with a bad flow is refused whole, naming each bad one.
+    let mut bad = inputs[..3].to_vec();
+    bad[1].countries = vec!["XX".into()];
+    bad[2].data_categories = vec!["no.such".into()];
+    let refusals = registries[1]
+        .create_flows(&bad, &actor, None)
+        .await
+        .unwrap()
+        .expect_err("refused");
+    assert_eq!(refusals.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 2]);
+    drop(databases);
+}
