@@ -38,6 +38,14 @@ pub enum Command {
     ExportSchema,
     /// Export the record of processing activities (GDPR Art. 30).
     Ropa(RopaArgs),
+    /// Write the registry (or, with --as-of, the registry as it stood then) as a manifest in
+    /// the format of data/registry.yaml, or as fideslang manifests (--format fides).
+    Export(ExportArgs),
+    /// Show what applying a manifest would change and what customers would be told; exit 0
+    /// for no change, 2 for changes, 1 for an error.
+    Plan(PlanArgs),
+    /// Make the registry match a manifest, in one transaction, through the registry's rules.
+    Apply(ApplyArgs),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Apikey(ApiKeyCommand),
@@ -140,6 +148,89 @@ pub struct DatabaseArgs {
         default_value = "sqlite://subreg.db?mode=rwc"
     )]
     pub database_url: String,
+}
+
+/// The format of an exported or planned manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ManifestFormat {
+    /// data/registry.yaml's format.
+    Subreg,
+    /// fideslang manifests (an organization, a system per recipient, the data categories).
+    Fides,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The registry as it stood at this date (end of day, UTC) or RFC 3339 instant; as it
+    /// stands when absent.
+    #[arg(long, value_parser = crate::ropa::model::parse_as_of)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// subreg (data/registry.yaml's format) or fides.
+    #[arg(long, value_enum, default_value = "subreg")]
+    pub format: ManifestFormat,
+    /// Where to write it; standard output when absent.
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+}
+
+/// What `plan` and `apply` share.
+#[derive(Debug, Clone, Args)]
+pub struct ManifestArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub adequacy: AdequacyArgs,
+    /// The manifest: data/registry.yaml's format, or fideslang's with --format fides.
+    pub file: std::path::PathBuf,
+    /// subreg (data/registry.yaml's format) or fides (imported: see README).
+    #[arg(long, value_enum, default_value = "subreg")]
+    pub format: ManifestFormat,
+    /// Also remove what the manifest leaves out (otherwise listed as ignored).
+    #[arg(long)]
+    pub prune: bool,
+    /// Announce the public recipients the manifest wants announced or active, with the
+    /// earliest effective date the notice period allows (otherwise they stay PROPOSED).
+    #[arg(long)]
+    pub announce: bool,
+    /// The plan as JSON, for tools.
+    #[arg(long)]
+    pub json: bool,
+    /// The notice period: earliest effective date of an announcement, in days.
+    #[arg(long, env = "SUBREG_NOTICE_PERIOD_DAYS", default_value_t = whole_days(RegistrySettings::DEFAULT.notice_period))]
+    pub notice_period_days: u32,
+}
+
+impl ManifestArgs {
+    pub fn registry_settings(&self) -> RegistrySettings {
+        RegistrySettings {
+            notice_period: chrono::Duration::days(i64::from(self.notice_period_days)),
+            ..self.adequacy.registry_settings()
+        }
+    }
+
+    pub fn options(&self) -> crate::manifest::Options {
+        crate::manifest::Options {
+            prune: self.prune,
+            announce: self.announce,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    /// Why: recorded with every change in the change log.
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -10,6 +10,7 @@ pub mod changes;
 pub mod config;
 pub mod db;
 pub mod graphql;
+pub mod manifest;
 pub mod metrics;
 pub mod notices;
 pub mod reference;

@@ -1,9 +1,9 @@
 use anyhow::Context as _;
 use clap::Parser;
-use subreg::config::{ApiKeyCommand, Cli, Command, LogFormat};
+use subreg::config::{ApiKeyCommand, Cli, Command, LogFormat, ManifestArgs, ManifestFormat};
 use subreg::metrics::Metrics;
 use subreg::server::{RegistryOptions, Server, open_registry, shutdown_signal, start_background};
-use subreg::{db, graphql, seed};
+use subreg::{db, graphql, manifest, seed};
 use tracing_subscriber::EnvFilter;
 
 /// See Cargo.toml: the allocator of the server (and of every command).
@@ -83,6 +83,32 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::ExportSchema => print!("{}", graphql::sdl()),
+        Command::Export(args) => {
+            let options = RegistryOptions {
+                load_example: false,
+                ..RegistryOptions::default()
+            };
+            let registry = open_registry(&args.database.database_url, None, options).await?;
+            let text = match args.format {
+                ManifestFormat::Subreg => manifest::export(&registry, args.as_of).await?,
+                ManifestFormat::Fides => manifest::fides::export(&registry, args.as_of).await?,
+            };
+            match args.output {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => print!("{text}"),
+            }
+        }
+        Command::Plan(args) => {
+            let changes = run_manifest(&args.manifest, None).await?;
+            // Like `terraform plan -detailed-exitcode`: 0 no change, 2 changes, 1 an error.
+            if changes {
+                std::process::exit(2);
+            }
+        }
+        Command::Apply(args) => {
+            run_manifest(&args.manifest, Some(&args.reason)).await?;
+        }
         Command::Apikey(command) => api_keys(command).await?,
         Command::Ropa(args) => {
             let options = RegistryOptions {
@@ -110,6 +136,63 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Changes from the command line are attributed to the operating-system user.
+fn command_line_actor() -> subreg::registry::Actor {
+    subreg::registry::Actor(format!(
+        "command line ({})",
+        std::env::var("USER").unwrap_or_else(|_| "unknown user".into())
+    ))
+}
+
+/// `subreg plan` (no reason) and `subreg apply` (a reason): prints the plan (or what was
+/// applied) and returns whether it changes anything. A refused manifest prints every problem
+/// and fails, with nothing written.
+async fn run_manifest(args: &ManifestArgs, reason: Option<&str>) -> anyhow::Result<bool> {
+    let started = std::time::Instant::now();
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let options = RegistryOptions {
+        settings: args.registry_settings(),
+        load_example: false,
+        ..RegistryOptions::default()
+    };
+    let registry = open_registry(&args.database.database_url, None, options).await?;
+    let actor = command_line_actor();
+    let commit = reason.is_some();
+    let outcome = match args.format {
+        ManifestFormat::Subreg => {
+            manifest::run_text(&registry, &text, args.options(), &actor, reason, commit).await
+        }
+        ManifestFormat::Fides => {
+            manifest::fides::run_text(&registry, &text, args.options(), &actor, reason, commit)
+                .await
+        }
+    };
+    let plan = match outcome {
+        Ok(plan) => plan,
+        Err(manifest::ManifestError::Invalid(problems)) => {
+            eprintln!(
+                "{}: refused, nothing was written; {} problems:",
+                args.file.display(),
+                problems.len()
+            );
+            for problem in &problems {
+                eprintln!("  {problem}");
+            }
+            anyhow::bail!("the manifest is refused");
+        }
+        Err(err) => return Err(err.into()),
+    };
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "planned");
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{}", manifest::render(&plan));
+    }
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "printed");
+    Ok(plan.has_changes())
+}
+
 /// `subreg apikey ...`: key management from the command line, for the first admin key and for
 /// operators.
 async fn api_keys(command: ApiKeyCommand) -> anyhow::Result<()> {
@@ -120,11 +203,7 @@ async fn api_keys(command: ApiKeyCommand) -> anyhow::Result<()> {
         };
         open_registry(&url, None, options).await
     };
-    // Changes from the command line are attributed to the operating-system user.
-    let actor = subreg::registry::Actor(format!(
-        "command line ({})",
-        std::env::var("USER").unwrap_or_else(|_| "unknown user".into())
-    ));
+    let actor = command_line_actor();
     match command {
         ApiKeyCommand::Create {
             database,

@@ -17,7 +17,7 @@ use crate::registry::visibility;
 use crate::registry::{Actor, ObjectionFilter, ObjectionKey, Registry, Snapshot};
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
-use entity::objection;
+use entity::{FieldChanges, objection};
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 use std::sync::Arc;
@@ -78,6 +78,21 @@ impl ChangeFilterInput {
             products: self.products.unwrap_or_default(),
             public_only: self.public_only.unwrap_or(false) || !caller.sees_internal(),
         }
+    }
+}
+
+impl FieldChange {
+    /// The field-level changes of an event, by field name.
+    pub fn list(changes: &FieldChanges) -> Vec<Self> {
+        changes
+            .0
+            .iter()
+            .map(|(field, change)| FieldChange {
+                field: field.clone(),
+                before: Json(change.before.clone()),
+                after: Json(change.after.clone()),
+            })
+            .collect()
     }
 }
 
@@ -169,15 +184,7 @@ impl SubprocessorChange {
         } else {
             &self.0.public_view().changes
         };
-        changes
-            .0
-            .iter()
-            .map(|(field, change)| FieldChange {
-                field: field.clone(),
-                before: Json(change.before.clone()),
-                after: Json(change.after.clone()),
-            })
-            .collect()
+        FieldChange::list(changes)
     }
 
     /// The recipient or data flow after the change (before it, for a deletion). Without an

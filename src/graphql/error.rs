@@ -1,6 +1,7 @@
 //! The one place where registry errors become GraphQL errors, each with a fixed
 //! `extensions.code`.
 
+use crate::manifest::ManifestError;
 use crate::registry::RegistryError;
 use async_graphql::{Error, ErrorExtensions};
 use std::sync::Arc;
@@ -34,6 +35,28 @@ pub fn to_graphql(err: &RegistryError) -> Error {
     }
 }
 
+/// The GraphQL error for a refused or failed manifest: a refused one is `BAD_USER_INPUT`,
+/// with every problem in `extensions.problems` (line, entry, key, field, message).
+pub fn manifest_to_graphql(err: &ManifestError) -> Error {
+    match err {
+        ManifestError::Invalid(problems) => {
+            let list: Vec<async_graphql::Value> = problems
+                .iter()
+                .map(|p| {
+                    async_graphql::Value::from_json(serde_json::to_value(p).unwrap_or_default())
+                        .unwrap_or_default()
+                })
+                .collect();
+            Error::new(err.to_string()).extend_with(|_, e| {
+                e.set("code", BAD_USER_INPUT);
+                e.set("field", "manifest");
+                e.set("problems", async_graphql::Value::List(list.clone()));
+            })
+        }
+        ManifestError::Registry(err) => to_graphql(err),
+    }
+}
+
 /// A `BAD_USER_INPUT` error about one argument or input field.
 pub fn bad_input(field: &str, message: impl Into<String>) -> Error {
     to_graphql(&RegistryError::invalid(field, message))
@@ -48,6 +71,12 @@ pub trait ApiResult<T> {
 impl<T> ApiResult<T> for Result<T, RegistryError> {
     fn api(self) -> async_graphql::Result<T> {
         self.map_err(|e| to_graphql(&e))
+    }
+}
+
+impl<T> ApiResult<T> for Result<T, ManifestError> {
+    fn api(self) -> async_graphql::Result<T> {
+        self.map_err(|e| manifest_to_graphql(&e))
     }
 }
 
@@ -66,6 +95,43 @@ mod tests {
         let err = to_graphql(err);
         let ext = err.extensions.expect("extensions");
         match ext.get("code") {
+            Some(async_graphql::Value::String(code)) => code.clone(),
+            other => panic!("no code: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_refused_manifest_is_bad_user_input_with_its_problems() {
+        let problem = crate::manifest::Problem {
+            line: Some(12),
+            entry: "recipients[0]".into(),
+            key: Some("aws".into()),
+            field: Some("country".into()),
+            message: "not a country".into(),
+        };
+        let err = manifest_to_graphql(&ManifestError::Invalid(vec![problem]));
+        let ext = err.extensions.expect("extensions");
+        assert_eq!(
+            ext.get("code"),
+            Some(&async_graphql::Value::String(BAD_USER_INPUT.into()))
+        );
+        let Some(async_graphql::Value::List(problems)) = ext.get("problems") else {
+            panic!("no problems");
+        };
+        assert_eq!(
+            problems[0].clone().into_json().unwrap()["line"],
+            serde_json::json!(12)
+        );
+        assert_eq!(
+            code_of(&manifest_to_graphql(&ManifestError::Registry(
+                RegistryError::Database(DbErr::Custom("x".into()))
+            ))),
+            INTERNAL_SERVER_ERROR
+        );
+    }
+
+    fn code_of(err: &Error) -> String {
+        match err.extensions.as_ref().and_then(|e| e.get("code")) {
             Some(async_graphql::Value::String(code)) => code.clone(),
             other => panic!("no code: {other:?}"),
         }

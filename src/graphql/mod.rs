@@ -12,6 +12,7 @@ mod flows;
 mod keys;
 pub mod limits;
 pub mod loaders;
+mod manifest;
 mod mutation;
 mod notices;
 mod query;
@@ -34,6 +35,7 @@ pub struct Query(
     ropa::RopaQuery,
     keys::KeyQuery,
     notices::NoticeQuery,
+    manifest::ManifestQuery,
 );
 
 /// The root mutation.
@@ -43,6 +45,7 @@ pub struct Mutation(
     changes::ChangeMutation,
     keys::KeyMutation,
     notices::NoticeMutation,
+    manifest::ManifestMutation,
 );
 
 /// The root subscription.

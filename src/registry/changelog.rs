@@ -291,6 +291,25 @@ impl Change<'_> {
         Ok(())
     }
 
+    /// Appends `events` to the log in order, as [`Change::record`] would one by one (the same
+    /// rows: sequence numbers, public positions, products), in a few multi-row statements.
+    pub async fn record_all(&mut self, events: Vec<NewEvent>) -> Result<()> {
+        let events: Vec<NewEvent> = events.into_iter().filter(|e| !e.unchanged).collect();
+        if events.is_empty() {
+            return Ok(());
+        }
+        let seq = append_all(
+            self.registry,
+            &self.write.txn,
+            self.actor,
+            self.reason.clone(),
+            events,
+        )
+        .await?;
+        self.last_seq = Some(seq);
+        Ok(())
+    }
+
     /// Commits the change and its events, and wakes subscribers.
     pub async fn commit(self) -> Result<()> {
         self.registry.commit(self.write, self.last_seq).await
@@ -337,6 +356,115 @@ async fn last_public_seq(txn: &DatabaseTransaction) -> Result<i64> {
     Ok(last.flatten().unwrap_or(0))
 }
 
+/// Change-log rows per multi-row INSERT: 16 values each, 32,000 in all, below SQLite's 32,766
+/// and PostgreSQL's 65,535 bind parameters.
+const EVENT_ROWS: usize = 2000;
+/// Product rows per multi-row INSERT (2 values each).
+const PRODUCT_ROWS: usize = 16_000;
+
+/// The row of `event`, appended at `public_seq` when public.
+fn event_row(
+    registry: &Registry,
+    actor: &Actor,
+    reason: Option<String>,
+    event: NewEvent,
+    public_seq: Option<i64>,
+) -> change_event::ActiveModel {
+    let reason = event.reason.or(reason);
+    change_event::ActiveModel {
+        occurred_at: Set(registry.now()),
+        kind: Set(event.kind),
+        entity_type: Set(event.kind.entity_type()),
+        entity_id: Set(event.entity_id),
+        recipient_id: Set(event.recipient_id),
+        recipient_kind: Set(event.recipient_kind),
+        flow_id: Set(event.flow_id),
+        activity_id: Set(event.activity_id),
+        actor: Set(actor.0.clone()),
+        reason: Set(reason),
+        changes: Set(event.changes),
+        snapshot: Set(event.snapshot.to_stored()),
+        announced_at: Set(event.announced_at),
+        effective_at: Set(event.effective_at),
+        public: Set(event.public),
+        public_seq: Set(public_seq),
+        ..Default::default()
+    }
+}
+
+/// Appends `events` within `txn`, in order, and returns the last one's sequence number: the
+/// rows [`append`] writes for each, in multi-row statements. The products of an event depend
+/// only on its activity (or, for a recipient's, on the recipient), so they are read once per
+/// activity or recipient.
+async fn append_all(
+    registry: &Registry,
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    reason: Option<String>,
+    events: Vec<NewEvent>,
+) -> Result<i64> {
+    let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
+    if postgres {
+        take_turn(txn).await?;
+    }
+    let mut products_by: std::collections::HashMap<(Option<i32>, Option<i32>), Vec<String>> =
+        std::collections::HashMap::new();
+    let mut products = Vec::with_capacity(events.len());
+    for event in &events {
+        let by = match event.activity_id {
+            Some(activity) => (Some(activity), None),
+            None => (None, event.recipient_id),
+        };
+        if let std::collections::hash_map::Entry::Vacant(slot) = products_by.entry(by) {
+            slot.insert(products_of(txn, event).await?);
+        }
+        products.push(by);
+    }
+    let mut public_seq = last_public_seq(txn).await?;
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let position = event.public.then(|| {
+            public_seq += 1;
+            public_seq
+        });
+        rows.push(event_row(registry, actor, reason.clone(), event, position));
+    }
+    let mut seqs = Vec::with_capacity(rows.len());
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(EVENT_ROWS).collect();
+        let mut inserted: Vec<i64> = change_event::Entity::insert_many(chunk)
+            .exec_with_returning_keys(txn)
+            .await?;
+        // Sequence numbers are given in the order of the rows.
+        inserted.sort_unstable();
+        seqs.extend(inserted);
+    }
+    let product_rows: Vec<change_event_product::ActiveModel> = seqs
+        .iter()
+        .zip(&products)
+        .flat_map(|(seq, by)| {
+            products_by[by]
+                .iter()
+                .map(move |product| change_event_product::ActiveModel {
+                    seq: Set(*seq),
+                    product: Set(product.clone()),
+                })
+        })
+        .collect();
+    for chunk in product_rows.chunks(PRODUCT_ROWS) {
+        change_event_product::Entity::insert_many(chunk.to_vec())
+            .exec(txn)
+            .await?;
+    }
+    let last = seqs.last().copied().unwrap_or(0);
+    if postgres {
+        txn.execute_unprepared(&format!("NOTIFY {CHANNEL}, '{last}'"))
+            .await?;
+    }
+    Ok(last)
+}
+
 /// Appends `event` within `txn` and returns its sequence number.
 ///
 /// On PostgreSQL a transaction-scoped advisory lock makes appends commit in sequence order, so a
@@ -361,27 +489,9 @@ async fn append(
         true => Some(last_public_seq(txn).await? + 1),
         false => None,
     };
-    let row = change_event::ActiveModel {
-        occurred_at: Set(registry.now()),
-        kind: Set(event.kind),
-        entity_type: Set(event.kind.entity_type()),
-        entity_id: Set(event.entity_id),
-        recipient_id: Set(event.recipient_id),
-        recipient_kind: Set(event.recipient_kind),
-        flow_id: Set(event.flow_id),
-        activity_id: Set(event.activity_id),
-        actor: Set(actor.0.clone()),
-        reason: Set(reason),
-        changes: Set(event.changes),
-        snapshot: Set(event.snapshot.to_stored()),
-        announced_at: Set(event.announced_at),
-        effective_at: Set(event.effective_at),
-        public: Set(event.public),
-        public_seq: Set(public_seq),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await?;
+    let row = event_row(registry, actor, reason, event, public_seq)
+        .insert(txn)
+        .await?;
     if !products.is_empty() {
         change_event_product::Entity::insert_many(products.into_iter().map(|product| {
             change_event_product::ActiveModel {

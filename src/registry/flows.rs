@@ -99,13 +99,6 @@ async fn state_of(txn: &DatabaseTransaction, flow: &data_flow::Model) -> Result<
     let recipient = recipient::Entity::find_by_id(flow.recipient_id)
         .one(txn)
         .await?;
-    let subprocessing = match (&activity, &recipient) {
-        (Some(a), Some(r)) => is_subprocessing(
-            a.organization_role,
-            effective_role(flow.role, r.default_role),
-        ),
-        _ => false,
-    };
     let key_of = async |id: Option<i32>| -> Result<Option<String>> {
         Ok(match id {
             Some(id) => recipient::Entity::find_by_id(id)
@@ -152,29 +145,59 @@ async fn state_of(txn: &DatabaseTransaction, flow: &data_flow::Model) -> Result<
         .all(txn)
         .await?;
     let refs = FlowRefs {
-        activity: activity.map(|a| a.key).unwrap_or_default(),
-        recipient: recipient
-            .as_ref()
-            .map(|r| r.key.clone())
-            .unwrap_or_default(),
+        activity: String::new(),
+        recipient: String::new(),
         via,
         exporter,
         data_categories: keys(categories),
         data_subjects: keys(subjects),
     };
-    Ok(FlowState {
+    Ok(state_from(
+        flow,
+        activity.as_ref(),
+        recipient.as_ref(),
+        refs,
+        countries,
+        &transfers,
+    ))
+}
+
+/// A flow's state from its rows: whether customers see it follows from its activity's and its
+/// recipient's ([`is_subprocessing`], [`visibility::flow_shown`]). `refs` names the
+/// intermediary, the exporter and the terms (categories and subjects sorted by key, as the
+/// tables are read); the activity's and recipient's keys are taken from them. `countries` and
+/// `transfers` are sorted by country.
+fn state_from(
+    flow: &data_flow::Model,
+    activity: Option<&processing_activity::Model>,
+    recipient: Option<&recipient::Model>,
+    refs: FlowRefs,
+    countries: Vec<String>,
+    transfers: &[transfer::Model],
+) -> FlowState {
+    let subprocessing = match (activity, recipient) {
+        (Some(a), Some(r)) => is_subprocessing(
+            a.organization_role,
+            effective_role(flow.role, r.default_role),
+        ),
+        _ => false,
+    };
+    let refs = FlowRefs {
+        activity: activity.map(|a| a.key.clone()).unwrap_or_default(),
+        recipient: recipient.map(|r| r.key.clone()).unwrap_or_default(),
+        ..refs
+    };
+    FlowState {
         id: flow.id,
         activity_id: flow.activity_id,
         recipient_id: flow.recipient_id,
-        recipient_kind: recipient.as_ref().map(|r| r.kind),
+        recipient_kind: recipient.map(|r| r.kind),
         shown: visibility::flow_shown(
-            recipient
-                .as_ref()
-                .is_some_and(|r| visibility::on_public_list(r.public, r.status)),
+            recipient.is_some_and(|r| visibility::on_public_list(r.public, r.status)),
             subprocessing,
         ),
-        snapshot: FlowSnapshot::of(flow, refs, countries, &transfers),
-    })
+        snapshot: FlowSnapshot::of(flow, refs, countries, transfers),
+    }
 }
 
 /// The flow's activity and recipient, which must exist; its intermediary, which must be
@@ -186,13 +209,33 @@ async fn check_references(
 ) -> Result<(processing_activity::Model, recipient::Model)> {
     let activity = processing_activity::Entity::find_by_id(input.activity)
         .one(txn)
+        .await?;
+    let ids: Vec<i32> = [Some(input.recipient), input.via, input.exporter]
+        .into_iter()
+        .flatten()
+        .collect();
+    let recipients: HashMap<i32, recipient::Model> = recipient::Entity::find()
+        .filter(recipient::Column::Id.is_in(ids))
+        .all(txn)
         .await?
-        .ok_or_else(|| {
-            RegistryError::invalid("activityId", "there is no such processing activity")
-        })?;
-    let recipient = recipient::Entity::find_by_id(input.recipient)
-        .one(txn)
-        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    let (activity, recipient) = check_parties(input, activity.as_ref(), |id| recipients.get(&id))?;
+    Ok((activity.clone(), recipient.clone()))
+}
+
+/// [`check_references`] on rows already read: `activity` is the flow's, `recipient_of` finds
+/// a recipient by row id.
+fn check_parties<'a>(
+    input: &FlowInput,
+    activity: Option<&'a processing_activity::Model>,
+    recipient_of: impl Fn(i32) -> Option<&'a recipient::Model>,
+) -> Result<(&'a processing_activity::Model, &'a recipient::Model)> {
+    let activity = activity.ok_or_else(|| {
+        RegistryError::invalid("activityId", "there is no such processing activity")
+    })?;
+    let recipient = recipient_of(input.recipient)
         .ok_or_else(|| RegistryError::invalid("recipientId", "there is no such recipient"))?;
     if let Some(via) = input.via {
         if via == input.recipient {
@@ -201,12 +244,9 @@ async fn check_references(
                 "a recipient cannot forward data to itself",
             ));
         }
-        recipient::Entity::find_by_id(via)
-            .one(txn)
-            .await?
-            .ok_or_else(|| {
-                RegistryError::invalid("viaRecipientId", "there is no such recipient")
-            })?;
+        recipient_of(via).ok_or_else(|| {
+            RegistryError::invalid("viaRecipientId", "there is no such recipient")
+        })?;
     }
     if let Some(exporter) = input.exporter {
         if input.via.is_some() {
@@ -221,9 +261,7 @@ async fn check_references(
                 "a recipient cannot export data to itself",
             ));
         }
-        let establishment = recipient::Entity::find_by_id(exporter)
-            .one(txn)
-            .await?
+        let establishment = recipient_of(exporter)
             .ok_or_else(|| RegistryError::invalid("exporterId", "there is no such recipient"))?;
         if establishment.kind != RecipientKind::Affiliate {
             return Err(RegistryError::invalid(
@@ -434,6 +472,27 @@ async fn resolve_terms(
     .await?
     .remove(&activity.id)
     .unwrap_or_default();
+    let concerned: Vec<i32> = activity_data_subject::Entity::find()
+        .filter(activity_data_subject::Column::ActivityId.eq(activity.id))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|l| l.data_subject_id)
+        .collect();
+    check_terms(activity, input, &subject_ids, &processed, &concerned)?;
+    Ok((category_ids, subject_ids))
+}
+
+/// The flow sends only what its activity processes (`processed`: the activity's categories;
+/// a flow's category is one of them or a descendant), about the activity's data subjects
+/// (`concerned`: their row ids; `subject_ids`: the flow's).
+fn check_terms(
+    activity: &processing_activity::Model,
+    input: &FlowInput,
+    subject_ids: &[i32],
+    processed: &[data_category::Model],
+    concerned: &[i32],
+) -> Result<()> {
     for (i, key) in input.data_categories.iter().enumerate() {
         if !processed.iter().any(|c| category_covers(&c.key, key)) {
             return Err(RegistryError::invalid(
@@ -445,14 +504,7 @@ async fn resolve_terms(
             ));
         }
     }
-    let concerned: Vec<i32> = activity_data_subject::Entity::find()
-        .filter(activity_data_subject::Column::ActivityId.eq(activity.id))
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|l| l.data_subject_id)
-        .collect();
-    for (i, (key, id)) in input.data_subjects.iter().zip(&subject_ids).enumerate() {
+    for (i, (key, id)) in input.data_subjects.iter().zip(subject_ids).enumerate() {
         if !concerned.contains(id) {
             return Err(RegistryError::invalid(
                 format!("dataSubjects[{i}]"),
@@ -463,7 +515,7 @@ async fn resolve_terms(
             ));
         }
     }
-    Ok((category_ids, subject_ids))
+    Ok(())
 }
 
 /// What a flow's rows hold besides the flow row itself.
@@ -528,21 +580,74 @@ async fn write_rows(
     .exec(txn)
     .await?;
     if !rows.transfers.is_empty() {
-        transfer::Entity::insert_many(rows.transfers.iter().map(|t| transfer::ActiveModel {
-            flow_id: Set(id),
-            country: Set(t.country.clone()),
-            mechanism: Set(t.safeguard.mechanism),
-            // Validated to 1-4.
-            scc_module: Set(t.safeguard.scc_module.and_then(|m| i16::try_from(m).ok())),
-            derogation: Set(t.safeguard.derogation),
-            safeguards: Set(t.safeguard.safeguards.clone()),
-            tia_date: Set(t.safeguard.tia_date),
-            ..Default::default()
-        }))
+        transfer::Entity::insert_many(
+            rows.transfers
+                .iter()
+                .map(|t| transfer_row(transfer_model(id, t))),
+        )
         .exec(txn)
         .await?;
     }
     Ok(flow)
+}
+
+/// The flow's own row: its parties (checked already) and its validated texts; an update keeps
+/// the row id and creation time of `existing`.
+fn flow_row(
+    input: &FlowInput,
+    activity: &processing_activity::Model,
+    recipient: &recipient::Model,
+    now: DateTime<Utc>,
+    existing: Option<&data_flow::Model>,
+) -> Result<data_flow::ActiveModel> {
+    let mut row = data_flow::ActiveModel {
+        activity_id: Set(activity.id),
+        recipient_id: Set(recipient.id),
+        via_recipient_id: Set(input.via),
+        exporter_recipient_id: Set(input.exporter),
+        role: Set(input.role),
+        purpose: Set(validate::text("purpose", input.purpose.as_deref())?),
+        assumptions: Set(TextList(validate::texts(
+            "assumptions",
+            &input.assumptions,
+        )?)),
+        sources: Set(TextList(validate::texts("sources", &input.sources)?)),
+        created_at: Set(existing.map_or(now, |e| e.created_at)),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    if let Some(existing) = existing {
+        row.id = Set(existing.id);
+    }
+    Ok(row)
+}
+
+/// The stored transfer of flow `flow_id` to one country (its row id is the database's).
+fn transfer_model(flow_id: i32, t: &TransferInput) -> transfer::Model {
+    transfer::Model {
+        id: 0,
+        flow_id,
+        country: t.country.clone(),
+        mechanism: t.safeguard.mechanism,
+        // Validated to 1-4.
+        scc_module: t.safeguard.scc_module.and_then(|m| i16::try_from(m).ok()),
+        derogation: t.safeguard.derogation,
+        safeguards: t.safeguard.safeguards.clone(),
+        tia_date: t.safeguard.tia_date,
+    }
+}
+
+fn transfer_row(t: transfer::Model) -> transfer::ActiveModel {
+    transfer::ActiveModel {
+        flow_id: Set(t.flow_id),
+        country: Set(t.country),
+        mechanism: Set(t.mechanism),
+        scc_module: Set(t.scc_module),
+        derogation: Set(t.derogation),
+        safeguards: Set(t.safeguards),
+        tia_date: Set(t.tia_date),
+        ..Default::default()
+    }
 }
 
 /// Validates `input` against the registry and writes the flow (`existing` when it is an
@@ -571,25 +676,7 @@ async fn store(
     let parties = transfer_parties(&exporter, &activity, input.role, &recipient, adequacy, now);
     let (countries, transfers) = check_contents(input, &parties, recorded)?;
     let (category_ids, subject_ids) = resolve_terms(txn, &activity, input).await?;
-    let mut row = data_flow::ActiveModel {
-        activity_id: Set(activity.id),
-        recipient_id: Set(recipient.id),
-        via_recipient_id: Set(input.via),
-        exporter_recipient_id: Set(input.exporter),
-        role: Set(input.role),
-        purpose: Set(validate::text("purpose", input.purpose.as_deref())?),
-        assumptions: Set(TextList(validate::texts(
-            "assumptions",
-            &input.assumptions,
-        )?)),
-        sources: Set(TextList(validate::texts("sources", &input.sources)?)),
-        created_at: Set(existing.map_or(now, |e| e.created_at)),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    if let Some(existing) = existing {
-        row.id = Set(existing.id);
-    }
+    let row = flow_row(input, &activity, &recipient, now, existing)?;
     let rows = FlowRows {
         category_ids,
         subject_ids,
@@ -1123,4 +1210,301 @@ pub(super) async fn record_shown_changes(
         }
     }
     Ok(())
+}
+
+/// Flow rows per multi-row INSERT (10 values each): well below SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters.
+const FLOW_ROWS: usize = 3000;
+/// Link rows (a flow's categories, subjects, countries) per multi-row INSERT (2 values each).
+const LINK_ROWS: usize = 16_000;
+/// Transfer rows per multi-row INSERT (7 values each).
+const TRANSFER_ROWS: usize = 4000;
+/// Ids per `IN (...)` list when reading rows for many flows.
+const IDS_PER_QUERY: usize = 10_000;
+
+/// Why some flows of a batch were refused: each with its position in the batch. Nothing of
+/// the batch is written.
+pub type Refusals = Vec<(usize, RegistryError)>;
+
+/// A flow of a batch, validated and ready to write.
+struct Checked {
+    row: data_flow::ActiveModel,
+    rows: FlowRows,
+}
+
+impl Registry {
+    /// Adds many data flows in one change, each checked by the same rules as [`Self::create_flow`]
+    /// and recorded by the same FLOW_CREATED event, in order; the rows and events are written
+    /// in multi-row statements, and what the rules need (activities, recipients, exporters,
+    /// taxonomy) is read once for the whole batch. Every refused flow is listed, and then
+    /// nothing is written.
+    pub async fn create_flows(
+        &self,
+        inputs: &[FlowInput],
+        actor: &Actor,
+        reason: Option<&str>,
+    ) -> Result<std::result::Result<Vec<data_flow::Model>, Refusals>> {
+        let mut change = self.change(actor, reason).await?;
+        if inputs.is_empty() {
+            return Ok(Ok(Vec::new()));
+        }
+        let now = self.now();
+        let txn = change.txn();
+        let activity_ids: Vec<i32> = inputs
+            .iter()
+            .map(|i| i.activity)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let recipient_ids: Vec<i32> = inputs
+            .iter()
+            .flat_map(|i| [Some(i.recipient), i.via, i.exporter])
+            .flatten()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut activities: HashMap<i32, processing_activity::Model> = HashMap::new();
+        let mut processed: HashMap<i32, Vec<data_category::Model>> = HashMap::new();
+        let mut concerned: HashMap<i32, Vec<i32>> = HashMap::new();
+        for ids in activity_ids.chunks(IDS_PER_QUERY) {
+            for a in processing_activity::Entity::find()
+                .filter(processing_activity::Column::Id.is_in(ids.iter().copied()))
+                .all(txn)
+                .await?
+            {
+                activities.insert(a.id, a);
+            }
+            processed.extend(
+                linked::<entity::activity_data_category::Entity, data_category::Entity>(
+                    txn,
+                    entity::activity_data_category::Column::ActivityId,
+                    ids,
+                    |l| l.activity_id,
+                    data_category::Column::Key,
+                )
+                .await?,
+            );
+            for l in activity_data_subject::Entity::find()
+                .filter(activity_data_subject::Column::ActivityId.is_in(ids.iter().copied()))
+                .all(txn)
+                .await?
+            {
+                concerned
+                    .entry(l.activity_id)
+                    .or_default()
+                    .push(l.data_subject_id);
+            }
+        }
+        let mut recipients: HashMap<i32, recipient::Model> = HashMap::new();
+        for ids in recipient_ids.chunks(IDS_PER_QUERY) {
+            for r in recipient::Entity::find()
+                .filter(recipient::Column::Id.is_in(ids.iter().copied()))
+                .all(txn)
+                .await?
+            {
+                recipients.insert(r.id, r);
+            }
+        }
+        let parties: Vec<FlowParties> = inputs
+            .iter()
+            .map(|i| FlowParties {
+                activity: i.activity,
+                via: i.via,
+                exporter: i.exporter,
+            })
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut exporters = HashMap::new();
+        for chunk in parties.chunks(IDS_PER_QUERY) {
+            exporters.extend(exporters_of(txn, chunk).await?);
+        }
+        let categories = data_category::Entity::find().all(txn).await?;
+        let category_by_key: HashMap<&str, i32> =
+            categories.iter().map(|c| (c.key.as_str(), c.id)).collect();
+        let category_key: HashMap<i32, &str> =
+            categories.iter().map(|c| (c.id, c.key.as_str())).collect();
+        let subjects = data_subject_category::Entity::find().all(txn).await?;
+        let subject_by_key: HashMap<&str, i32> =
+            subjects.iter().map(|s| (s.key.as_str(), s.id)).collect();
+        let subject_key: HashMap<i32, &str> =
+            subjects.iter().map(|s| (s.id, s.key.as_str())).collect();
+
+        // Each flow, by the steps and in the order of `store`.
+        let check = |input: &FlowInput| -> Result<Checked> {
+            let (activity, recipient) =
+                check_parties(input, activities.get(&input.activity), |id| {
+                    recipients.get(&id)
+                })?;
+            let flow_parties = FlowParties {
+                activity: input.activity,
+                via: input.via,
+                exporter: input.exporter,
+            };
+            let exporter = exporters.get(&flow_parties).ok_or_else(|| {
+                RegistryError::invalid("activityId", "there is no such processing activity")
+            })?;
+            let parties = transfer_parties(
+                exporter,
+                activity,
+                input.role,
+                recipient,
+                self.adequacy(),
+                now,
+            );
+            let (countries, transfers) = check_contents(input, &parties, &Recorded::default())?;
+            let category_ids = super::taxonomy::resolve_in(
+                "dataCategories",
+                &input.data_categories,
+                &category_by_key,
+                "data category",
+            )?;
+            let subject_ids = super::taxonomy::resolve_in(
+                "dataSubjects",
+                &input.data_subjects,
+                &subject_by_key,
+                "data subject category",
+            )?;
+            check_terms(
+                activity,
+                input,
+                &subject_ids,
+                processed.get(&activity.id).map_or(&[], Vec::as_slice),
+                concerned.get(&activity.id).map_or(&[], Vec::as_slice),
+            )?;
+            let row = flow_row(input, activity, recipient, now, None)?;
+            Ok(Checked {
+                row,
+                rows: FlowRows {
+                    category_ids,
+                    subject_ids,
+                    countries,
+                    transfers,
+                },
+            })
+        };
+        let started = std::time::Instant::now();
+        let phase = |name: &str| {
+            tracing::debug!(
+                phase = name,
+                flows = inputs.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "create_flows"
+            )
+        };
+        let mut checked = Vec::with_capacity(inputs.len());
+        let mut refusals = Refusals::new();
+        for (i, input) in inputs.iter().enumerate() {
+            match check(input) {
+                Ok(flow) => checked.push(flow),
+                Err(err) => refusals.push((i, err)),
+            }
+        }
+        if !refusals.is_empty() {
+            return Ok(Err(refusals));
+        }
+
+        phase("checked");
+        // The flow rows, then everything that names them.
+        let mut flows: Vec<data_flow::Model> = Vec::with_capacity(checked.len());
+        for chunk in checked.chunks(FLOW_ROWS) {
+            let mut inserted = data_flow::Entity::insert_many(chunk.iter().map(|c| c.row.clone()))
+                .exec_with_returning(txn)
+                .await?;
+            // Row ids are given in the order of the rows.
+            inserted.sort_unstable_by_key(|f| f.id);
+            flows.extend(inserted);
+        }
+        phase("inserted the flow rows");
+        let mut category_rows = Vec::new();
+        let mut subject_rows = Vec::new();
+        let mut country_rows = Vec::new();
+        let mut transfer_rows = Vec::new();
+        let mut events = Vec::with_capacity(flows.len());
+        for (flow, Checked { rows, .. }) in flows.iter().zip(&checked) {
+            let id = flow.id;
+            category_rows.extend(rows.category_ids.iter().map(|c| {
+                flow_data_category::ActiveModel {
+                    flow_id: Set(id),
+                    data_category_id: Set(*c),
+                }
+            }));
+            subject_rows.extend(
+                rows.subject_ids
+                    .iter()
+                    .map(|s| flow_data_subject::ActiveModel {
+                        flow_id: Set(id),
+                        data_subject_id: Set(*s),
+                    }),
+            );
+            country_rows.extend(rows.countries.iter().map(|c| flow_country::ActiveModel {
+                flow_id: Set(id),
+                country: Set(c.clone()),
+            }));
+            // The state as `state_of` would read it back: terms by key, destinations and
+            // transfers by country.
+            let mut transfers: Vec<transfer::Model> = rows
+                .transfers
+                .iter()
+                .map(|t| transfer_model(id, t))
+                .collect();
+            transfers.sort_by(|a, b| a.country.cmp(&b.country));
+            transfer_rows.extend(transfers.iter().cloned().map(transfer_row));
+            let mut countries = rows.countries.clone();
+            countries.sort();
+            let sorted_keys = |ids: &[i32], keys: &HashMap<i32, &str>| {
+                let mut out: Vec<String> = ids
+                    .iter()
+                    .filter_map(|id| keys.get(id).map(|k| (*k).to_owned()))
+                    .collect();
+                out.sort();
+                out
+            };
+            let key_of =
+                |id: Option<i32>| id.and_then(|id| recipients.get(&id).map(|r| r.key.clone()));
+            let refs = FlowRefs {
+                activity: String::new(),
+                recipient: String::new(),
+                via: key_of(flow.via_recipient_id),
+                exporter: key_of(flow.exporter_recipient_id),
+                data_categories: sorted_keys(&rows.category_ids, &category_key),
+                data_subjects: sorted_keys(&rows.subject_ids, &subject_key),
+            };
+            let state = state_from(
+                flow,
+                activities.get(&flow.activity_id),
+                recipients.get(&flow.recipient_id),
+                refs,
+                countries,
+                &transfers,
+            );
+            events.push(NewEvent::flow(Transition::Created(state)));
+        }
+        phase("built the events");
+        for chunk in category_rows.chunks(LINK_ROWS) {
+            flow_data_category::Entity::insert_many(chunk.to_vec())
+                .exec(txn)
+                .await?;
+        }
+        for chunk in subject_rows.chunks(LINK_ROWS) {
+            flow_data_subject::Entity::insert_many(chunk.to_vec())
+                .exec(txn)
+                .await?;
+        }
+        for chunk in country_rows.chunks(LINK_ROWS) {
+            flow_country::Entity::insert_many(chunk.to_vec())
+                .exec(txn)
+                .await?;
+        }
+        for chunk in transfer_rows.chunks(TRANSFER_ROWS) {
+            transfer::Entity::insert_many(chunk.to_vec())
+                .exec(txn)
+                .await?;
+        }
+        phase("inserted the link rows");
+        change.record_all(events).await?;
+        phase("appended the events");
+        change.commit().await?;
+        Ok(Ok(flows))
+    }
 }

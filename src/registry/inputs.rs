@@ -9,10 +9,10 @@ use entity::{
     Derogation, LegalBasis, OrganizationRole, RecipientKind, RecipientRole, RecipientStatus,
     RetentionStart, TransferMechanism,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A transfer safeguard under GDPR Chapter V.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Safeguard {
     /// ADEQUACY_DECISION, STANDARD_CONTRACTUAL_CLAUSES, UK_IDTA, UK_ADDENDUM,
@@ -22,29 +22,29 @@ pub struct Safeguard {
     /// (processor to processor) or 4 (processor to controller); only with standard contractual
     /// clauses (or, under the UK GDPR, the UK Addendum to them). On a flow the registry fills it
     /// in from the parties' roles when it is absent, and refuses one that contradicts them.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scc_module: Option<i32>,
     /// The Art. 49 derogation relied on, only with DEROGATION: EXPLICIT_CONSENT (49(1)(a)),
     /// CONTRACT_WITH_DATA_SUBJECT (b), CONTRACT_IN_DATA_SUBJECT_INTEREST (c),
     /// IMPORTANT_PUBLIC_INTEREST (d), LEGAL_CLAIMS (e), VITAL_INTERESTS (f), PUBLIC_REGISTER (g)
     /// or COMPELLING_LEGITIMATE_INTERESTS (49(1), second subparagraph).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub derogation: Option<Derogation>,
     /// What Art. 49(6) asks the record to document: for a derogation, the assessment of why it
     /// applies (required for (1)(a), (b), (c) and (e) on a flow, which recurs) and, for
     /// compelling legitimate interests, the suitable safeguards; for SCCs where no module fits
     /// the parties, the position taken.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safeguards: Option<String>,
     /// Date of the transfer impact assessment (EDPB Recommendations 01/2020).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tia_date: Option<NaiveDate>,
 }
 
 /// A transfer of one flow to one destination country outside the EEA. In the registry file the
 /// country and the safeguard's fields stand side by side.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(from = "FlatTransfer")]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "FlatTransfer", into = "FlatTransfer")]
 pub struct TransferInput {
     /// The destination country outside the EEA (ISO 3166-1 alpha-2).
     pub country: String,
@@ -52,19 +52,39 @@ pub struct TransferInput {
 }
 
 /// A transfer as the registry file writes it: the country beside the safeguard's fields.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct FlatTransfer {
     country: String,
     mechanism: TransferMechanism,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     scc_module: Option<i32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     derogation: Option<Derogation>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     safeguards: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     tia_date: Option<NaiveDate>,
+}
+
+impl From<TransferInput> for FlatTransfer {
+    fn from(t: TransferInput) -> Self {
+        let Safeguard {
+            mechanism,
+            scc_module,
+            derogation,
+            safeguards,
+            tia_date,
+        } = t.safeguard;
+        Self {
+            country: t.country,
+            mechanism,
+            scc_module,
+            derogation,
+            safeguards,
+            tia_date,
+        }
+    }
 }
 
 impl From<FlatTransfer> for TransferInput {
@@ -83,7 +103,7 @@ impl From<FlatTransfer> for TransferInput {
 }
 
 /// A recipient: anyone who receives personal data (GDPR Art. 4(9)).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecipientInput {
     pub key: String,
@@ -94,34 +114,34 @@ pub struct RecipientInput {
     /// CONTROLLER, JOINT_CONTROLLER, PROCESSOR or MERE_CONDUIT: the role unless a flow says
     /// otherwise.
     pub default_role: RecipientRole,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// ISO 3166-1 alpha-2 country of establishment.
     pub country: String,
     /// Countries where the recipient processes the data (ISO 3166-1 alpha-2).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processing_locations: Vec<String>,
     /// The safeguard covering the recipient's processing locations outside the EEA.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<Safeguard>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpa_reference: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certifications: Vec<String>,
     /// Self-certified under the EU-US Data Privacy Framework (US importers only).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dpf_certified: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy_notice_url: Option<String>,
     /// PROPOSED, ANNOUNCED, ACTIVE or RETIRED.
     pub status: RecipientStatus,
     /// Listed on the public subprocessor list (true) or internal only (false).
     pub public: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assumptions: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
 }
 
@@ -178,49 +198,49 @@ impl RecipientPatch {
 
 /// A processing activity: what the organization does with personal data, why, on which legal
 /// basis and in which role.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityInput {
     pub key: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// CONTROLLER (the organization's own processing) or PROCESSOR (on customers' behalf).
     pub organization_role: OrganizationRole,
     /// For PROCESSOR activities: the controllers, by category, on whose behalf (Art. 30(2)(a)).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub controllers: Vec<String>,
     pub purposes: Vec<String>,
     /// CONSENT, CONTRACT, LEGAL_OBLIGATION, VITAL_INTERESTS, PUBLIC_TASK or LEGITIMATE_INTERESTS.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_basis: Option<LegalBasis>,
     /// Data subject category keys.
     pub data_subjects: Vec<String>,
     /// Data category keys.
     pub data_categories: Vec<String>,
     /// Product keys.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub products: Vec<String>,
     /// How long the data is kept (Art. 30(1)(f)): an ISO 8601 duration in years, months,
     /// weeks or days (P6M, P12M, P10Y, P30D), counted from `retention_from`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period: Option<String>,
     /// What the period runs from: COLLECTION, END_OF_CONTRACT, LAST_ACTIVITY or
     /// LEGAL_OBLIGATION_EVENT; or DURATION_OF_CONTRACT, with no period, for data kept as long as
     /// the contract runs.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_from: Option<RetentionStart>,
     /// Why the data is kept that long.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_reason: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_measures: Vec<String>,
     /// The Art. 9(2) condition relied on where special categories are processed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub special_category_condition: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assumptions: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
 }
 
@@ -275,7 +295,7 @@ impl ActivityPatch {
 /// A data flow: a processing activity sends some of its data to a recipient. `R` is how it
 /// names its activity and recipients: row ids (`i32`) for the registry's writes, keys
 /// (`String`) in the registry file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlowInput<R = i32> {
     /// The processing activity the data comes from.
@@ -284,17 +304,17 @@ pub struct FlowInput<R = i32> {
     pub recipient: R,
     /// For an onward flow, the recipient that forwards the data (Segment -> Mixpanel): the
     /// exporter of its transfers.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via: Option<R>,
     /// For a direct flow sent by one of the organization's establishments rather than the
     /// organization itself (MessageBird UK Limited for its UK customers), that establishment:
     /// an AFFILIATE recipient. It is the exporter, and its country sets the regime.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exporter: Option<R>,
     /// The recipient's role in this flow; the recipient's default role when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<RecipientRole>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
     /// A subset of the activity's data categories (keys; a descendant of one counts).
     pub data_categories: Vec<String>,
@@ -303,11 +323,11 @@ pub struct FlowInput<R = i32> {
     /// Destination countries (ISO 3166-1 alpha-2).
     pub countries: Vec<String>,
     /// One per destination country outside the EEA.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transfers: Vec<TransferInput>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assumptions: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
 }
 
@@ -374,33 +394,33 @@ impl FlowPatch {
 
 /// A data category: `key` is dotted and its parent (the key without its last segment) must
 /// exist, earlier in the registry file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataCategoryInput {
     pub key: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Special category of personal data under GDPR Art. 9(1).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub special_category: bool,
     /// The matching key of the fideslang data category taxonomy, where one exists.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fides_key: Option<String>,
 }
 
 /// A data subject category or a product.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TermInput {
     pub key: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
 /// The organization that keeps the registry.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationInput {
     pub name: String,
@@ -409,14 +429,14 @@ pub struct OrganizationInput {
     pub country: String,
     pub dpo_name: String,
     pub dpo_email: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpo_address: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representative: Option<String>,
     /// Art. 30(2)(a): where the name and contact details of each controller the organization
     /// processes for are kept, when the record names them by category only.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controllers_register: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
 }

@@ -94,6 +94,16 @@ impl Registry {
         Ok(updated)
     }
 
+    /// The earliest effective date of a recipient announced now: the end of the notice
+    /// period (GDPR Art. 28(2) and 28(4): customers may object before it starts).
+    pub fn earliest_effective_date(&self) -> DateTime<Utc> {
+        self.earliest_effective_date_at(self.now())
+    }
+
+    fn earliest_effective_date_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + self.settings().notice_period
+    }
+
     /// The effective date of an announcement made at `now`: the one asked for, or the end of
     /// the notice period, which it may not precede.
     fn check_effective_date(
@@ -101,7 +111,7 @@ impl Registry {
         now: DateTime<Utc>,
         asked: Option<DateTime<Utc>>,
     ) -> Result<DateTime<Utc>> {
-        let earliest = now + self.settings().notice_period;
+        let earliest = self.earliest_effective_date_at(now);
         let effective_at = asked.unwrap_or(earliest);
         if effective_at < earliest {
             return Err(RegistryError::invalid(

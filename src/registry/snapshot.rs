@@ -355,6 +355,40 @@ impl FlowSnapshot {
     }
 }
 
+impl From<FlowSnapshot> for FlowInput<String> {
+    /// The flow as the registry file writes it: its references by key.
+    fn from(f: FlowSnapshot) -> Self {
+        let FlowSnapshot {
+            activity,
+            recipient,
+            via,
+            exporter,
+            role,
+            purpose,
+            data_categories,
+            data_subjects,
+            countries,
+            transfers,
+            assumptions,
+            sources,
+        } = f;
+        FlowInput {
+            activity,
+            recipient,
+            via,
+            exporter,
+            role,
+            purpose,
+            data_categories,
+            data_subjects,
+            countries,
+            transfers: transfers.into_iter().map(TransferInput::from).collect(),
+            assumptions,
+            sources,
+        }
+    }
+}
+
 /// A transfer of a flow, in its snapshot.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

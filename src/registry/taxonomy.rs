@@ -36,6 +36,17 @@ where
         .all(conn)
         .await?;
     let by_key: HashMap<&str, i32> = rows.iter().map(|r| (key_of(r), id_of(r))).collect();
+    resolve_in(field, keys, &by_key, what)
+}
+
+/// [`resolve`] against terms already read, `by_key`: row ids in input order (each once),
+/// naming the first unknown key.
+pub(crate) fn resolve_in(
+    field: &str,
+    keys: &[String],
+    by_key: &HashMap<&str, i32>,
+    what: &str,
+) -> Result<Vec<i32>> {
     let mut ids = Vec::with_capacity(keys.len());
     for (i, key) in keys.iter().enumerate() {
         match by_key.get(key.as_str()) {
@@ -337,6 +348,32 @@ impl Registry {
         Ok(row)
     }
 
+    /// Changes a data subject category's name or description; its key is its identity.
+    pub async fn update_data_subject(
+        &self,
+        id: i32,
+        input: TermInput,
+    ) -> Result<data_subject_category::Model> {
+        let write = self.write().await?;
+        let txn = &write.txn;
+        let existing = data_subject_category::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| RegistryError::not_found("DataSubjectCategory", id))?;
+        if existing.key != input.key {
+            return Err(RegistryError::invalid(
+                "key",
+                "a data subject category's key cannot change; create a new one instead",
+            ));
+        }
+        let mut row: data_subject_category::ActiveModel = existing.into();
+        row.name = Set(validate::name("name", &input.name)?);
+        row.description = Set(validate::text("description", input.description.as_deref())?);
+        let row = row.update(txn).await?;
+        self.commit(write, None).await?;
+        Ok(row)
+    }
+
     pub async fn delete_data_subject(&self, id: i32) -> Result<data_subject_category::Model> {
         let write = self.write().await?;
         let txn = &write.txn;
@@ -376,6 +413,28 @@ impl Registry {
         }
         .insert(txn)
         .await?;
+        self.commit(write, None).await?;
+        Ok(row)
+    }
+
+    /// Changes a product's name or description; its key is its identity.
+    pub async fn update_product(&self, id: i32, input: TermInput) -> Result<product::Model> {
+        let write = self.write().await?;
+        let txn = &write.txn;
+        let existing = product::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| RegistryError::not_found("Product", id))?;
+        if existing.key != input.key {
+            return Err(RegistryError::invalid(
+                "key",
+                "a product's key cannot change; create a new product instead",
+            ));
+        }
+        let mut row: product::ActiveModel = existing.into();
+        row.name = Set(validate::name("name", &input.name)?);
+        row.description = Set(validate::text("description", input.description.as_deref())?);
+        let row = row.update(txn).await?;
         self.commit(write, None).await?;
         Ok(row)
     }

@@ -1,6 +1,7 @@
 //! A synthetic registry of any size on top of the example one, for benchmarks: realistic
 //! shapes (activities with dozens of flows, recipients across the EEA and third countries,
-//! transfers under every mechanism) written through the registry layer like any other change.
+//! transfers under every mechanism) written through the registry layer like any other change;
+//! the flows in one batch ([`Registry::create_flows`]).
 
 use crate::registry::inputs::{ActivityInput, FlowInput, RecipientInput, Safeguard, TransferInput};
 use crate::registry::{Actor, Registry, RegistryError};
@@ -91,7 +92,7 @@ pub async fn generate(registry: &Registry, flows: usize) -> Result<usize, Regist
     }
 
     let activities = flows.div_ceil(FLOWS_PER_ACTIVITY).max(1);
-    let mut written = 0;
+    let mut inputs = Vec::with_capacity(flows);
     for a in 0..activities {
         let activity = registry
             .create_activity(
@@ -122,7 +123,7 @@ pub async fn generate(registry: &Registry, flows: usize) -> Result<usize, Regist
                 reason,
             )
             .await?;
-        for f in 0..FLOWS_PER_ACTIVITY.min(flows - written) {
+        for f in 0..FLOWS_PER_ACTIVITY.min(flows - inputs.len()) {
             let (recipient_id, country) =
                 recipient_ids[(a * FLOWS_PER_ACTIVITY + f) % recipient_ids.len()];
             let transfers = safeguard(country, f, true)
@@ -133,32 +134,30 @@ pub async fn generate(registry: &Registry, flows: usize) -> Result<usize, Regist
                     }]
                 })
                 .unwrap_or_default();
-            registry
-                .create_flow(
-                    FlowInput {
-                        activity: activity.id,
-                        recipient: recipient_id,
-                        via: None,
-                        exporter: None,
-                        role: None,
-                        purpose: None,
-                        data_categories: vec![
-                            CATEGORIES[f % CATEGORIES.len()].to_owned(),
-                            CATEGORIES[(f + 1) % CATEGORIES.len()].to_owned(),
-                        ],
-                        data_subjects: vec!["end_users".into()],
-                        countries: vec![country.to_owned()],
-                        transfers,
-                        assumptions: vec![],
-                        sources: vec![],
-                    },
-                    &actor,
-                    reason,
-                )
-                .await?;
-            written += 1;
+            inputs.push(FlowInput {
+                activity: activity.id,
+                recipient: recipient_id,
+                via: None,
+                exporter: None,
+                role: None,
+                purpose: None,
+                data_categories: vec![
+                    CATEGORIES[f % CATEGORIES.len()].to_owned(),
+                    CATEGORIES[(f + 1) % CATEGORIES.len()].to_owned(),
+                ],
+                data_subjects: vec!["end_users".into()],
+                countries: vec![country.to_owned()],
+                transfers,
+                assumptions: vec![],
+                sources: vec![],
+            });
         }
     }
+    // The flows in multi-row writes, with the same events as one by one.
+    let written = match registry.create_flows(&inputs, &actor, reason).await? {
+        Ok(created) => created.len(),
+        Err(mut refusals) => return Err(refusals.remove(0).1),
+    };
     batch.commit().await?;
     Ok(written)
 }

@@ -25,4 +25,5 @@ mod pages;
 mod public_surfaces;
 mod record;
 mod registry_api;
+mod registry_code;
 mod transfers;

@@ -31,7 +31,7 @@ mod csv;
 mod findings;
 mod layout;
 mod markdown;
-mod text;
+pub mod text;
 mod values;
 mod xlsx;
 

@@ -1,0 +1,995 @@
+//! Plan and apply: a manifest made the registry's state, through the registry layer's own
+//! writes in one batch (one transaction). A plan is the same run rolled back, so it shows
+//! exactly what an apply would do, by the registry's own rules: each entry's changes, field by
+//! field, read back from the tables before and after; which events customers would see, and
+//! which of their subscriptions would be sent a notice of each.
+//!
+//! The notice period is never skipped (GDPR Art. 28(2) and 28(4): customers are told of a new
+//! subprocessor before it starts and may object). A public recipient the manifest wants
+//! ANNOUNCED or ACTIVE that is not yet on the list is written as PROPOSED, and announced, with
+//! the effective date the notice period gives, only when the caller asks (`announce`); an
+//! announced one the manifest wants ACTIVE stays announced until its date, when the server
+//! activates it. The plan lists these as held. Entries the manifest leaves out are removed only
+//! with `prune`; otherwise the plan lists them as ignored.
+
+use super::file::{Parsed, Problem, file_field};
+use super::read::{FlowIdentity, Live, live};
+use crate::changes::{ChangeEvent, ChangeFilter, log::read_after};
+use crate::registry::inputs::{
+    ActivityInput, ActivityPatch, FlowInput, FlowPatch, RecipientInput, RecipientPatch,
+};
+use crate::registry::notices::SubscriberFilter;
+use crate::registry::{Actor, Registry, RegistryError, Snapshot, latest_seq};
+use chrono::{DateTime, Utc};
+use entity::{ChangeKind, FieldChanges, NoticeChannel, RecipientStatus, SubscriberStatus};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+/// How a manifest is applied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Remove what the manifest leaves out (otherwise listed as ignored).
+    pub prune: bool,
+    /// Announce the public recipients the manifest wants announced or active, with the
+    /// earliest effective date the notice period allows (otherwise they stay PROPOSED).
+    pub announce: bool,
+}
+
+/// Why a manifest was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The manifest is refused whole: every problem found, nothing written.
+    #[error("the manifest is refused ({} problems): {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<Problem>),
+    /// The registry failed (the database); nothing was written.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// What applying a manifest changes (or changed), and what it means for customers.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// Each entry added, changed or removed, with its fields before and after.
+    pub changes: Vec<EntryChange>,
+    /// Status changes the notice period holds back.
+    pub held: Vec<Held>,
+    /// Entries the manifest leaves out, kept because `prune` was not asked for.
+    pub ignored: Vec<Ignored>,
+    /// Public recipients that would join the subprocessor list.
+    pub joining: Vec<Joining>,
+    /// The changes customers would be told of (the public feed's events).
+    pub public_changes: Vec<PublicChange>,
+    /// The notices that would be sent: per subscriber, how many.
+    pub notices: Vec<NoticeImpact>,
+    /// Whether the changes were committed (apply) or rolled back (plan).
+    pub applied: bool,
+}
+
+impl Plan {
+    /// Whether applying changes anything (what `subreg plan` exits 2 for).
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty() || !self.public_changes.is_empty()
+    }
+}
+
+/// What happens to an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Action {
+    Added,
+    Changed,
+    Removed,
+}
+
+/// One entry's change.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryChange {
+    /// The manifest's section: `recipients`, `data_flows`...
+    pub section: &'static str,
+    /// The entry's key (for a data flow, what identifies it).
+    pub key: String,
+    pub action: Action,
+    /// The fields that differ, as the manifest names them.
+    pub fields: Vec<FieldDiff>,
+}
+
+/// One field before and after (absent: not set).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldDiff {
+    pub field: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// A status the manifest asks for that the notice period holds back.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Held {
+    pub key: String,
+    pub requested: RecipientStatus,
+    /// The status the recipient has after the apply.
+    pub status: RecipientStatus,
+    pub reason: String,
+    /// When it could take effect at the earliest if announced now, or when it will.
+    pub effective_at: Option<DateTime<Utc>>,
+}
+
+/// An entry the manifest leaves out, kept.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ignored {
+    pub section: &'static str,
+    pub key: String,
+}
+
+/// A public recipient that would join the subprocessor list.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Joining {
+    pub key: String,
+    pub legal_name: String,
+    /// ANNOUNCED when this apply announces it, PROPOSED when it waits for an announcement.
+    pub status: RecipientStatus,
+    /// The effective date: the one set by this apply's announcement, or the earliest one an
+    /// announcement now would give.
+    pub effective_at: DateTime<Utc>,
+}
+
+/// An event customers would see, as they see it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicChange {
+    pub kind: ChangeKind,
+    /// The recipient concerned, by key.
+    pub recipient: String,
+    /// The fields customers see change.
+    pub changes: FieldChanges,
+    pub effective_at: Option<DateTime<Utc>>,
+}
+
+/// The notices one subscriber would be sent.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoticeImpact {
+    pub channel: NoticeChannel,
+    pub customer: Option<String>,
+    pub address: String,
+    /// How many notices (one per public change it follows).
+    pub notices: usize,
+}
+
+/// Problems found so far, placed on the manifest's lines.
+struct Problems<'a> {
+    parsed: &'a Parsed,
+    list: Vec<Problem>,
+}
+
+impl Problems<'_> {
+    fn add(
+        &mut self,
+        section: &str,
+        index: Option<usize>,
+        key: Option<String>,
+        field: Option<String>,
+        message: impl Into<String>,
+    ) {
+        self.list.push(
+            self.parsed
+                .locator
+                .problem(section, index, key, field, message),
+        );
+    }
+
+    /// Records the registry's refusal of an entry; a database failure ends the run.
+    fn refused(
+        &mut self,
+        section: &str,
+        index: Option<usize>,
+        key: &str,
+        err: RegistryError,
+    ) -> Result<(), ManifestError> {
+        let key = Some(key.to_owned());
+        match err {
+            RegistryError::Invalid { field, message } => {
+                self.add(section, index, key, Some(file_field(&field)), message)
+            }
+            RegistryError::NotFound { .. } | RegistryError::Conflict(_) => {
+                self.add(section, index, key, None, err.to_string())
+            }
+            RegistryError::Database(_) => return Err(err.into()),
+        }
+        Ok(())
+    }
+}
+
+/// The manifest's own consistency, before anything is written: each key once per section,
+/// each flow once, and every reference to an entry of the manifest.
+fn check_structure(parsed: &Parsed, problems: &mut Problems<'_>) {
+    let file = &parsed.file;
+    fn unique<'k>(
+        problems: &mut Problems<'_>,
+        section: &str,
+        keys: impl Iterator<Item = &'k str>,
+    ) -> HashSet<&'k str> {
+        let mut seen = HashSet::new();
+        for (i, key) in keys.enumerate() {
+            if !seen.insert(key) {
+                problems.add(
+                    section,
+                    Some(i),
+                    Some(key.to_owned()),
+                    Some("key".into()),
+                    "this key is already used by an earlier entry of the section",
+                );
+            }
+        }
+        seen
+    }
+    unique(
+        problems,
+        "data_categories",
+        file.data_categories.iter().map(|c| c.key.as_str()),
+    );
+    unique(
+        problems,
+        "data_subjects",
+        file.data_subjects.iter().map(|c| c.key.as_str()),
+    );
+    unique(
+        problems,
+        "products",
+        file.products.iter().map(|c| c.key.as_str()),
+    );
+    let recipients = unique(
+        problems,
+        "recipients",
+        file.recipients.iter().map(|c| c.key.as_str()),
+    );
+    let activities = unique(
+        problems,
+        "processing_activities",
+        file.processing_activities.iter().map(|c| c.key.as_str()),
+    );
+    let mut flows = HashSet::new();
+    for (i, flow) in file.data_flows.iter().enumerate() {
+        let identity = FlowIdentity::of(flow);
+        let key = Some(identity.to_string());
+        if !activities.contains(flow.activity.as_str()) {
+            problems.add(
+                "data_flows",
+                Some(i),
+                key.clone(),
+                Some("activity".into()),
+                format!("no processing activity `{}` in the manifest", flow.activity),
+            );
+        }
+        for (field, reference) in [
+            ("recipient", Some(&flow.recipient)),
+            ("via", flow.via.as_ref()),
+            ("exporter", flow.exporter.as_ref()),
+        ] {
+            if let Some(reference) = reference
+                && !recipients.contains(reference.as_str())
+            {
+                problems.add(
+                    "data_flows",
+                    Some(i),
+                    key.clone(),
+                    Some(field.into()),
+                    format!("no recipient `{reference}` in the manifest"),
+                );
+            }
+        }
+        if !flows.insert(identity) {
+            problems.add(
+                "data_flows",
+                Some(i),
+                key,
+                None,
+                "an earlier data flow has the same activity, recipient, intermediary, exporter and role: a manifest names each flow once",
+            );
+        }
+    }
+}
+
+/// The recipient to write for what the manifest asks (`desired`) and what the registry holds
+/// (`live`), under the notice period; whether it is to be announced; and the status held back.
+fn under_notice_period(
+    desired: &RecipientInput,
+    live: Option<&RecipientInput>,
+) -> (RecipientInput, bool, Option<&'static str>) {
+    use RecipientStatus::*;
+    let wants_list = matches!(desired.status, Announced | Active)
+        && (desired.public || desired.status == Announced);
+    match (live.map(|l| l.status), desired.status) {
+        (None | Some(Proposed), _) if wants_list => (
+            RecipientInput {
+                status: Proposed,
+                ..desired.clone()
+            },
+            true,
+            Some(
+                "a new subprocessor is announced to customers, who may object, before it starts (Art. 28(2) and 28(4)): it is PROPOSED until announced (apply --announce)",
+            ),
+        ),
+        (Some(Announced), Active) => (
+            RecipientInput {
+                status: Announced,
+                ..desired.clone()
+            },
+            false,
+            Some("announced: it becomes ACTIVE when its notice period ends, on its effective date"),
+        ),
+        _ => (desired.clone(), false, None),
+    }
+}
+
+fn recipient_patch(r: RecipientInput) -> RecipientPatch {
+    RecipientPatch {
+        key: Some(r.key),
+        legal_name: Some(r.legal_name),
+        kind: Some(r.kind),
+        default_role: Some(r.default_role),
+        description: Some(r.description),
+        country: Some(r.country),
+        processing_locations: Some(r.processing_locations),
+        transfer: Some(r.transfer),
+        dpa_reference: Some(r.dpa_reference),
+        certifications: Some(r.certifications),
+        dpf_certified: Some(r.dpf_certified),
+        website: Some(r.website),
+        privacy_notice_url: Some(r.privacy_notice_url),
+        status: Some(r.status),
+        public: Some(r.public),
+        assumptions: Some(r.assumptions),
+        sources: Some(r.sources),
+    }
+}
+
+fn activity_patch(a: ActivityInput) -> ActivityPatch {
+    ActivityPatch {
+        key: Some(a.key),
+        name: Some(a.name),
+        description: Some(a.description),
+        organization_role: Some(a.organization_role),
+        controllers: Some(a.controllers),
+        purposes: Some(a.purposes),
+        legal_basis: Some(a.legal_basis),
+        data_subjects: Some(a.data_subjects),
+        data_categories: Some(a.data_categories),
+        products: Some(a.products),
+        retention_period: Some(a.retention_period),
+        retention_from: Some(a.retention_from),
+        retention_reason: Some(a.retention_reason),
+        security_measures: Some(a.security_measures),
+        special_category_condition: Some(a.special_category_condition),
+        assumptions: Some(a.assumptions),
+        sources: Some(a.sources),
+    }
+}
+
+fn flow_patch(f: FlowInput) -> FlowPatch {
+    FlowPatch {
+        activity: Some(f.activity),
+        recipient: Some(f.recipient),
+        via: Some(f.via),
+        exporter: Some(f.exporter),
+        role: Some(f.role),
+        purpose: Some(f.purpose),
+        data_categories: Some(f.data_categories),
+        data_subjects: Some(f.data_subjects),
+        countries: Some(f.countries),
+        transfers: Some(f.transfers),
+        assumptions: Some(f.assumptions),
+        sources: Some(f.sources),
+    }
+}
+
+fn sorted(mut list: Vec<String>) -> Vec<String> {
+    list.sort();
+    list.dedup();
+    list
+}
+
+/// The manifest's recipient as the registry reads it back when nothing the rules fill in
+/// differs: lists the registry keeps sorted, sorted. Only to skip writing what is unchanged;
+/// an entry that differs only in form is written and records no change.
+fn recipient_form(r: &RecipientInput) -> RecipientInput {
+    RecipientInput {
+        processing_locations: sorted(r.processing_locations.clone()),
+        ..r.clone()
+    }
+}
+
+fn activity_form(a: &ActivityInput) -> ActivityInput {
+    ActivityInput {
+        data_subjects: sorted(a.data_subjects.clone()),
+        data_categories: sorted(a.data_categories.clone()),
+        products: sorted(a.products.clone()),
+        ..a.clone()
+    }
+}
+
+/// As [`recipient_form`]; a transfer without its SCC module takes the recorded one, which the
+/// registry fills in from the roles.
+fn flow_form(f: &FlowInput<String>, live: &FlowInput<String>) -> FlowInput<String> {
+    let mut transfers = f.transfers.clone();
+    for t in &mut transfers {
+        if t.safeguard.scc_module.is_none()
+            && let Some(recorded) = live.transfers.iter().find(|l| l.country == t.country)
+        {
+            t.safeguard.scc_module = recorded.safeguard.scc_module;
+        }
+    }
+    transfers.sort_by(|a, b| a.country.cmp(&b.country));
+    FlowInput {
+        data_categories: sorted(f.data_categories.clone()),
+        data_subjects: sorted(f.data_subjects.clone()),
+        countries: sorted(f.countries.clone()),
+        transfers,
+        ..f.clone()
+    }
+}
+
+/// The fields of two entries that differ, by the manifest's names.
+fn field_diffs<T: Serialize>(before: Option<&T>, after: Option<&T>) -> Vec<FieldDiff> {
+    let fields = |entry: Option<&T>| -> serde_json::Map<String, Value> {
+        match entry.map(serde_json::to_value) {
+            Some(Ok(Value::Object(map))) => map,
+            _ => serde_json::Map::new(),
+        }
+    };
+    let (before, after) = (fields(before), fields(after));
+    let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| before.get(*name) != after.get(*name))
+        .map(|name| FieldDiff {
+            field: name.clone(),
+            before: before.get(name).cloned(),
+            after: after.get(name).cloned(),
+        })
+        .collect()
+}
+
+/// The entries of one section that differ between two states, in the order of `after` (then
+/// those removed, in the order of `before`).
+fn section_changes<T: Serialize + PartialEq>(
+    section: &'static str,
+    before: Vec<(String, &T)>,
+    after: Vec<(String, &T)>,
+    out: &mut Vec<EntryChange>,
+) {
+    let was: HashMap<&str, &T> = before.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let is: HashSet<&str> = after.iter().map(|(k, _)| k.as_str()).collect();
+    for (key, entry) in &after {
+        let (action, fields) = match was.get(key.as_str()) {
+            None => (Action::Added, field_diffs(None, Some(*entry))),
+            Some(old) if old != entry => (Action::Changed, field_diffs(Some(*old), Some(*entry))),
+            Some(_) => continue,
+        };
+        out.push(EntryChange {
+            section,
+            key: key.clone(),
+            action,
+            fields,
+        });
+    }
+    for (key, entry) in &before {
+        if !is.contains(key.as_str()) {
+            out.push(EntryChange {
+                section,
+                key: key.clone(),
+                action: Action::Removed,
+                fields: field_diffs(Some(*entry), None),
+            });
+        }
+    }
+}
+
+/// Every entry that differs between the registry before and after.
+fn changes_between(before: &Live, after: &Live) -> Vec<EntryChange> {
+    let mut out = Vec::new();
+    if before.organization != after.organization {
+        out.push(EntryChange {
+            section: "organization",
+            key: after
+                .organization
+                .as_ref()
+                .map(|o| o.name.clone())
+                .unwrap_or_default(),
+            action: if before.organization.is_none() {
+                Action::Added
+            } else {
+                Action::Changed
+            },
+            fields: field_diffs(before.organization.as_ref(), after.organization.as_ref()),
+        });
+    }
+    macro_rules! keyed {
+        ($section:literal, $list:ident) => {
+            section_changes(
+                $section,
+                before
+                    .$list
+                    .iter()
+                    .map(|(_, e)| (e.key.clone(), e))
+                    .collect(),
+                after
+                    .$list
+                    .iter()
+                    .map(|(_, e)| (e.key.clone(), e))
+                    .collect(),
+                &mut out,
+            )
+        };
+    }
+    keyed!("data_categories", data_categories);
+    keyed!("data_subjects", data_subjects);
+    keyed!("products", products);
+    keyed!("recipients", recipients);
+    keyed!("processing_activities", activities);
+    fn flows(live: &Live) -> Vec<(String, &FlowInput<String>)> {
+        let mut seen = HashSet::new();
+        live.flows
+            .iter()
+            .map(|(id, f)| {
+                let identity = FlowIdentity::of(f).to_string();
+                // Two recorded flows alike (which a manifest cannot name apart): by row id.
+                if seen.insert(identity.clone()) {
+                    (identity, f)
+                } else {
+                    (format!("{identity} (#{id})"), f)
+                }
+            })
+            .collect()
+    }
+    section_changes("data_flows", flows(before), flows(after), &mut out);
+    out
+}
+
+/// Keys of the recipient each event concerns, from its snapshot.
+fn recipient_of(event: &ChangeEvent) -> String {
+    match &event.snapshot {
+        Some(Snapshot::Recipient(r)) => r.key.clone(),
+        Some(Snapshot::DataFlow(f)) => f.recipient.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Plans (`commit == false`: the run is rolled back) or applies a manifest, by `actor` for
+/// `reason`, in one transaction of the registry layer's writes: the change events and notices
+/// are those of the same edits made one by one.
+pub async fn run(
+    registry: &Registry,
+    parsed: &Parsed,
+    options: Options,
+    actor: &Actor,
+    reason: Option<&str>,
+    commit: bool,
+) -> Result<Plan, ManifestError> {
+    // A bad reason is refused before anything else.
+    crate::registry::validate::text("reason", reason)?;
+    let file = &parsed.file;
+    let mut problems = Problems {
+        parsed,
+        list: Vec::new(),
+    };
+    check_structure(parsed, &mut problems);
+    if !problems.list.is_empty() {
+        return Err(ManifestError::Invalid(problems.list));
+    }
+    let started = std::time::Instant::now();
+    let phase = |name: &str| {
+        tracing::debug!(
+            phase = name,
+            ms = started.elapsed().as_millis() as u64,
+            "manifest"
+        )
+    };
+    let batch = registry.batch().await?;
+    let r = batch.registry();
+    let first_seq = latest_seq(r.db()).await?;
+    let before = live(r.db()).await?;
+    phase("read the registry");
+    let mut plan = Plan::default();
+
+    // The organization first: its country sets the regime transfers are checked under.
+    if before.organization.as_ref() != Some(&file.organization)
+        && let Err(err) = r.set_organization(file.organization.clone()).await
+    {
+        problems.refused("organization", None, &file.organization.name, err)?;
+    }
+
+    // The taxonomy.
+    let categories: HashMap<&str, (i32, &_)> = before
+        .data_categories
+        .iter()
+        .map(|(id, c)| (c.key.as_str(), (*id, c)))
+        .collect();
+    for (i, c) in file.data_categories.iter().enumerate() {
+        let result = match categories.get(c.key.as_str()) {
+            None => r.create_data_category(c.clone()).await.map(drop),
+            Some((id, old)) if *old != c => r.update_data_category(*id, c.clone()).await.map(drop),
+            Some(_) => Ok(()),
+        };
+        if let Err(err) = result {
+            problems.refused("data_categories", Some(i), &c.key, err)?;
+        }
+    }
+    let subjects: HashMap<&str, (i32, &_)> = before
+        .data_subjects
+        .iter()
+        .map(|(id, s)| (s.key.as_str(), (*id, s)))
+        .collect();
+    for (i, s) in file.data_subjects.iter().enumerate() {
+        let result = match subjects.get(s.key.as_str()) {
+            None => r.create_data_subject(s.clone()).await.map(drop),
+            Some((id, old)) if *old != s => r.update_data_subject(*id, s.clone()).await.map(drop),
+            Some(_) => Ok(()),
+        };
+        if let Err(err) = result {
+            problems.refused("data_subjects", Some(i), &s.key, err)?;
+        }
+    }
+    let products: HashMap<&str, (i32, &_)> = before
+        .products
+        .iter()
+        .map(|(id, p)| (p.key.as_str(), (*id, p)))
+        .collect();
+    for (i, p) in file.products.iter().enumerate() {
+        let result = match products.get(p.key.as_str()) {
+            None => r.create_product(p.clone()).await.map(drop),
+            Some((id, old)) if *old != p => r.update_product(*id, p.clone()).await.map(drop),
+            Some(_) => Ok(()),
+        };
+        if let Err(err) = result {
+            problems.refused("products", Some(i), &p.key, err)?;
+        }
+    }
+
+    // Recipients, under the notice period.
+    let live_recipients: HashMap<&str, (i32, &RecipientInput)> = before
+        .recipients
+        .iter()
+        .map(|(id, r)| (r.key.as_str(), (*id, r)))
+        .collect();
+    let mut recipient_ids: HashMap<String, i32> = live_recipients
+        .iter()
+        .map(|(k, (id, _))| ((*k).to_owned(), *id))
+        .collect();
+    let mut failed: HashSet<&str> = HashSet::new();
+    let mut to_announce: Vec<(i32, &RecipientInput)> = Vec::new();
+    for (i, desired) in file.recipients.iter().enumerate() {
+        let live_entry = live_recipients.get(desired.key.as_str());
+        let (write, announce, held) = under_notice_period(desired, live_entry.map(|(_, r)| *r));
+        let result = match live_entry {
+            None => r
+                .create_recipient(write.clone(), actor, reason)
+                .await
+                .map(|created| Some(created.id)),
+            Some((id, old)) if recipient_form(&write) != **old => r
+                .update_recipient(*id, recipient_patch(write.clone()), actor, reason)
+                .await
+                .map(|_| Some(*id)),
+            Some((id, _)) => Ok(Some(*id)),
+        };
+        match result {
+            Ok(Some(id)) => {
+                recipient_ids.insert(desired.key.clone(), id);
+                if announce {
+                    to_announce.push((id, desired));
+                }
+                if let Some(reason) = held
+                    && !(announce && options.announce)
+                {
+                    plan.held.push(Held {
+                        key: desired.key.clone(),
+                        requested: desired.status,
+                        status: write.status,
+                        reason: reason.to_owned(),
+                        effective_at: None,
+                    });
+                }
+            }
+            Ok(None) => {}
+            Err(err) => {
+                failed.insert(desired.key.as_str());
+                problems.refused("recipients", Some(i), &desired.key, err)?;
+            }
+        }
+    }
+
+    // Processing activities.
+    let live_activities: HashMap<&str, (i32, &ActivityInput)> = before
+        .activities
+        .iter()
+        .map(|(id, a)| (a.key.as_str(), (*id, a)))
+        .collect();
+    let mut activity_ids: HashMap<String, i32> = live_activities
+        .iter()
+        .map(|(k, (id, _))| ((*k).to_owned(), *id))
+        .collect();
+    for (i, desired) in file.processing_activities.iter().enumerate() {
+        let result = match live_activities.get(desired.key.as_str()) {
+            None => r
+                .create_activity(desired.clone(), actor, reason)
+                .await
+                .map(|created| created.id),
+            Some((id, old)) if activity_form(desired) != **old => r
+                .update_activity(*id, activity_patch(desired.clone()), actor, reason)
+                .await
+                .map(|_| *id),
+            Some((id, _)) => Ok(*id),
+        };
+        match result {
+            Ok(id) => {
+                activity_ids.insert(desired.key.clone(), id);
+            }
+            Err(err) => {
+                failed.insert(desired.key.as_str());
+                problems.refused("processing_activities", Some(i), &desired.key, err)?;
+            }
+        }
+    }
+
+    phase("taxonomy, recipients and activities");
+    // Data flows: the new ones in one batched write.
+    let mut live_flows: HashMap<FlowIdentity, (i32, &FlowInput<String>)> = HashMap::new();
+    for (id, f) in &before.flows {
+        live_flows.entry(FlowIdentity::of(f)).or_insert((*id, f));
+    }
+    let mut kept: HashSet<i32> = HashSet::new();
+    let mut new_flows: Vec<(usize, FlowInput)> = Vec::new();
+    for (i, desired) in file.data_flows.iter().enumerate() {
+        let identity = FlowIdentity::of(desired);
+        let references = [
+            Some(desired.activity.as_str()),
+            Some(desired.recipient.as_str()),
+            desired.via.as_deref(),
+            desired.exporter.as_deref(),
+        ];
+        // An entry it names was refused already: that is the problem to fix.
+        if references.iter().flatten().any(|k| failed.contains(k)) {
+            continue;
+        }
+        let resolved = desired.clone().resolve(
+            |key| activity_ids.get(&key).copied().ok_or(key),
+            |key| recipient_ids.get(&key).copied().ok_or(key),
+        );
+        let Ok(input) = resolved else {
+            continue;
+        };
+        match live_flows.get(&identity) {
+            None => new_flows.push((i, input)),
+            Some((id, old)) => {
+                kept.insert(*id);
+                if flow_form(desired, old) != **old
+                    && let Err(err) = r.update_flow(*id, flow_patch(input), actor, reason).await
+                {
+                    problems.refused("data_flows", Some(i), &identity.to_string(), err)?;
+                }
+            }
+        }
+    }
+    phase("compared the flows");
+    if !new_flows.is_empty() {
+        let inputs: Vec<FlowInput> = new_flows.iter().map(|(_, f)| f.clone()).collect();
+        if let Err(refusals) = r.create_flows(&inputs, actor, reason).await? {
+            for (n, err) in refusals {
+                let i = new_flows[n].0;
+                let key = FlowIdentity::of(&file.data_flows[i]).to_string();
+                problems.refused("data_flows", Some(i), &key, err)?;
+            }
+        }
+    }
+
+    phase("wrote the flows");
+    // What the manifest leaves out: removed with `prune`, else listed.
+    let flows_left: Vec<(i32, &FlowInput<String>)> = before
+        .flows
+        .iter()
+        .filter(|(id, _)| !kept.contains(id))
+        .map(|(id, f)| (*id, f))
+        .collect();
+    let named =
+        |keys: Vec<&str>| -> HashSet<String> { keys.into_iter().map(str::to_owned).collect() };
+    let recipients_named = named(file.recipients.iter().map(|r| r.key.as_str()).collect());
+    let activities_named = named(
+        file.processing_activities
+            .iter()
+            .map(|a| a.key.as_str())
+            .collect(),
+    );
+    let categories_named = named(
+        file.data_categories
+            .iter()
+            .map(|c| c.key.as_str())
+            .collect(),
+    );
+    let subjects_named = named(file.data_subjects.iter().map(|s| s.key.as_str()).collect());
+    let products_named = named(file.products.iter().map(|p| p.key.as_str()).collect());
+    let mut left: Vec<(&'static str, String)> = Vec::new();
+    for (id, f) in &flows_left {
+        let key = FlowIdentity::of(f).to_string();
+        if options.prune {
+            if let Err(err) = r.delete_flow(*id, actor, reason).await {
+                problems.refused("data_flows", None, &key, err)?;
+            }
+        } else {
+            left.push(("data_flows", key));
+        }
+    }
+    for (id, a) in &before.activities {
+        if activities_named.contains(&a.key) {
+            continue;
+        }
+        if options.prune {
+            if let Err(err) = r.delete_activity(*id, actor, reason).await {
+                problems.refused("processing_activities", None, &a.key, err)?;
+            }
+        } else {
+            left.push(("processing_activities", a.key.clone()));
+        }
+    }
+    for (id, rec) in &before.recipients {
+        if recipients_named.contains(&rec.key) {
+            continue;
+        }
+        if options.prune {
+            if let Err(err) = r.delete_recipient(*id, actor, reason).await {
+                problems.refused("recipients", None, &rec.key, err)?;
+            }
+        } else {
+            left.push(("recipients", rec.key.clone()));
+        }
+    }
+    for (id, p) in &before.products {
+        if products_named.contains(&p.key) {
+            continue;
+        }
+        if options.prune {
+            if let Err(err) = r.delete_product(*id).await {
+                problems.refused("products", None, &p.key, err)?;
+            }
+        } else {
+            left.push(("products", p.key.clone()));
+        }
+    }
+    for (id, s) in &before.data_subjects {
+        if subjects_named.contains(&s.key) {
+            continue;
+        }
+        if options.prune {
+            if let Err(err) = r.delete_data_subject(*id).await {
+                problems.refused("data_subjects", None, &s.key, err)?;
+            }
+        } else {
+            left.push(("data_subjects", s.key.clone()));
+        }
+    }
+    // Children before their parents.
+    for (id, c) in before.data_categories.iter().rev() {
+        if categories_named.contains(&c.key) {
+            continue;
+        }
+        if options.prune {
+            if let Err(err) = r.delete_data_category(*id).await {
+                problems.refused("data_categories", None, &c.key, err)?;
+            }
+        } else {
+            left.push(("data_categories", c.key.clone()));
+        }
+    }
+    plan.ignored = left
+        .into_iter()
+        .map(|(section, key)| Ignored { section, key })
+        .collect();
+
+    // Announcements last, so that they carry the recipients' flows to customers.
+    let earliest = r.earliest_effective_date();
+    let mut announced: HashMap<i32, DateTime<Utc>> = HashMap::new();
+    if options.announce {
+        for (id, desired) in &to_announce {
+            match r.announce_recipient(*id, None, actor, reason).await {
+                Ok(recipient) => {
+                    announced.insert(*id, recipient.effective_at.unwrap_or(earliest));
+                }
+                Err(err) => {
+                    let i = file.recipients.iter().position(|x| x.key == desired.key);
+                    problems.refused("recipients", i, &desired.key, err)?;
+                }
+            }
+        }
+    }
+    if !problems.list.is_empty() {
+        // Dropping the batch rolls everything back.
+        return Err(ManifestError::Invalid(problems.list));
+    }
+
+    // What changed, read back.
+    phase("removals and announcements");
+    let after = live(r.db()).await?;
+    phase("read the registry back");
+    plan.changes = changes_between(&before, &after);
+    phase("compared");
+    for held in &mut plan.held {
+        held.effective_at = Some(earliest);
+    }
+
+    // Who joins the public list: public recipients the manifest wants listed, not listed
+    // before, that are subprocessors once applied (the registry's rule).
+    let listed_before: HashSet<&str> = before
+        .recipients
+        .iter()
+        .filter(|(_, r)| crate::registry::visibility::on_public_list(r.public, r.status))
+        .map(|(_, r)| r.key.as_str())
+        .collect();
+    let candidates: Vec<(i32, &RecipientInput)> = to_announce
+        .iter()
+        .filter(|(_, d)| d.public && !listed_before.contains(d.key.as_str()))
+        .copied()
+        .collect();
+    let ids: Vec<i32> = candidates.iter().map(|(id, _)| *id).collect();
+    let subprocessors = r.subprocessor_flags(&ids).await?;
+    for (id, desired) in candidates {
+        if subprocessors.get(&id).copied().unwrap_or(false) {
+            plan.joining.push(Joining {
+                key: desired.key.clone(),
+                legal_name: desired.legal_name.clone(),
+                status: if announced.contains_key(&id) {
+                    RecipientStatus::Announced
+                } else {
+                    RecipientStatus::Proposed
+                },
+                effective_at: announced.get(&id).copied().unwrap_or(earliest),
+            });
+        }
+    }
+
+    // What customers would be told, and who would be sent a notice of it.
+    let public = ChangeFilter {
+        public_only: true,
+        ..ChangeFilter::default()
+    };
+    let events = read_after(r.db(), first_seq, i64::MAX as u64, &public).await?;
+    plan.public_changes = events
+        .iter()
+        .map(|e| PublicChange {
+            kind: e.kind,
+            recipient: recipient_of(e),
+            changes: e.public_view().changes.clone(),
+            effective_at: e.effective_at,
+        })
+        .collect();
+    if !events.is_empty() {
+        for subscriber in r.subscribers(&SubscriberFilter::default()).await? {
+            if subscriber.status != SubscriberStatus::Active {
+                continue;
+            }
+            let wants = crate::notices::plan::filter_of(&subscriber);
+            let notices = events.iter().filter(|e| wants.matches(e)).count();
+            if notices > 0 {
+                plan.notices.push(NoticeImpact {
+                    channel: subscriber.channel,
+                    customer: subscriber.customer.clone(),
+                    address: subscriber.address.clone(),
+                    notices,
+                });
+            }
+        }
+    }
+    phase("customer impact");
+    if commit {
+        batch.commit().await?;
+        plan.applied = true;
+    }
+    phase("done");
+    Ok(plan)
+}
