@@ -10,6 +10,8 @@ mod clock;
 mod conn;
 pub mod cursor;
 pub mod error;
+mod flow_batch;
+mod flow_query;
 mod flows;
 pub mod inputs;
 mod invisible;
@@ -28,7 +30,7 @@ pub mod visibility;
 
 pub use changelog::{CHANNEL as CHANGE_CHANNEL, latest_seq};
 pub use error::{RegistryError, Result};
-pub use flows::{FlowFilter, FlowPage, FlowSelection};
+pub use flow_query::{FlowFilter, FlowPage, FlowSelection};
 pub use keys::{KEY_PREFIX, NewApiKey, hash_secret};
 pub use notice::ObjectionFilter;
 pub use pages::{ActivityKey, FlowKey, Keyed, ObjectionKey, Page, RecipientKey};
