@@ -110,33 +110,25 @@ impl PublicQuery {
         )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Vec<Recipient>> {
-        let registry = registry(ctx)?;
-        let Some(at) = as_of else {
-            return Ok(registry
-                .subprocessors()
-                .await
-                .api()?
-                .into_iter()
-                .map(Recipient)
-                .collect());
-        };
-        let past = crate::changes::as_of::subprocessors(registry, at)
+        let list = crate::changes::as_of::subprocessor_list(registry(ctx)?, as_of)
             .await
             .api()?;
+        // What the list already knows of each recipient: where it processes (at that
+        // instant, for a past list) and that it is a subprocessor.
         let loader = ctx.data::<RequestLoader>()?;
         loader
             .feed_many(
-                past.iter()
+                list.iter()
                     .map(|(r, locations)| (RecipientLocations(r.id), locations.clone())),
             )
             .await;
         loader
             .feed_many(
-                past.iter()
+                list.iter()
                     .map(|(r, _)| (RecipientIsSubprocessor(r.id), true)),
             )
             .await;
-        Ok(past.into_iter().map(|(r, _)| Recipient(r)).collect())
+        Ok(list.into_iter().map(|(r, _)| Recipient(r)).collect())
     }
 
     /// The products and services personal data flows through (SMS, Voice, ...), by key.
