@@ -10,8 +10,20 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Turns transparent huge pages off for this process. mimalloc asks for them on its arenas, and
+/// each first touch of a huge page then zeroes 2 MiB at once, which large batches (a manifest of
+/// 100,000 flows) pay for again and again as freed memory is purged and touched anew: half of
+/// their system time (BENCHMARKS.md, "The registry as code"). Redis and MongoDB give the same
+/// advice for their servers.
+fn without_transparent_huge_pages() {
+    // On a kernel without the setting nothing changes, and nothing else depends on it.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    without_transparent_huge_pages();
     let cli = Cli::parse();
     let logs = tracing_subscriber::fmt()
         .with_env_filter(

@@ -7,7 +7,7 @@
 use super::error::{RegistryError, Result};
 use super::snapshot::{ActivitySnapshot, FlowSnapshot, RecipientSnapshot, Snapshot, changes};
 use super::visibility::{flow_change_is_public, recipient_change_is_public};
-use super::{Actor, Registry, Write, validate};
+use super::{Actor, Registry, Write, bulk, validate};
 use chrono::{DateTime, Utc};
 use entity::{
     ChangeKind, FieldChanges, RecipientKind, RecipientStatus, activity_product, change_event,
@@ -292,7 +292,7 @@ impl Change<'_> {
     }
 
     /// Appends `events` to the log in order, as [`Change::record`] would one by one (the same
-    /// rows: sequence numbers, public positions, products), in a few multi-row statements.
+    /// rows: sequence numbers, public positions, products), in a few statements ([`super::bulk`]).
     pub async fn record_all(&mut self, events: Vec<NewEvent>) -> Result<()> {
         let events: Vec<NewEvent> = events.into_iter().filter(|e| !e.unchanged).collect();
         if events.is_empty() {
@@ -356,12 +356,6 @@ async fn last_public_seq(txn: &DatabaseTransaction) -> Result<i64> {
     Ok(last.flatten().unwrap_or(0))
 }
 
-/// Change-log rows per multi-row INSERT: 16 values each, 32,000 in all, below SQLite's 32,766
-/// and PostgreSQL's 65,535 bind parameters.
-const EVENT_ROWS: usize = 2000;
-/// Product rows per multi-row INSERT (2 values each).
-const PRODUCT_ROWS: usize = 16_000;
-
 /// The row of `event`, appended at `public_seq` when public.
 fn event_row(
     registry: &Registry,
@@ -393,7 +387,7 @@ fn event_row(
 }
 
 /// Appends `events` within `txn`, in order, and returns the last one's sequence number: the
-/// rows [`append`] writes for each, in multi-row statements. The products of an event depend
+/// rows [`append`] writes for each, in a few statements. The products of an event depend
 /// only on its activity (or, for a recipient's, on the recipient), so they are read once per
 /// activity or recipient.
 async fn append_all(
@@ -429,17 +423,7 @@ async fn append_all(
         });
         rows.push(event_row(registry, actor, reason.clone(), event, position));
     }
-    let mut seqs = Vec::with_capacity(rows.len());
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(EVENT_ROWS).collect();
-        let mut inserted: Vec<i64> = change_event::Entity::insert_many(chunk)
-            .exec_with_returning_keys(txn)
-            .await?;
-        // Sequence numbers are given in the order of the rows.
-        inserted.sort_unstable();
-        seqs.extend(inserted);
-    }
+    let seqs = bulk::insert_returning_keys(txn, rows, change_event::Column::Seq).await?;
     let product_rows: Vec<change_event_product::ActiveModel> = seqs
         .iter()
         .zip(&products)
@@ -452,11 +436,7 @@ async fn append_all(
                 })
         })
         .collect();
-    for chunk in product_rows.chunks(PRODUCT_ROWS) {
-        change_event_product::Entity::insert_many(chunk.to_vec())
-            .exec(txn)
-            .await?;
-    }
+    bulk::insert(txn, product_rows).await?;
     let last = seqs.last().copied().unwrap_or(0);
     if postgres {
         txn.execute_unprepared(&format!("NOTIFY {CHANNEL}, '{last}'"))

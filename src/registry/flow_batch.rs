@@ -1,5 +1,6 @@
 //! Data flows written in batches: many flows in one change, each checked by the same rules as a
-//! single edit and recorded by the same event, the rows and events in multi-row statements.
+//! single edit and recorded by the same event, the rows and events in a few statements each
+//! ([`super::bulk`]).
 
 use super::changelog::{NewEvent, Transition};
 use super::error::{RegistryError, Result};
@@ -10,7 +11,7 @@ use super::flows::{
 use super::inputs::FlowInput;
 use super::snapshot::FlowRefs;
 use super::validate::Recorded;
-use super::{Actor, Registry, linked};
+use super::{Actor, Registry, bulk, linked};
 use entity::{
     activity_data_subject, data_category, data_flow, data_subject_category, flow_country,
     flow_data_category, flow_data_subject, processing_activity, recipient, transfer,
@@ -18,13 +19,6 @@ use entity::{
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use std::collections::{HashMap, HashSet};
 
-/// Flow rows per multi-row INSERT (10 values each): well below SQLite's 32,766 and
-/// PostgreSQL's 65,535 bind parameters.
-const FLOW_ROWS: usize = 3000;
-/// Link rows (a flow's categories, subjects, countries) per multi-row INSERT (2 values each).
-const LINK_ROWS: usize = 16_000;
-/// Transfer rows per multi-row INSERT (7 values each).
-const TRANSFER_ROWS: usize = 4000;
 /// Ids per `IN (...)` list when reading rows for many flows.
 const IDS_PER_QUERY: usize = 10_000;
 
@@ -41,7 +35,7 @@ struct Checked {
 impl Registry {
     /// Adds many data flows in one change, each checked by the same rules as [`Self::create_flow`]
     /// and recorded by the same FLOW_CREATED event, in order; the rows and events are written
-    /// in multi-row statements, and what the rules need (activities, recipients, exporters,
+    /// in a few statements, and what the rules need (activities, recipients, exporters,
     /// taxonomy) is read once for the whole batch. Every refused flow is listed, and then
     /// nothing is written.
     pub async fn create_flows(
@@ -212,15 +206,8 @@ impl Registry {
 
         phase("checked");
         // The flow rows, then everything that names them.
-        let mut flows: Vec<data_flow::Model> = Vec::with_capacity(checked.len());
-        for chunk in checked.chunks(FLOW_ROWS) {
-            let mut inserted = data_flow::Entity::insert_many(chunk.iter().map(|c| c.row.clone()))
-                .exec_with_returning(txn)
-                .await?;
-            // Row ids are given in the order of the rows.
-            inserted.sort_unstable_by_key(|f| f.id);
-            flows.extend(inserted);
-        }
+        let flows: Vec<data_flow::Model> =
+            bulk::insert_returning(txn, checked.iter().map(|c| c.row.clone()).collect()).await?;
         phase("inserted the flow rows");
         let mut category_rows = Vec::new();
         let mut subject_rows = Vec::new();
@@ -287,26 +274,10 @@ impl Registry {
             events.push(NewEvent::flow(Transition::Created(state)));
         }
         phase("built the events");
-        for chunk in category_rows.chunks(LINK_ROWS) {
-            flow_data_category::Entity::insert_many(chunk.to_vec())
-                .exec(txn)
-                .await?;
-        }
-        for chunk in subject_rows.chunks(LINK_ROWS) {
-            flow_data_subject::Entity::insert_many(chunk.to_vec())
-                .exec(txn)
-                .await?;
-        }
-        for chunk in country_rows.chunks(LINK_ROWS) {
-            flow_country::Entity::insert_many(chunk.to_vec())
-                .exec(txn)
-                .await?;
-        }
-        for chunk in transfer_rows.chunks(TRANSFER_ROWS) {
-            transfer::Entity::insert_many(chunk.to_vec())
-                .exec(txn)
-                .await?;
-        }
+        bulk::insert(txn, category_rows).await?;
+        bulk::insert(txn, subject_rows).await?;
+        bulk::insert(txn, country_rows).await?;
+        bulk::insert(txn, transfer_rows).await?;
         phase("inserted the link rows");
         change.record_all(events).await?;
         phase("appended the events");

@@ -5,6 +5,7 @@
 //! loader call it; it knows nothing about either.
 
 mod activities;
+mod bulk;
 mod changelog;
 mod clock;
 mod conn;
