@@ -71,7 +71,11 @@ impl Context {
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_else(|| "subreg.localhost".into());
         Ok(Self {
-            mailer: Mailer::new(&settings.smtp_url, &settings.mail_dir)?,
+            mailer: Mailer::new(
+                &settings.smtp_url,
+                &settings.mail_dir,
+                settings.dispatch_concurrency,
+            )?,
             webhooks: WebhookSender::new(settings.webhook_timeout, settings.webhook_allow_private)?,
             templates: Templates::new(&settings.templates_dir),
             links: LinkKey::load(&registry).await?,
@@ -277,6 +281,7 @@ async fn dispatch(context: Arc<Context>, records: mpsc::UnboundedSender<Record>)
             continue;
         }
         committed.borrow_and_update();
+        context.mailer.close_idle().await;
         tokio::select! {
             _ = committed.changed() => {}
             () = tokio::time::sleep(context.settings.dispatch_interval) => {}
