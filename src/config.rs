@@ -389,6 +389,10 @@ pub struct NoticeArgs {
     /// Most deliveries sent at once by this process (one at a time per subscriber).
     #[arg(long, env = "SUBREG_NOTICE_CONCURRENCY", default_value_t = NoticeSettings::DEFAULT.dispatch_concurrency)]
     pub notice_concurrency: usize,
+    /// How much nicer (lower in priority) the notice dispatcher's threads run than those that
+    /// serve requests: 0 to 19, as `nice`; 0 on a machine with cores to spare.
+    #[arg(long, env = "SUBREG_NOTICE_NICENESS", default_value_t = NoticeSettings::DEFAULT.dispatch_niceness)]
+    pub notice_niceness: u8,
     /// Milliseconds between looks for due deliveries, beside each commit's wake-up.
     #[arg(long, env = "SUBREG_NOTICE_INTERVAL_MS", default_value_t = NoticeSettings::DEFAULT.dispatch_interval.as_millis() as u64)]
     pub notice_interval_ms: u64,
@@ -416,6 +420,7 @@ impl NoticeArgs {
             webhook_timeout: Duration::from_secs(self.webhook_timeout_secs.max(1)),
             retry_schedule_secs: self.notice_retry_schedule_secs.clone().into(),
             dispatch_concurrency: self.notice_concurrency.max(1),
+            dispatch_niceness: self.notice_niceness.min(19),
             dispatch_interval: Duration::from_millis(self.notice_interval_ms.max(10)),
             lease: Duration::from_secs(self.notice_lease_secs.max(1)),
             form_posts_per_hour: self.form_posts_per_hour,

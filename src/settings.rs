@@ -231,6 +231,10 @@ pub struct NoticeSettings {
     pub retry_schedule_secs: Cow<'static, [u64]>,
     /// Most deliveries this process sends at once (one at a time per subscriber).
     pub dispatch_concurrency: usize,
+    /// How much nicer than the threads that serve requests the dispatcher's threads run (0 to
+    /// 19, as `nice`, on Linux): when every core is busy, a fan-out slows down rather than the
+    /// answers.
+    pub dispatch_niceness: u8,
     /// How often due deliveries are looked for, beside the wake-up of each commit.
     pub dispatch_interval: Duration,
     /// How long a replica holds the subscribers it leased: one that dies leaves them to the
@@ -253,6 +257,7 @@ impl NoticeSettings {
         webhook_timeout: Duration::from_secs(10),
         retry_schedule_secs: Cow::Borrowed(&[5, 300, 1800, 7200, 18000, 36000, 36000]),
         dispatch_concurrency: 64,
+        dispatch_niceness: 5,
         dispatch_interval: Duration::from_secs(1),
         lease: Duration::from_secs(60),
         form_posts_per_hour: 60,

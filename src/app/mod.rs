@@ -95,13 +95,17 @@ impl AppState {
             settings.key_requests_per_minute,
             settings.address_requests_per_minute,
         ));
-        let dispatcher = crate::notices::start(registry.clone(), settings.notices.clone())
-            .await
-            .map_err(|err| {
-                crate::registry::RegistryError::Database(sea_orm::DbErr::Custom(format!(
-                    "cannot start sending notices: {err:#}"
-                )))
-            })?;
+        let dispatcher = crate::notices::start(
+            registry.clone(),
+            settings.notices.clone(),
+            Some(metrics.clone()),
+        )
+        .await
+        .map_err(|err| {
+            crate::registry::RegistryError::Database(sea_orm::DbErr::Custom(format!(
+                "cannot start sending notices: {err:#}"
+            )))
+        })?;
         let form_limits = Arc::new(pages::FormLimits::new(
             settings.notices.form_posts_per_hour,
             settings.notices.confirmations_per_address_per_hour,

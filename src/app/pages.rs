@@ -351,10 +351,7 @@ async fn send_confirmation(
         unsubscribe_url: None,
     };
     let attempted_at = state.inner.registry.now();
-    let sent = notices
-        .mailer
-        .send(&notices.settings.mail_from, &email)
-        .await;
+    let sent = state.inner.dispatcher.send_now(email.clone()).await;
     let record = crate::registry::notices::AttemptRecord {
         delivery: entity::notice_delivery::Model {
             id: 0,

@@ -5,6 +5,12 @@
 //! transaction that records its attempts, so another replica never resends what is recorded;
 //! a replica that dies mid-send leaves its leases to run out, and the next one resends with the
 //! same id.
+//!
+//! The dispatcher runs on a tokio runtime of its own, of one worker thread, with a database pool
+//! of its own: a fan-out to thousands keeps that thread busy rendering, hashing and talking SMTP,
+//! and must not take the threads that answer requests. Every message, the confirmations asked
+//! for on the public pages included, is sent from that runtime, so that the kept SMTP
+//! connections are always driven by its reactor.
 
 use super::links::LinkKey;
 use super::mail::{Email, Mailer, Sent};
@@ -54,6 +60,10 @@ enum Record {
 pub struct Dispatcher {
     pub context: Arc<Context>,
     tasks: Vec<JoinHandle<()>>,
+    handle: tokio::runtime::Handle,
+    /// The dispatcher's own runtime (see the module's documentation); last, so that the tasks
+    /// are aborted before it stops.
+    _runtime: OwnRuntime,
 }
 
 impl Drop for Dispatcher {
@@ -64,6 +74,41 @@ impl Drop for Dispatcher {
     }
 }
 
+/// A runtime that may be dropped from async code (the server's state, or a failed start), which
+/// may not block on the runtime's threads: they are told to stop and left to finish.
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Dispatcher {
+    /// Sends `email` at once (a confirmation request, which is not queued), on the
+    /// dispatcher's runtime and its SMTP connections.
+    pub async fn send_now(&self, email: Email) -> Sent {
+        let context = self.context.clone();
+        self.handle
+            .spawn(async move {
+                context
+                    .mailer
+                    .send(&context.settings.mail_from, &email)
+                    .await
+            })
+            .await
+            .unwrap_or_else(|err| Sent {
+                outcome: entity::AttemptOutcome::Deferred,
+                code: None,
+                reply: None,
+                error: Some(format!("the notice dispatcher stopped: {err}")),
+                transport: self.context.mailer.name(),
+            })
+    }
+}
+
 impl Context {
     pub async fn new(registry: Registry, settings: NoticeSettings) -> anyhow::Result<Self> {
         let domain = url::Url::parse(&settings.public_url)
@@ -71,7 +116,11 @@ impl Context {
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_else(|| "subreg.localhost".into());
         Ok(Self {
-            mailer: Mailer::new(&settings.smtp_url, &settings.mail_dir)?,
+            mailer: Mailer::new(
+                &settings.smtp_url,
+                &settings.mail_dir,
+                settings.dispatch_concurrency,
+            )?,
             webhooks: WebhookSender::new(settings.webhook_timeout, settings.webhook_allow_private)?,
             templates: Templates::new(&settings.templates_dir),
             links: LinkKey::load(&registry).await?,
@@ -245,15 +294,63 @@ fn hostname() -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
-/// Starts the dispatcher of this process.
-pub async fn start(registry: Registry, settings: NoticeSettings) -> anyhow::Result<Dispatcher> {
-    let context = Arc::new(Context::new(registry, settings).await?);
+/// Lowers the calling thread's priority by `niceness` (see
+/// [`NoticeSettings::dispatch_niceness`]): on Linux the nice value belongs to the thread, and
+/// the threads it starts inherit it (the dispatcher's SQLite connections). At 10, a thread that
+/// serves requests gets about nine times the CPU of a dispatcher's thread when both want the
+/// same core, and preempts it when a request arrives. Where that is refused, the thread runs
+/// at the process's priority.
+fn yield_to_requests(niceness: u8) {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let lowered = getpriority_process(None)
+            .and_then(|nice| setpriority_process(None, (nice + i32::from(niceness)).min(19)));
+        if let Err(err) = lowered {
+            tracing::debug!(error = %err, "the notice dispatcher runs at the process's priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = niceness;
+}
+
+/// Connections of the dispatcher's own database pool: the loop, the recorder, and the first
+/// read of an event by the senders that need it, each one statement at a time.
+const DATABASE_CONNECTIONS: u32 = 4;
+
+/// Starts the dispatcher of this process on a runtime of its own (one worker thread), over a
+/// database pool of its own; statements counted in `metrics`.
+pub async fn start(
+    registry: Registry,
+    settings: NoticeSettings,
+    metrics: Option<crate::metrics::Metrics>,
+) -> anyhow::Result<Dispatcher> {
+    let pool = match registry.pool() {
+        Some(pool) => crate::db::pool_beside(pool, DATABASE_CONNECTIONS, metrics)?,
+        None => anyhow::bail!("the dispatcher cannot run inside a batch"),
+    };
+    let registry = registry.over_pool(pool);
+    let niceness = settings.dispatch_niceness;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("subreg-notices")
+        .on_thread_start(move || yield_to_requests(niceness))
+        .enable_all()
+        .build()?;
+    let handle = runtime.handle().clone();
+    let runtime = OwnRuntime(Some(runtime));
+    let context = handle
+        .spawn(async move { Context::new(registry, settings).await })
+        .await??;
+    let context = Arc::new(context);
     let (records, received) = mpsc::unbounded_channel();
-    let recorder = tokio::spawn(record(context.clone(), received));
-    let dispatcher = tokio::spawn(dispatch(context.clone(), records));
+    let recorder = handle.spawn(record(context.clone(), received));
+    let dispatcher = handle.spawn(dispatch(context.clone(), records));
     Ok(Dispatcher {
         context,
         tasks: vec![recorder, dispatcher],
+        handle,
+        _runtime: runtime,
     })
 }
 
@@ -277,6 +374,7 @@ async fn dispatch(context: Arc<Context>, records: mpsc::UnboundedSender<Record>)
             continue;
         }
         committed.borrow_and_update();
+        context.mailer.close_idle().await;
         tokio::select! {
             _ = committed.changed() => {}
             () = tokio::time::sleep(context.settings.dispatch_interval) => {}

@@ -1,11 +1,13 @@
-//! Sending email: through an SMTP server with `lettre` (tokio, rustls), or, with no SMTP server
-//! configured (the embedded default), by writing each message as an .eml file into the mail
-//! directory, which the register then records as written, not sent.
+//! Sending email: through an SMTP server ([`SmtpRelay`]: lettre's protocol and TLS over
+//! connections of our own), or, with no SMTP server configured (the embedded default), by
+//! writing each message as an .eml file into the mail directory, which the register then
+//! records as written, not sent.
 
+use super::smtp::{SmtpError, SmtpRelay, SmtpUrlError};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use std::time::Duration;
+use lettre::{AsyncFileTransport, AsyncTransport, Tokio1Executor};
+use std::sync::Arc;
 
 /// What an attempt came to, as the register keeps it.
 #[derive(Clone, Debug)]
@@ -42,7 +44,7 @@ impl Email {
 /// How messages leave.
 #[derive(Clone)]
 pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(Arc<SmtpRelay>),
     Files {
         dir: std::path::PathBuf,
         transport: AsyncFileTransport<Tokio1Executor>,
@@ -50,18 +52,26 @@ pub enum Mailer {
 }
 
 impl Mailer {
-    /// The SMTP server at `smtp_url`, or the mail directory when it is empty.
-    pub fn new(smtp_url: &str, mail_dir: &str) -> anyhow::Result<Self> {
+    /// The SMTP server at `smtp_url`, keeping up to `connections` open between messages (as
+    /// many as send at once), or the mail directory when the URL is empty.
+    pub fn new(smtp_url: &str, mail_dir: &str, connections: usize) -> Result<Self, SmtpUrlError> {
         if smtp_url.is_empty() {
             return Ok(Self::Files {
                 dir: mail_dir.into(),
                 transport: AsyncFileTransport::new(mail_dir),
             });
         }
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)?
-            .timeout(Some(Duration::from_secs(30)))
-            .build();
-        Ok(Self::Smtp(transport))
+        Ok(Self::Smtp(Arc::new(SmtpRelay::from_url(
+            smtp_url,
+            connections,
+        )?)))
+    }
+
+    /// Closes the SMTP connections that have waited long for a message.
+    pub async fn close_idle(&self) {
+        if let Self::Smtp(relay) = self {
+            relay.close_idle().await;
+        }
     }
 
     /// Sends `email` from `from`: the server's reply, or where the file was written.
@@ -79,7 +89,7 @@ impl Mailer {
             }
         };
         match self {
-            Self::Smtp(smtp) => match smtp.send(message).await {
+            Self::Smtp(relay) => match relay.send(message.envelope(), &message.formatted()).await {
                 Ok(response) => Sent {
                     outcome: entity::AttemptOutcome::Accepted,
                     code: Some(i32::from(u16::from(response.code()))),
@@ -87,7 +97,7 @@ impl Mailer {
                     error: None,
                     transport: "smtp",
                 },
-                Err(err) => Sent {
+                Err(SmtpError::Protocol(err)) => Sent {
                     outcome: if err.is_permanent() {
                         entity::AttemptOutcome::Refused
                     } else {
@@ -96,6 +106,14 @@ impl Mailer {
                     code: err.status().map(|c| i32::from(u16::from(c))),
                     reply: err.status().map(|_| err.to_string()),
                     error: err.status().is_none().then(|| err.to_string()),
+                    transport: "smtp",
+                },
+                // Not reached, or no answer in time: tried again on the schedule.
+                Err(err) => Sent {
+                    outcome: entity::AttemptOutcome::Deferred,
+                    code: None,
+                    reply: None,
+                    error: Some(err.to_string()),
                     transport: "smtp",
                 },
             },
@@ -128,7 +146,7 @@ impl Mailer {
         }
     }
 
-    fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Self::Smtp(_) => "smtp",
             Self::Files { .. } => "file",

@@ -13,6 +13,7 @@ pub mod links;
 pub mod mail;
 pub mod plan;
 pub mod render;
+pub mod smtp;
 pub mod webhook;
 
 pub use dispatch::{Dispatcher, start};

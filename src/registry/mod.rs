@@ -234,6 +234,16 @@ impl Registry {
         &self.conn
     }
 
+    /// The same registry (its clock, caches, SQLite writer's turn and wake-ups) over another
+    /// pool of connections to the same database: the notice dispatcher's, which runs on a
+    /// runtime of its own, so that no connection is driven by the other runtime's reactor.
+    pub fn over_pool(&self, pool: DatabaseConnection) -> Self {
+        Self {
+            conn: Conn::Pool(pool),
+            ..self.clone()
+        }
+    }
+
     /// The connection pool, for read-only inspection (tools and tests); `None` inside a batch.
     pub fn pool(&self) -> Option<&DatabaseConnection> {
         match &self.conn {

@@ -518,6 +518,198 @@ async fn webhooks_are_retried_honouring_retry_after_and_an_endpoint_gone_is_disa
     );
 }
 
+/// Registers a webhook endpoint at `url` for `customer`, whose owner is told at `contact`; its
+/// id and signing secret.
+async fn register_endpoint(
+    server: &TestServer,
+    url: &str,
+    customer: &str,
+    contact: &str,
+) -> (Value, String) {
+    let data = server
+        .data(
+            r#"mutation($url: String!, $customer: String!, $contact: String!) {
+                registerWebhookEndpoint(input: { url: $url, customer: $customer,
+                    contactEmail: $contact, scope: ALL_PUBLIC_CHANGES }) { secret endpoint { id } } }"#,
+            json!({ "url": url, "customer": customer, "contact": contact }),
+        )
+        .await;
+    let registered = &data["registerWebhookEndpoint"];
+    (
+        registered["endpoint"]["id"].clone(),
+        registered["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn endpoints_that_keep_failing_are_disabled_when_the_retries_run_out_and_their_owners_told() {
+    let sink = SmtpSink::start();
+    // Retries after 1 s and 1 s: three attempts, then the delivery fails.
+    let server = server_with(&sink, NoticeSettings::default()).await;
+    let failing = Receiver::always(500).await;
+    // An address nothing listens on: every attempt's connection is refused.
+    let refusing = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/hook", listener.local_addr().unwrap())
+    };
+    let healthy = Receiver::start(Vec::new()).await;
+    let (_, secret) =
+        register_endpoint(&server, &failing.url, "Failing Corp", "ops@failing.test").await;
+    failing.trust(&[&secret]);
+    register_endpoint(&server, &refusing, "Refusing Ltd", "ops@refusing.test").await;
+    let (_, secret) =
+        register_endpoint(&server, &healthy.url, "Healthy GmbH", "ops@healthy.test").await;
+    healthy.trust(&[&secret]);
+
+    let change = announce(&server).await;
+    let settled = |customer: &'static str| {
+        move |nodes: &[Value]| {
+            nodes
+                .iter()
+                .any(|d| d["customer"] == customer && d["status"] == "FAILED")
+        }
+    };
+    register_until(&server, &change, settled("Failing Corp")).await;
+    let register = register_until(&server, &change, settled("Refusing Ltd")).await;
+    let by = |customer: &str| {
+        register
+            .iter()
+            .find(|d| d["customer"] == customer && d["channel"] == "WEBHOOK")
+            .unwrap()
+            .clone()
+    };
+
+    // Each attempt is in the register, with what came of it: the status, or the refusal.
+    let failed = by("Failing Corp");
+    let attempts = failed["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{failed:#}");
+    for attempt in attempts {
+        assert_eq!(attempt["outcome"], "DEFERRED");
+        assert_eq!(attempt["code"], 500);
+        assert_eq!(attempt["contentHash"], failed["contentHash"]);
+    }
+    let tried = failing.received();
+    assert_eq!(tried.len(), 3, "one request per attempt");
+    assert!(tried.iter().all(|r| r.verified && r.id == change));
+    let refused = by("Refusing Ltd");
+    let attempts = refused["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{refused:#}");
+    for attempt in attempts {
+        assert_eq!(attempt["outcome"], "DEFERRED");
+        assert_eq!(attempt["code"], Value::Null);
+        assert!(attempt["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    assert_eq!(by("Healthy GmbH")["status"], "ACCEPTED");
+
+    // Both endpoints are disabled, saying why.
+    let endpoints = server
+        .data(
+            "{ webhookEndpoints { customer url status disabledReason } }",
+            json!({}),
+        )
+        .await;
+    let endpoint = |customer: &str| {
+        endpoints["webhookEndpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["customer"] == customer)
+            .unwrap()
+            .clone()
+    };
+    for (customer, delivery) in [("Failing Corp", &failed), ("Refusing Ltd", &refused)] {
+        let endpoint = endpoint(customer);
+        assert_eq!(endpoint["status"], "DISABLED", "{endpoint:#}");
+        assert_eq!(
+            endpoint["disabledReason"],
+            format!(
+                "every attempt to deliver {} failed",
+                delivery["messageId"].as_str().unwrap()
+            )
+        );
+    }
+    assert_eq!(endpoint("Healthy GmbH")["status"], "ACTIVE");
+
+    // Their owners are told by email, the register keeps that notice too, and what was queued
+    // for the endpoints behind the failed notice is cancelled, not sent.
+    for (owner, url, customer, delivery) in [
+        (
+            "ops@failing.test",
+            failing.url.as_str(),
+            "Failing Corp",
+            &failed,
+        ),
+        (
+            "ops@refusing.test",
+            refusing.as_str(),
+            "Refusing Ltd",
+            &refused,
+        ),
+    ] {
+        let told = sink.wait_for(owner, |m| !m.is_empty()).await;
+        assert_eq!(told.len(), 1);
+        assert!(told[0].header("subject").unwrap().contains("disabled"));
+        assert!(told[0].body.contains(url));
+        assert!(told[0].body.contains("every attempt to deliver"));
+        let deadline = std::time::Instant::now() + crate::common::PATIENCE;
+        let nodes = loop {
+            let data = server.data(REGISTER, json!({ "customer": customer })).await;
+            let nodes = data["noticeRegister"]["nodes"].as_array().unwrap().clone();
+            let settled = nodes.iter().all(|d| d["status"] != "QUEUED");
+            if settled && nodes.iter().any(|d| d["kind"] == "ENDPOINT_DISABLED") {
+                break nodes;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not settled for {customer}: {nodes:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let notice = nodes
+            .iter()
+            .find(|d| d["kind"] == "ENDPOINT_DISABLED")
+            .unwrap();
+        assert_eq!(notice["address"], owner);
+        assert_eq!(notice["status"], "ACCEPTED");
+        assert_eq!(notice["attempts"][0]["outcome"], "ACCEPTED");
+        for later in nodes
+            .iter()
+            .filter(|d| d["kind"] == "CHANGE" && d["messageId"] != delivery["messageId"])
+        {
+            assert_eq!(later["status"], "CANCELLED", "{later:#}");
+            assert_eq!(later["attempts"], json!([]));
+        }
+    }
+
+    // The next change goes to the endpoint still active only.
+    server
+        .rename(
+            &server.recipient_id("aws").await,
+            "Amazon Web Services EMEA S.a r.l.",
+        )
+        .await;
+    let renamed = server.history(json!({})).await.last().unwrap()["cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let register = register_until(&server, &renamed, |n| {
+        n.iter().any(|d| d["status"] == "ACCEPTED")
+    })
+    .await;
+    let customers: Vec<&str> = register
+        .iter()
+        .filter(|d| d["channel"] == "WEBHOOK")
+        .filter_map(|d| d["customer"].as_str())
+        .collect();
+    assert_eq!(customers, ["Healthy GmbH"]);
+    assert!(healthy.received().iter().any(|r| r.id == renamed));
+    assert_eq!(
+        failing.received().len(),
+        3,
+        "nothing more to a disabled endpoint"
+    );
+}
+
 #[tokio::test]
 async fn webhook_targets_inside_the_network_are_refused_unless_the_operator_allows_them() {
     let server = TestServer::start().await;
