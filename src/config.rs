@@ -360,6 +360,10 @@ pub struct NoticeArgs {
     /// `smtps://user:password@host`); empty to write .eml files into --mail-dir instead.
     #[arg(long, env = "SUBREG_SMTP_URL", default_value_t = NoticeSettings::DEFAULT.smtp_url)]
     pub smtp_url: String,
+    /// A PEM file of certificates to trust, beside the public roots, as issuers of the SMTP
+    /// server's certificate (an internal relay's own certificate authority).
+    #[arg(long, env = "SUBREG_SMTP_CA_FILE", default_value_t = NoticeSettings::DEFAULT.smtp_ca_file)]
+    pub smtp_ca_file: String,
     /// The From address of notices.
     #[arg(long, env = "SUBREG_MAIL_FROM", default_value_t = NoticeSettings::DEFAULT.mail_from.to_string())]
     pub mail_from: String,
@@ -413,6 +417,7 @@ impl NoticeArgs {
         NoticeSettings {
             public_url: self.public_url.trim_end_matches('/').to_owned(),
             smtp_url: self.smtp_url.clone(),
+            smtp_ca_file: self.smtp_ca_file.clone(),
             mail_from: self.mail_from.clone().into(),
             mail_dir: self.mail_dir.clone().into(),
             templates_dir: self.templates_dir.clone(),

@@ -213,6 +213,9 @@ pub struct NoticeSettings {
     /// `smtp://host:587?tls=required`); empty to write each message as an .eml file into
     /// `mail_dir` instead.
     pub smtp_url: String,
+    /// A PEM file of certificates trusted, beside the public roots, to have issued the SMTP
+    /// server's certificate (an internal relay's own certificate authority); empty for none.
+    pub smtp_ca_file: String,
     /// The notices' From address.
     pub mail_from: Cow<'static, str>,
     /// Where messages are written when no SMTP server is configured.
@@ -250,6 +253,7 @@ impl NoticeSettings {
     pub const DEFAULT: Self = Self {
         public_url: String::new(),
         smtp_url: String::new(),
+        smtp_ca_file: String::new(),
         mail_from: Cow::Borrowed("Subprocessor notices <notices@localhost>"),
         mail_dir: Cow::Borrowed("notices-outbox"),
         templates_dir: String::new(),

@@ -118,6 +118,7 @@ impl Context {
         Ok(Self {
             mailer: Mailer::new(
                 &settings.smtp_url,
+                &settings.smtp_ca_file,
                 &settings.mail_dir,
                 settings.dispatch_concurrency,
             )?,

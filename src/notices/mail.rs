@@ -52,17 +52,31 @@ pub enum Mailer {
 }
 
 impl Mailer {
-    /// The SMTP server at `smtp_url`, keeping up to `connections` open between messages (as
-    /// many as send at once), or the mail directory when the URL is empty.
-    pub fn new(smtp_url: &str, mail_dir: &str, connections: usize) -> Result<Self, SmtpUrlError> {
+    /// The SMTP server at `smtp_url`, its certificate issued by a public root or one of those
+    /// in `ca_file` (a PEM file; empty for none), keeping up to `connections` open between
+    /// messages (as many as send at once); or the mail directory when the URL is empty.
+    pub fn new(
+        smtp_url: &str,
+        ca_file: &str,
+        mail_dir: &str,
+        connections: usize,
+    ) -> Result<Self, SmtpUrlError> {
         if smtp_url.is_empty() {
             return Ok(Self::Files {
                 dir: mail_dir.into(),
                 transport: AsyncFileTransport::new(mail_dir),
             });
         }
+        let roots = match ca_file {
+            "" => None,
+            path => Some(std::fs::read(path).map_err(|source| SmtpUrlError::CaFile {
+                path: path.to_owned(),
+                source,
+            })?),
+        };
         Ok(Self::Smtp(Arc::new(SmtpRelay::from_url(
             smtp_url,
+            roots.as_deref(),
             connections,
         )?)))
     }

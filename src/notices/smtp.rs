@@ -13,12 +13,15 @@
 //!
 //! `--smtp-url` means what it meant with lettre's transport (the same schemes, ports, `tls`
 //! parameter, HELO name and credentials, see [`SmtpRelay::from_url`]); TLS is lettre's own
-//! (rustls, the same certificate checks), whether by STARTTLS or implicit.
+//! (rustls, the same certificate checks, with the operator's own authorities beside the public
+//! roots: `--smtp-ca-file`), whether by STARTTLS or implicit.
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::Error as ProtocolError;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
 use std::io;
@@ -58,6 +61,12 @@ pub enum SmtpUrlError {
     Credentials(#[from] std::str::Utf8Error),
     #[error("the SMTP server's TLS parameters cannot be built: {0}")]
     Tls(#[source] ProtocolError),
+    #[error("cannot read the SMTP server's certificate authorities from {path}: {source}")]
+    CaFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Why a message was not handed over.
@@ -113,17 +122,28 @@ impl SmtpRelay {
     /// The server `url` names, as lettre's `AsyncSmtpTransport::from_url` reads it: `smtp://`
     /// (port 25, plain), `?tls=required` or `?tls=opportunistic` (port 587, STARTTLS),
     /// `smtps://` (port 465, implicit TLS); the path as the HELO name; `user:password@`
-    /// (percent-encoded) to authenticate (PLAIN or LOGIN). `keep_at_most` idle connections are
-    /// kept for the next messages.
-    pub fn from_url(url: &str, keep_at_most: usize) -> Result<Self, SmtpUrlError> {
+    /// (percent-encoded) to authenticate (PLAIN or LOGIN). The server's certificate must be
+    /// issued by a public root (webpki-roots) or by one of the PEM certificates in `roots`.
+    /// `keep_at_most` idle connections are kept for the next messages.
+    pub fn from_url(
+        url: &str,
+        roots: Option<&[u8]>,
+        keep_at_most: usize,
+    ) -> Result<Self, SmtpUrlError> {
         let url = url::Url::parse(url)?;
         let host = url.host_str().ok_or(SmtpUrlError::NoHost)?.to_owned();
         let tls = url
             .query_pairs()
             .find(|(k, _)| k == "tls")
             .map(|(_, v)| v.into_owned());
-        let parameters =
-            || TlsParameters::new(tls_domain(&host).to_owned()).map_err(SmtpUrlError::Tls);
+        let parameters = || {
+            let mut builder = TlsParameters::builder(tls_domain(&host).to_owned());
+            if let Some(pem) = roots {
+                builder = builder
+                    .add_root_certificate(Certificate::from_pem(pem).map_err(SmtpUrlError::Tls)?);
+            }
+            builder.build_rustls().map_err(SmtpUrlError::Tls)
+        };
         let (security, default_port) = match (url.scheme(), tls.as_deref()) {
             ("smtp", None) => (Security::None, 25),
             ("smtp", Some("required")) => (Security::Required(parameters()?), 587),
@@ -354,7 +374,7 @@ mod tests {
     use super::*;
 
     fn relay(url: &str) -> SmtpRelay {
-        SmtpRelay::from_url(url, 4).unwrap()
+        SmtpRelay::from_url(url, None, 4).unwrap()
     }
 
     #[test]
@@ -387,15 +407,15 @@ mod tests {
     #[test]
     fn an_unknown_scheme_or_tls_mode_is_refused() {
         assert!(matches!(
-            SmtpRelay::from_url("http://mail.example.com", 4),
+            SmtpRelay::from_url("http://mail.example.com", None, 4),
             Err(SmtpUrlError::UnknownScheme { .. })
         ));
         assert!(matches!(
-            SmtpRelay::from_url("smtp://mail.example.com?tls=maybe", 4),
+            SmtpRelay::from_url("smtp://mail.example.com?tls=maybe", None, 4),
             Err(SmtpUrlError::UnknownScheme { .. })
         ));
         assert!(matches!(
-            SmtpRelay::from_url("smtp://", 4),
+            SmtpRelay::from_url("smtp://", None, 4),
             Err(SmtpUrlError::NoHost) | Err(SmtpUrlError::Unparsable(_))
         ));
     }

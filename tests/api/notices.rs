@@ -4,7 +4,7 @@
 //! reference crate, the Atom feed, and the notice register.
 
 use crate::change_feed::propose_subprocessor;
-use crate::common::notices::{Receiver, SmtpSink, browser};
+use crate::common::notices::{Receiver, RelayCertificates, SinkTls, SmtpSink, browser};
 use crate::common::{Setup, TestServer, client_with_key};
 use entity::Role;
 use serde_json::{Value, json};
@@ -318,6 +318,82 @@ async fn a_customer_subscribes_in_a_browser_and_is_told_of_the_next_announcement
         .await
         .unwrap();
     assert_eq!(forged.status(), 400);
+}
+
+/// Adds a contractual notice address and announces a new subprocessor; the register's notice
+/// to that address once settled.
+async fn notice_to(server: &TestServer, email: &str) -> Value {
+    server
+        .data(
+            r#"mutation($email: String!) { addNoticeContact(input: { customer: "Example Bank N.V.", email: $email }) { status } }"#,
+            json!({ "email": email }),
+        )
+        .await;
+    let change = announce(server).await;
+    let register = register_until(server, &change, |n| {
+        n.iter()
+            .any(|d| d["address"] == email && d["status"] != "QUEUED")
+    })
+    .await;
+    register
+        .into_iter()
+        .find(|d| d["address"] == email)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn mail_goes_to_a_relay_by_starttls_or_implicit_tls_and_its_certificate_is_checked() {
+    let certificates = RelayCertificates::make();
+    for (tls, url) in [
+        (SinkTls::StartTls, "smtp://localhost:{port}?tls=required"),
+        (SinkTls::Implicit, "smtps://localhost:{port}"),
+    ] {
+        let sink = SmtpSink::start_with(tls, Some(&certificates));
+        let url = url.replace("{port}", &sink.port.to_string());
+        // The relay's certificate is issued by the operator's own authority, named by
+        // --smtp-ca-file: the message goes through, encrypted.
+        let trusting = server_through(&url, &certificates.path("ca.pem")).await;
+        let notice = notice_to(&trusting, "dpo@bank.test").await;
+        assert_eq!(notice["status"], "ACCEPTED", "{tls:?}: {notice:#}");
+        let mail = sink
+            .wait_for("dpo@bank.test", |m| !m.is_empty())
+            .await
+            .remove(0);
+        assert_eq!(
+            mail.header("message-id")
+                .map(|id| id.trim_matches(['<', '>'])),
+            notice["messageId"].as_str(),
+            "{tls:?}"
+        );
+        assert_eq!(notice["transport"], "smtp");
+        // Without it, the same relay is not trusted: nothing is sent, and the register says
+        // why.
+        let doubting = server_through(&url, "").await;
+        let notice = notice_to(&doubting, "cfo@bank.test").await;
+        assert_ne!(notice["status"], "ACCEPTED", "{tls:?}: {notice:#}");
+        let error = notice["attempts"][0]["error"].as_str().unwrap_or_default();
+        assert!(error.contains("certificate"), "{tls:?}: {notice:#}");
+        assert_eq!(sink.messages().len(), 1, "{tls:?}");
+    }
+}
+
+/// A server that sends mail to the relay at `url`, trusting the certificate authorities in
+/// `ca_file` beside the public roots.
+async fn server_through(url: &str, ca_file: &str) -> TestServer {
+    TestServer::setup(Setup {
+        settings: ServerSettings {
+            notices: NoticeSettings {
+                smtp_url: url.to_owned(),
+                smtp_ca_file: ca_file.to_owned(),
+                retry_schedule_secs: vec![1].into(),
+                dispatch_interval: Duration::from_millis(200),
+                ..NoticeSettings::default()
+            },
+            ..ServerSettings::default()
+        },
+        ..Setup::default()
+    })
+    .await
 }
 
 #[tokio::test]

@@ -6,13 +6,16 @@ recipient's local part:
   defer...@    451 at RCPT for the first two attempts, then accepted (temporary: retried)
   anything     250
 
-    /usr/bin/python3 tests/smtp/sink.py PORT DIR
+    /usr/bin/python3 tests/smtp/sink.py PORT DIR [starttls|tls CERT KEY]
+With starttls, it requires STARTTLS before a message; with tls, it speaks TLS from the first
+byte (implicit TLS, as on port 465); either with the certificate chain CERT and its key KEY.
 It prints "ready" once it listens, and runs until killed.
 """
 
 import asyncio
 import itertools
 import os
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
@@ -49,7 +52,16 @@ class Sink:
 def main():
     port, directory = int(sys.argv[1]), sys.argv[2]
     os.makedirs(directory, exist_ok=True)
-    controller = Controller(Sink(directory), hostname="127.0.0.1", port=port)
+    tls = {}
+    if len(sys.argv) > 3:
+        mode, cert, key = sys.argv[3:6]
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        if mode == "starttls":
+            tls = {"tls_context": context, "require_starttls": True}
+        else:
+            tls = {"ssl_context": context}
+    controller = Controller(Sink(directory), hostname="127.0.0.1", port=port, **tls)
     controller.start()
     print("ready", flush=True)
     try:

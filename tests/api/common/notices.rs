@@ -69,16 +69,125 @@ impl Mail {
     }
 }
 
+/// How the sink speaks TLS: not at all, by STARTTLS (required), or from the first byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SinkTls {
+    None,
+    StartTls,
+    Implicit,
+}
+
+/// A certificate authority of the test's own and a certificate it issued for `localhost`
+/// (made by the openssl command line): what an internal mail relay has.
+pub struct RelayCertificates {
+    pub dir: tempfile::TempDir,
+}
+
+impl RelayCertificates {
+    pub fn make() -> Self {
+        let dir = tempfile::tempdir().expect("a certificate directory");
+        let run = |args: &[&str]| {
+            let status = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run openssl");
+            assert!(status.success(), "openssl {args:?}");
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-subj",
+            "/CN=Subreg test relay CA",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "relay.key",
+            "-out",
+            "relay.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        std::fs::write(
+            dir.path().join("relay.ext"),
+            "basicConstraints=critical,CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n\
+             extendedKeyUsage=serverAuth\n",
+        )
+        .expect("write the extensions");
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "relay.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "relay.ext",
+            "-out",
+            "relay.pem",
+        ]);
+        Self { dir }
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+}
+
 impl SmtpSink {
     pub fn start() -> Self {
+        Self::start_with(SinkTls::None, None)
+    }
+
+    /// A sink that speaks TLS with `certificates`' relay certificate.
+    pub fn start_with(tls: SinkTls, certificates: Option<&RelayCertificates>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
         let dir = tempfile::tempdir().expect("a mail directory");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp/sink.py");
+        let mut args = vec![
+            script.to_owned(),
+            port.to_string(),
+            dir.path().display().to_string(),
+        ];
+        if let Some(certificates) = certificates {
+            let mode = match tls {
+                SinkTls::None => None,
+                SinkTls::StartTls => Some("starttls"),
+                SinkTls::Implicit => Some("tls"),
+            };
+            if let Some(mode) = mode {
+                args.extend([
+                    mode.to_owned(),
+                    certificates.path("relay.pem"),
+                    certificates.path("relay.key"),
+                ]);
+            }
+        }
         let child = Command::new(PYTHON)
-            .args([script, &port.to_string(), &dir.path().display().to_string()])
+            .args(&args)
             .stdout(Stdio::null())
             .spawn()
             .expect("start the SMTP server: install python3-aiosmtpd");
