@@ -31,7 +31,8 @@ where
     Ok(())
 }
 
-/// Inserts `rows`, in order, and returns the inserted models in the order of the rows.
+/// Inserts `rows`, in order, and returns the inserted models as RETURNING lists them, an order
+/// neither database promises: sort them by their key to have the order of the rows.
 pub(super) async fn insert_returning<A, C>(
     conn: &C,
     rows: Vec<A>,

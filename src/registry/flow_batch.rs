@@ -206,8 +206,10 @@ impl Registry {
 
         phase("checked");
         // The flow rows, then everything that names them.
-        let flows: Vec<data_flow::Model> =
+        let mut flows: Vec<data_flow::Model> =
             bulk::insert_returning(txn, checked.iter().map(|c| c.row.clone()).collect()).await?;
+        // Ids are given in the order of the rows.
+        flows.sort_unstable_by_key(|f| f.id);
         phase("inserted the flow rows");
         let mut category_rows = Vec::new();
         let mut subject_rows = Vec::new();
