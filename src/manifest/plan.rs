@@ -19,7 +19,7 @@ use crate::registry::inputs::{
     ActivityInput, ActivityPatch, FlowInput, FlowPatch, RecipientInput, RecipientPatch,
 };
 use crate::registry::notices::SubscriberFilter;
-use crate::registry::{Actor, Registry, RegistryError, Snapshot, latest_seq};
+use crate::registry::{Actor, Refusals, Registry, RegistryError, Snapshot, latest_seq};
 use chrono::{DateTime, Utc};
 use entity::{ChangeKind, FieldChanges, NoticeChannel, RecipientStatus, SubscriberStatus};
 use serde::Serialize;
@@ -563,6 +563,42 @@ fn recipient_of(event: &ChangeEvent) -> String {
     }
 }
 
+/// Adds the entries `added` (each beside its position in the file) by `create`, a batch that
+/// is refused whole: the refused ones are returned with why, and the rest added again without
+/// them, so that the entries that name them are checked too and every problem is listed.
+async fn add_all<I, M, Fut>(
+    mut added: Vec<(usize, I)>,
+    create: impl Fn(Vec<I>) -> Fut,
+) -> Result<(Vec<(usize, M)>, Vec<(usize, RegistryError)>), RegistryError>
+where
+    I: Clone,
+    Fut: std::future::Future<Output = Result<Result<Vec<M>, Refusals>, RegistryError>>,
+{
+    let mut refused = Vec::new();
+    while !added.is_empty() {
+        match create(added.iter().map(|(_, input)| input.clone()).collect()).await? {
+            Ok(created) => {
+                let positions = added.iter().map(|(i, _)| *i);
+                return Ok((positions.zip(created).collect(), refused));
+            }
+            Err(refusals) => {
+                let mut out: HashSet<usize> = HashSet::new();
+                for (n, err) in refusals {
+                    out.insert(n);
+                    refused.push((added[n].0, err));
+                }
+                added = added
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(n, _)| !out.contains(n))
+                    .map(|(_, entry)| entry)
+                    .collect();
+            }
+        }
+    }
+    Ok((Vec::new(), refused))
+}
+
 /// Plans (`commit == false`: the run is rolled back) or applies a manifest, by `actor` for
 /// `reason`, in one transaction of the registry layer's writes: the change events and notices
 /// are those of the same edits made one by one.
@@ -666,43 +702,58 @@ pub async fn run(
         .collect();
     let mut failed: HashSet<&str> = HashSet::new();
     let mut to_announce: Vec<(i32, &RecipientInput)> = Vec::new();
+    // Changes one by one; additions in one batch. Either way each is recorded in file order.
+    let mut written: Vec<(usize, i32)> = Vec::new();
+    let mut added: Vec<(usize, RecipientInput)> = Vec::new();
     for (i, desired) in file.recipients.iter().enumerate() {
         let live_entry = live_recipients.get(desired.key.as_str());
-        let (write, announce, held) = under_notice_period(desired, live_entry.map(|(_, r)| *r));
-        let result = match live_entry {
-            None => r
-                .create_recipient(write.clone(), actor, reason)
-                .await
-                .map(|created| Some(created.id)),
-            Some((id, old)) if recipient_form(&write) != **old => r
-                .update_recipient(*id, recipient_patch(write.clone()), actor, reason)
-                .await
-                .map(|_| Some(*id)),
-            Some((id, _)) => Ok(Some(*id)),
-        };
-        match result {
-            Ok(Some(id)) => {
-                recipient_ids.insert(desired.key.clone(), id);
-                if announce {
-                    to_announce.push((id, desired));
-                }
-                if let Some(reason) = held
-                    && !(announce && options.announce)
+        let (write, _, _) = under_notice_period(desired, live_entry.map(|(_, r)| *r));
+        match live_entry {
+            None => added.push((i, write)),
+            Some((id, old)) if recipient_form(&write) != **old => {
+                match r
+                    .update_recipient(*id, recipient_patch(write), actor, reason)
+                    .await
                 {
-                    plan.held.push(Held {
-                        key: desired.key.clone(),
-                        requested: desired.status,
-                        status: write.status,
-                        reason: reason.to_owned(),
-                        effective_at: None,
-                    });
+                    Ok(_) => written.push((i, *id)),
+                    Err(err) => {
+                        failed.insert(desired.key.as_str());
+                        problems.refused("recipients", Some(i), &desired.key, err)?;
+                    }
                 }
             }
-            Ok(None) => {}
-            Err(err) => {
-                failed.insert(desired.key.as_str());
-                problems.refused("recipients", Some(i), &desired.key, err)?;
-            }
+            Some((id, _)) => written.push((i, *id)),
+        }
+    }
+    let (created, refused) = add_all(added, |inputs| async move {
+        r.create_recipients(&inputs, actor, reason).await
+    })
+    .await?;
+    written.extend(created.into_iter().map(|(i, c)| (i, c.id)));
+    for (i, err) in refused {
+        let desired = &file.recipients[i];
+        failed.insert(desired.key.as_str());
+        problems.refused("recipients", Some(i), &desired.key, err)?;
+    }
+    written.sort_unstable();
+    for (i, id) in written {
+        let desired = &file.recipients[i];
+        let live_entry = live_recipients.get(desired.key.as_str());
+        let (write, announce, held) = under_notice_period(desired, live_entry.map(|(_, r)| *r));
+        recipient_ids.insert(desired.key.clone(), id);
+        if announce {
+            to_announce.push((id, desired));
+        }
+        if let Some(reason) = held
+            && !(announce && options.announce)
+        {
+            plan.held.push(Held {
+                key: desired.key.clone(),
+                requested: desired.status,
+                status: write.status,
+                reason: reason.to_owned(),
+                effective_at: None,
+            });
         }
     }
 
@@ -716,27 +767,33 @@ pub async fn run(
         .iter()
         .map(|(k, (id, _))| ((*k).to_owned(), *id))
         .collect();
+    let mut added: Vec<(usize, ActivityInput)> = Vec::new();
     for (i, desired) in file.processing_activities.iter().enumerate() {
-        let result = match live_activities.get(desired.key.as_str()) {
-            None => r
-                .create_activity(desired.clone(), actor, reason)
-                .await
-                .map(|created| created.id),
-            Some((id, old)) if activity_form(desired) != **old => r
-                .update_activity(*id, activity_patch(desired.clone()), actor, reason)
-                .await
-                .map(|_| *id),
-            Some((id, _)) => Ok(*id),
-        };
-        match result {
-            Ok(id) => {
-                activity_ids.insert(desired.key.clone(), id);
+        match live_activities.get(desired.key.as_str()) {
+            None => added.push((i, desired.clone())),
+            Some((id, old)) if activity_form(desired) != **old => {
+                if let Err(err) = r
+                    .update_activity(*id, activity_patch(desired.clone()), actor, reason)
+                    .await
+                {
+                    failed.insert(desired.key.as_str());
+                    problems.refused("processing_activities", Some(i), &desired.key, err)?;
+                }
             }
-            Err(err) => {
-                failed.insert(desired.key.as_str());
-                problems.refused("processing_activities", Some(i), &desired.key, err)?;
-            }
+            Some(_) => {}
         }
+    }
+    let (created, refused) = add_all(added, |inputs| async move {
+        r.create_activities(&inputs, actor, reason).await
+    })
+    .await?;
+    for (i, c) in created {
+        activity_ids.insert(file.processing_activities[i].key.clone(), c.id);
+    }
+    for (i, err) in refused {
+        let desired = &file.processing_activities[i];
+        failed.insert(desired.key.as_str());
+        problems.refused("processing_activities", Some(i), &desired.key, err)?;
     }
 
     phase("taxonomy, recipients and activities");

@@ -5,7 +5,7 @@ use super::error::{RegistryError, Result};
 use super::flows::{record_shown_changes, states_of_flows};
 use super::inputs::{ActivityInput, ActivityPatch};
 use super::snapshot::{ActivityLinks, ActivitySnapshot};
-use super::taxonomy::{resolve_categories, resolve_products, resolve_subjects};
+use super::taxonomy::resolve_in;
 use super::{Actor, Registry, linked, validate};
 use chrono::{DateTime, Utc};
 use entity::{
@@ -70,13 +70,75 @@ async fn links_of(conn: &impl ConnectionTrait, id: i32) -> Result<ActivityLinks>
     })
 }
 
-/// Validates `input` and writes the activity row and its links; returns the row and its links.
-async fn store(
-    txn: &DatabaseTransaction,
+/// The taxonomy's terms by key, read once for any number of activities.
+pub(super) struct Terms {
+    categories: HashMap<String, i32>,
+    subjects: HashMap<String, i32>,
+    products: HashMap<String, i32>,
+}
+
+impl Terms {
+    pub(super) async fn read(conn: &impl ConnectionTrait) -> Result<Self> {
+        Ok(Self {
+            categories: data_category::Entity::find()
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|t| (t.key, t.id))
+                .collect(),
+            subjects: data_subject_category::Entity::find()
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|t| (t.key, t.id))
+                .collect(),
+            products: product::Entity::find()
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|t| (t.key, t.id))
+                .collect(),
+        })
+    }
+
+    /// The keys of the terms an activity with these links links to, as [`links_of`] reads them
+    /// back: each list sorted.
+    pub(super) fn links(&self, checked: &Checked) -> ActivityLinks {
+        let keys = |ids: &[i32], terms: &HashMap<String, i32>| {
+            let mut keys: Vec<String> = terms
+                .iter()
+                .filter(|(_, id)| ids.contains(id))
+                .map(|(key, _)| key.clone())
+                .collect();
+            keys.sort();
+            keys
+        };
+        ActivityLinks {
+            data_subjects: keys(&checked.subject_ids, &self.subjects),
+            data_categories: keys(&checked.category_ids, &self.categories),
+            products: keys(&checked.product_ids, &self.products),
+        }
+    }
+}
+
+/// An activity's row and the terms it links to, checked.
+pub(super) struct Checked {
+    pub(super) row: processing_activity::ActiveModel,
+    /// The data categories' keys as given (each flow's must stay covered by them).
+    categories: Vec<String>,
+    pub(super) category_ids: Vec<i32>,
+    pub(super) subject_ids: Vec<i32>,
+    pub(super) product_ids: Vec<i32>,
+}
+
+/// Checks `input`, a new activity or the new state of `existing`, against the record's rules
+/// (Art. 30(1)) and the taxonomy.
+pub(super) fn check_activity(
     existing: Option<&processing_activity::Model>,
     input: &ActivityInput,
     now: DateTime<Utc>,
-) -> Result<(processing_activity::Model, ActivitySnapshot)> {
+    terms: &Terms,
+) -> Result<Checked> {
     let key = validate::key("key", &input.key)?;
     let name = validate::name("name", &input.name)?;
     let purposes = validate::texts("purposes", &input.purposes)?;
@@ -98,11 +160,31 @@ async fn store(
     let categories = validate::category_keys("dataCategories", &input.data_categories)?;
     let subjects = validate::keys("dataSubjects", &input.data_subjects)?;
     let products = validate::keys("products", &input.products)?;
-    let category_ids = resolve_categories(txn, "dataCategories", &categories).await?;
-    let subject_ids = resolve_subjects(txn, "dataSubjects", &subjects).await?;
-    let product_ids = resolve_products(txn, "products", &products).await?;
-
-    let mut row = processing_activity::ActiveModel {
+    fn by_key<'a>(terms: &HashMap<String, i32>, asked: &'a [String]) -> HashMap<&'a str, i32> {
+        asked
+            .iter()
+            .filter_map(|k| terms.get(k).map(|id| (k.as_str(), *id)))
+            .collect()
+    }
+    let category_ids = resolve_in(
+        "dataCategories",
+        &categories,
+        &by_key(&terms.categories, &categories),
+        "data category",
+    )?;
+    let subject_ids = resolve_in(
+        "dataSubjects",
+        &subjects,
+        &by_key(&terms.subjects, &subjects),
+        "data subject category",
+    )?;
+    let product_ids = resolve_in(
+        "products",
+        &products,
+        &by_key(&terms.products, &products),
+        "product",
+    )?;
+    let row = processing_activity::ActiveModel {
         key: Set(key),
         name: Set(name),
         description: Set(validate::text("description", input.description.as_deref())?),
@@ -136,6 +218,30 @@ async fn store(
         updated_at: Set(now),
         ..Default::default()
     };
+    Ok(Checked {
+        row,
+        categories,
+        category_ids,
+        subject_ids,
+        product_ids,
+    })
+}
+
+/// Validates `input` and writes the activity row and its links; returns the row and its links.
+async fn store(
+    txn: &DatabaseTransaction,
+    existing: Option<&processing_activity::Model>,
+    input: &ActivityInput,
+    now: DateTime<Utc>,
+) -> Result<(processing_activity::Model, ActivitySnapshot)> {
+    let terms = Terms::read(txn).await?;
+    let Checked {
+        mut row,
+        categories,
+        category_ids,
+        subject_ids,
+        product_ids,
+    } = check_activity(existing, input, now, &terms)?;
     let saved = match existing {
         Some(existing) => {
             row.id = Set(existing.id);

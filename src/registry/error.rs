@@ -28,6 +28,11 @@ impl RegistryError {
         }
     }
 
+    /// An entry is added under a key another entry has.
+    pub fn duplicate_key() -> Self {
+        Self::Conflict("an entry with the same key already exists".into())
+    }
+
     pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
         Self::NotFound {
             entity,
@@ -41,9 +46,7 @@ impl From<DbErr> for RegistryError {
     /// reported them; everything else is a database failure.
     fn from(err: DbErr) -> Self {
         match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => {
-                Self::Conflict("an entry with the same key already exists".into())
-            }
+            Some(SqlErr::UniqueConstraintViolation(_)) => Self::duplicate_key(),
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
                 Self::Conflict("the entry is still referenced by other entries".into())
             }

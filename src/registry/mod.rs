@@ -10,6 +10,7 @@ mod changelog;
 mod clock;
 mod conn;
 pub mod cursor;
+mod entry_batch;
 pub mod error;
 mod flow_batch;
 mod flow_query;
@@ -31,6 +32,7 @@ pub mod visibility;
 
 pub use changelog::{CHANNEL as CHANGE_CHANNEL, latest_seq};
 pub use error::{RegistryError, Result};
+pub use flow_batch::Refusals;
 pub use flow_query::{FlowFilter, FlowPage, FlowSelection};
 pub use keys::{KEY_PREFIX, NewApiKey, hash_secret};
 pub use notice::ObjectionFilter;

@@ -31,9 +31,9 @@ pub struct RecipientFilter {
 }
 
 /// Validated columns of a recipient, shared by create and update.
-struct Validated {
-    row: recipient::ActiveModel,
-    locations: Vec<String>,
+pub(super) struct Validated {
+    pub(super) row: recipient::ActiveModel,
+    pub(super) locations: Vec<String>,
 }
 
 /// The exporter of a recipient's summary safeguard: the organization, by name and country (the
@@ -128,14 +128,17 @@ pub(crate) fn summary_safeguard(
 /// What a recipient's write is checked against besides its input: the organization (the
 /// exporter of its summary safeguard), the adequacy decisions, the day, and the safeguard it
 /// already has for the same locations.
-struct Context<'a> {
-    organization: (&'a str, &'a str),
-    adequacy: &'a AdequacyTable,
-    now: DateTime<Utc>,
-    recorded: Option<&'a Safeguard>,
+pub(super) struct Context<'a> {
+    pub(super) organization: (&'a str, &'a str),
+    pub(super) adequacy: &'a AdequacyTable,
+    pub(super) now: DateTime<Utc>,
+    pub(super) recorded: Option<&'a Safeguard>,
 }
 
-fn validate_recipient(input: &RecipientInput, context: &Context<'_>) -> Result<Validated> {
+pub(super) fn validate_recipient(
+    input: &RecipientInput,
+    context: &Context<'_>,
+) -> Result<Validated> {
     let now = context.now;
     let key = validate::key("key", &input.key)?;
     let country = validate::country("country", &input.country)?;
@@ -189,6 +192,23 @@ fn validate_recipient(input: &RecipientInput, context: &Context<'_>) -> Result<V
         ..Default::default()
     };
     Ok(Validated { row, locations })
+}
+
+/// The notice period for a recipient being added (GDPR Art. 28(2)): it is announced only by
+/// `announceRecipient`, and a public one starts as PROPOSED, so customers hear of it before it
+/// receives any data.
+pub(super) fn check_new_status(input: &RecipientInput) -> Result<()> {
+    match (input.status, input.public) {
+        (RecipientStatus::Announced, _) => Err(RegistryError::invalid(
+            "status",
+            "create the recipient as PROPOSED, then announce it with announceRecipient",
+        )),
+        (RecipientStatus::Active, true) => Err(RegistryError::invalid(
+            "status",
+            "a new public recipient is announced to customers before it becomes active: create it as PROPOSED",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Refuses a change to a recipient (its kind, its Data Privacy Framework certification, its
@@ -417,21 +437,7 @@ impl Registry {
     ) -> Result<recipient::Model> {
         // Refused before anything else, so a bad reason never hides behind another error.
         validate::text("reason", reason)?;
-        match (input.status, input.public) {
-            (RecipientStatus::Announced, _) => {
-                return Err(RegistryError::invalid(
-                    "status",
-                    "create the recipient as PROPOSED, then announce it with announceRecipient",
-                ));
-            }
-            (RecipientStatus::Active, true) => {
-                return Err(RegistryError::invalid(
-                    "status",
-                    "a new public recipient is announced to customers before it becomes active: create it as PROPOSED",
-                ));
-            }
-            _ => {}
-        }
+        check_new_status(&input)?;
         self.import_recipient(input, actor, reason).await
     }
 

@@ -711,18 +711,19 @@ async fn the_fides_round_trip_passes_fideslangs_validation_and_the_demo_resource
 
 /// The batched write of many flows records the same events as the same flows written one by
 /// one: kind, snapshot, field-level changes, public position and products.
-#[tokio::test]
-async fn flows_written_in_a_batch_record_the_events_of_single_edits() {
-    use entity::change_event;
-    use sea_orm::{EntityTrait, QueryOrder};
-    use subreg::registry::{Actor, Registry};
+/// Two registries, each on a fresh database with the example registry: one to make changes
+/// one by one, the other in batches.
+async fn two_example_registries() -> (
+    Vec<subreg::registry::Registry>,
+    Vec<crate::common::TestDatabase>,
+) {
     let mut registries = Vec::new();
     let mut databases = Vec::new();
     for _ in 0..2 {
         let database = crate::common::fresh_database().await;
         let conn = subreg::db::connect(&database.url, None).await.unwrap();
         subreg::db::migrate(&conn).await.unwrap();
-        let registry = Registry::new(conn);
+        let registry = subreg::registry::Registry::new(conn);
         subreg::seed::load(
             &registry,
             &subreg::seed::parse(subreg::seed::EXAMPLE_REGISTRY).unwrap(),
@@ -732,6 +733,63 @@ async fn flows_written_in_a_batch_record_the_events_of_single_edits() {
         registries.push(registry);
         databases.push(database);
     }
+    (registries, databases)
+}
+
+/// A registry's change log, every column that a batch must write as single edits do: the
+/// events in order, and the products each concerns.
+async fn change_log(registry: &subreg::registry::Registry) -> (Vec<Value>, Vec<(i64, String)>) {
+    use entity::change_event;
+    use sea_orm::{EntityTrait, QueryOrder};
+    let events = change_event::Entity::find()
+        .order_by_asc(change_event::Column::Seq)
+        .all(registry.pool().unwrap())
+        .await
+        .unwrap();
+    let products = entity::change_event_product::Entity::find()
+        .order_by_asc(entity::change_event_product::Column::Seq)
+        .order_by_asc(entity::change_event_product::Column::Product)
+        .all(registry.pool().unwrap())
+        .await
+        .unwrap();
+    let events: Vec<Value> = events
+        .into_iter()
+        .map(|e| {
+            json!([
+                e.seq,
+                e.kind,
+                e.entity_id,
+                e.recipient_id,
+                e.flow_id,
+                e.activity_id,
+                e.actor,
+                e.reason,
+                e.changes,
+                e.snapshot,
+                e.public,
+                e.public_seq
+            ])
+        })
+        .collect();
+    let products = products.into_iter().map(|p| (p.seq, p.product)).collect();
+    (events, products)
+}
+
+/// The two registries' change logs are the same, event by event.
+async fn same_change_logs(registries: &[subreg::registry::Registry]) {
+    let single = change_log(&registries[0]).await;
+    let batched = change_log(&registries[1]).await;
+    assert_eq!(single.0.len(), batched.0.len());
+    for (single, batched) in single.0.iter().zip(&batched.0) {
+        assert_eq!(single, batched);
+    }
+    assert_eq!(single.1, batched.1);
+}
+
+#[tokio::test]
+async fn flows_written_in_a_batch_record_the_events_of_single_edits() {
+    use subreg::registry::Actor;
+    let (registries, databases) = two_example_registries().await;
     // Every flow of the example again, with another purpose: public and internal ones, onward
     // flows, transfers under every mechanism.
     let file = subreg::seed::parse(subreg::seed::EXAMPLE_REGISTRY).unwrap();
@@ -781,47 +839,7 @@ async fn flows_written_in_a_batch_record_the_events_of_single_edits() {
         .unwrap()
         .expect("accepted");
     assert_eq!(created.len(), inputs.len());
-    let mut logs = Vec::new();
-    for registry in &registries {
-        let events = change_event::Entity::find()
-            .order_by_asc(change_event::Column::Seq)
-            .all(registry.pool().unwrap())
-            .await
-            .unwrap();
-        let products = entity::change_event_product::Entity::find()
-            .order_by_asc(entity::change_event_product::Column::Seq)
-            .order_by_asc(entity::change_event_product::Column::Product)
-            .all(registry.pool().unwrap())
-            .await
-            .unwrap();
-        let events: Vec<Value> = events
-            .into_iter()
-            .map(|e| {
-                json!([
-                    e.seq,
-                    e.kind,
-                    e.entity_id,
-                    e.recipient_id,
-                    e.flow_id,
-                    e.activity_id,
-                    e.actor,
-                    e.reason,
-                    e.changes,
-                    e.snapshot,
-                    e.public,
-                    e.public_seq
-                ])
-            })
-            .collect();
-        let products: Vec<(i64, String)> =
-            products.into_iter().map(|p| (p.seq, p.product)).collect();
-        logs.push((events, products));
-    }
-    assert_eq!(logs[0].0.len(), logs[1].0.len());
-    for (single, batched) in logs[0].0.iter().zip(&logs[1].0) {
-        assert_eq!(single, batched);
-    }
-    assert_eq!(logs[0].1, logs[1].1);
+    same_change_logs(&registries).await;
     // A batch with a bad flow is refused whole, naming each bad one.
     let mut bad = inputs[..3].to_vec();
     bad[1].countries = vec!["XX".into()];
@@ -832,5 +850,112 @@ async fn flows_written_in_a_batch_record_the_events_of_single_edits() {
         .unwrap()
         .expect_err("refused");
     assert_eq!(refusals.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 2]);
+    drop(databases);
+}
+
+#[tokio::test]
+async fn recipients_and_activities_added_in_a_batch_record_the_events_of_single_additions() {
+    use subreg::registry::Actor;
+    let (registries, databases) = two_example_registries().await;
+    // Every recipient and activity of the example again under another key; a recipient that
+    // would be public at once starts as PROPOSED, as the notice period asks.
+    let file = subreg::seed::parse(subreg::seed::EXAMPLE_REGISTRY).unwrap();
+    let recipients: Vec<RecipientInput> = file
+        .recipients
+        .iter()
+        .map(|r| {
+            let mut copy = r.clone();
+            copy.key = format!("copy_{}", r.key);
+            if r.status == RecipientStatus::Announced
+                || (r.status == RecipientStatus::Active && r.public)
+            {
+                copy.status = RecipientStatus::Proposed;
+            }
+            copy
+        })
+        .collect();
+    let activities: Vec<_> = file
+        .processing_activities
+        .iter()
+        .map(|a| {
+            let mut copy = a.clone();
+            copy.key = format!("copy_{}", a.key);
+            copy
+        })
+        .collect();
+    let actor = Actor("test".into());
+    for input in &recipients {
+        registries[0]
+            .create_recipient(input.clone(), &actor, Some("copy"))
+            .await
+            .unwrap();
+    }
+    for input in &activities {
+        registries[0]
+            .create_activity(input.clone(), &actor, Some("copy"))
+            .await
+            .unwrap();
+    }
+    let created = registries[1]
+        .create_recipients(&recipients, &actor, Some("copy"))
+        .await
+        .unwrap()
+        .expect("accepted");
+    assert_eq!(
+        created.iter().map(|r| &r.key).collect::<Vec<_>>(),
+        recipients.iter().map(|r| &r.key).collect::<Vec<_>>()
+    );
+    let created = registries[1]
+        .create_activities(&activities, &actor, Some("copy"))
+        .await
+        .unwrap()
+        .expect("accepted");
+    assert_eq!(created.len(), activities.len());
+    same_change_logs(&registries).await;
+
+    // A batch with bad entries is refused whole, naming each, and writes nothing: a bad
+    // country, a key the registry has, the same key twice, a public recipient made ACTIVE at
+    // once.
+    let before = change_log(&registries[1]).await;
+    let mut bad: Vec<RecipientInput> = recipients[..5].iter().cloned().collect();
+    for (n, r) in bad.iter_mut().enumerate() {
+        r.key = format!("new_{n}");
+    }
+    bad[1].country = "XX".into();
+    bad[2].key = recipients[0].key.clone();
+    bad[3].key = bad[0].key.clone();
+    bad[4].public = true;
+    bad[4].status = RecipientStatus::Active;
+    let refusals = registries[1]
+        .create_recipients(&bad, &actor, None)
+        .await
+        .unwrap()
+        .expect_err("refused");
+    assert_eq!(
+        refusals.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert!(
+        refusals[1].1.to_string().contains("same key"),
+        "{}",
+        refusals[1].1
+    );
+    let mut bad: Vec<_> = activities[..2].to_vec();
+    bad[0].key = "new_activity".into();
+    bad[1].data_categories = vec!["no.such".into()];
+    let refusals = registries[1]
+        .create_activities(&bad, &actor, None)
+        .await
+        .unwrap()
+        .expect_err("refused");
+    assert_eq!(refusals.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1]);
+    assert_eq!(change_log(&registries[1]).await, before);
+    assert!(
+        registries[1]
+            .recipient_by_key("new_0")
+            .await
+            .unwrap()
+            .is_none()
+    );
     drop(databases);
 }
