@@ -917,7 +917,7 @@ async fn recipients_and_activities_added_in_a_batch_record_the_events_of_single_
     // country, a key the registry has, the same key twice, a public recipient made ACTIVE at
     // once.
     let before = change_log(&registries[1]).await;
-    let mut bad: Vec<RecipientInput> = recipients[..5].iter().cloned().collect();
+    let mut bad: Vec<RecipientInput> = recipients[..5].to_vec();
     for (n, r) in bad.iter_mut().enumerate() {
         r.key = format!("new_{n}");
     }
