@@ -23,7 +23,8 @@ pub struct Model {
     pub activity_id: Option<i32>,
     pub actor: String,
     pub reason: Option<String>,
-    /// Field-level changes: `{"field": {"before": ..., "after": ...}}`.
+    /// Field-level changes: `{"field": {"before": ..., "after": ...}}`. Empty for a creation
+    /// or a deletion, whose changes are every field of the snapshot (from or to nothing).
     #[sea_orm(column_type = "JsonBinary")]
     pub changes: FieldChanges,
     /// The whole entity after the change (before it, for a deletion): the registry's snapshot

@@ -79,6 +79,14 @@ impl ChangeEvent {
                 None
             }
         };
+        // A creation or a deletion stores no changes: they are its snapshot's fields. (Events
+        // logged before that rule kept theirs, which say the same.)
+        let changes = match &snapshot {
+            Some(snapshot) if row.changes.0.is_empty() => {
+                snapshot.implied_changes(row.kind).unwrap_or(row.changes)
+            }
+            _ => row.changes,
+        };
         Self {
             seq: row.seq,
             occurred_at: row.occurred_at,
@@ -91,7 +99,7 @@ impl ChangeEvent {
             activity_id: row.activity_id,
             actor: row.actor,
             reason: row.reason,
-            changes: row.changes,
+            changes,
             snapshot,
             announced_at: row.announced_at,
             effective_at: row.effective_at,

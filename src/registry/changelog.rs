@@ -79,6 +79,24 @@ impl<T> Transition<T> {
         }
     }
 
+    /// The field-level changes the log stores for the change of `fields` of the states, and
+    /// whether it changes nothing. A creation's or a deletion's changes are every field of its
+    /// snapshot, to or from nothing: they follow from the snapshot, so none are stored (more
+    /// than half of such an event's size); readers derive them by [`Snapshot::implied_changes`].
+    fn stored_changes<S: serde::Serialize>(
+        &self,
+        fields: impl Fn(&T) -> &S,
+    ) -> (FieldChanges, bool) {
+        match self {
+            Self::Updated { before, after } => {
+                let changed = changes(Some(fields(before)), Some(fields(after)));
+                let unchanged = changed.0.is_empty();
+                (changed, unchanged)
+            }
+            Self::Created(_) | Self::Deleted(_) => (FieldChanges::default(), false),
+        }
+    }
+
     /// The state the event's snapshot holds: after the change, or before a deletion.
     fn into_recorded(self) -> T {
         match self {
@@ -125,10 +143,8 @@ impl NewEvent {
                 (_, RecipientStatus::Proposed) => ChangeKind::RecipientUpdated,
             },
         };
-        let (before, after) = (transition.before(), transition.after());
-        let changes = changes(before, after);
-        let public = recipient_change_is_public(before, after);
-        let unchanged = matches!(transition, Transition::Updated { .. }) && changes.0.is_empty();
+        let (changes, unchanged) = transition.stored_changes(|s| s);
+        let public = recipient_change_is_public(transition.before(), transition.after());
         let snapshot = transition.into_recorded();
         // An announcement and an activation say when customers were told and when the
         // recipient starts.
@@ -161,13 +177,11 @@ impl NewEvent {
             Transition::Updated { .. } => ChangeKind::FlowUpdated,
             Transition::Deleted(_) => ChangeKind::FlowDeleted,
         };
-        let (before, after) = (transition.before(), transition.after());
-        let changes = changes(before.map(|s| &s.snapshot), after.map(|s| &s.snapshot));
+        let (changes, unchanged) = transition.stored_changes(|s| &s.snapshot);
         let public = flow_change_is_public(
-            before.map(|s| (&s.snapshot, s.shown)),
-            after.map(|s| (&s.snapshot, s.shown)),
+            transition.before().map(|s| (&s.snapshot, s.shown)),
+            transition.after().map(|s| (&s.snapshot, s.shown)),
         );
-        let unchanged = matches!(transition, Transition::Updated { .. }) && changes.0.is_empty();
         let state = transition.into_recorded();
         Self {
             kind,
@@ -193,8 +207,7 @@ impl NewEvent {
             Transition::Updated { .. } => ChangeKind::ActivityUpdated,
             Transition::Deleted(_) => ChangeKind::ActivityDeleted,
         };
-        let changes = changes(transition.before(), transition.after());
-        let unchanged = matches!(transition, Transition::Updated { .. }) && changes.0.is_empty();
+        let (changes, unchanged) = transition.stored_changes(|s| s);
         Self {
             kind,
             entity_id: id,

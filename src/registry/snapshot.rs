@@ -604,6 +604,20 @@ impl Snapshot {
         }
     }
 
+    /// The field-level changes an event of `kind` implies by its snapshot alone: for a creation
+    /// every field of `self` (from nothing), for a deletion every field of `self` (to nothing);
+    /// `None` for any other kind, whose changes are stored. The log stores none for a creation
+    /// or a deletion (see `Transition::stored_changes`); readers call this instead.
+    pub fn implied_changes(&self, kind: ChangeKind) -> Option<FieldChanges> {
+        use ChangeKind::*;
+        let fields = self.to_stored();
+        match kind {
+            RecipientCreated | FlowCreated | ActivityCreated => Some(changes(None, Some(&fields))),
+            RecipientDeleted | FlowDeleted | ActivityDeleted => Some(changes(Some(&fields), None)),
+            _ => None,
+        }
+    }
+
     /// The state on the other side of an event of `kind` that recorded `self` and `changes`:
     /// `(before, after)`. A creation has no before and a deletion (whose snapshot is the state
     /// before it) no after; for any other change the state before is this one with each changed
