@@ -51,14 +51,15 @@ where
 
 /// Inserts `rows`, in order, and returns the `key` column (an integer key the database assigns)
 /// of each, in ascending order: the order of the rows.
-pub(super) async fn insert_returning_keys<A, C>(
+pub(super) async fn insert_returning_keys<A, C, K>(
     conn: &C,
     rows: Vec<A>,
     key: <A::Entity as EntityTrait>::Column,
-) -> Result<Vec<i64>, DbErr>
+) -> Result<Vec<K>, DbErr>
 where
     A: ActiveModelTrait,
     C: ConnectionTrait,
+    K: sea_orm::TryGetable + Ord,
 {
     let mut keys = Vec::with_capacity(rows.len());
     let returning = format!(" RETURNING \"{}\"", key.as_str());
@@ -66,7 +67,7 @@ where
     while let Some(statement) = rows.next_statement()? {
         let start = keys.len();
         for row in conn.query_all_raw(statement).await? {
-            keys.push(row.try_get_by_index::<i64>(0)?);
+            keys.push(row.try_get_by_index::<K>(0)?);
         }
         // Keys are assigned in the order of the rows; RETURNING need not list them so.
         keys[start..].sort_unstable();

@@ -16,7 +16,7 @@ use entity::{
     activity_data_subject, data_category, data_flow, data_subject_category, flow_country,
     flow_data_category, flow_data_subject, processing_activity, recipient, transfer,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TryIntoModel};
 use std::collections::{HashMap, HashSet};
 
 /// Ids per `IN (...)` list when reading rows for many flows.
@@ -36,14 +36,14 @@ impl Registry {
     /// Adds many data flows in one change, each checked by the same rules as [`Self::create_flow`]
     /// and recorded by the same FLOW_CREATED event, in order; the rows and events are written
     /// in a few statements, and what the rules need (activities, recipients, exporters,
-    /// taxonomy) is read once for the whole batch. Every refused flow is listed, and then
-    /// nothing is written.
+    /// taxonomy) is read once for the whole batch. Returns the new flows' row ids, in order.
+    /// Every refused flow is listed, and then nothing is written.
     pub async fn create_flows(
         &self,
         inputs: &[FlowInput],
         actor: &Actor,
         reason: Option<&str>,
-    ) -> Result<std::result::Result<Vec<data_flow::Model>, Refusals>> {
+    ) -> Result<std::result::Result<Vec<i32>, Refusals>> {
         let mut change = self.change(actor, reason).await?;
         if inputs.is_empty() {
             return Ok(Ok(Vec::new()));
@@ -205,11 +205,23 @@ impl Registry {
         }
 
         phase("checked");
-        // The flow rows, then everything that names them.
-        let mut flows: Vec<data_flow::Model> =
-            bulk::insert_returning(txn, checked.iter().map(|c| c.row.clone()).collect()).await?;
-        // Ids are given in the order of the rows.
-        flows.sort_unstable_by_key(|f| f.id);
+        // The flow rows, then everything that names them. Only the ids come back: the rest of
+        // each row is what was sent.
+        let ids: Vec<i32> = bulk::insert_returning_keys(
+            txn,
+            checked.iter().map(|c| c.row.clone()).collect(),
+            data_flow::Column::Id,
+        )
+        .await?;
+        let flows = checked
+            .iter()
+            .zip(ids)
+            .map(|(c, id)| {
+                let mut row = c.row.clone();
+                row.id = Set(id);
+                row.try_into_model()
+            })
+            .collect::<std::result::Result<Vec<data_flow::Model>, sea_orm::DbErr>>()?;
         phase("inserted the flow rows");
         let mut category_rows = Vec::new();
         let mut subject_rows = Vec::new();
@@ -284,6 +296,6 @@ impl Registry {
         change.record_all(events).await?;
         phase("appended the events");
         change.commit().await?;
-        Ok(Ok(flows))
+        Ok(Ok(flows.into_iter().map(|f| f.id).collect()))
     }
 }
