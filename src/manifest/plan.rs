@@ -13,13 +13,15 @@
 //! with `prune`; otherwise the plan lists them as ignored.
 
 use super::file::{Parsed, Problem, file_field};
-use super::read::{FlowIdentity, Live, live};
+use super::read::{self, FlowIdentity, Live, live};
 use crate::changes::{ChangeEvent, ChangeFilter, log::read_after};
 use crate::registry::inputs::{
     ActivityInput, ActivityPatch, FlowInput, FlowPatch, RecipientInput, RecipientPatch,
 };
 use crate::registry::notices::SubscriberFilter;
-use crate::registry::{Actor, Refusals, Registry, RegistryError, Snapshot, latest_seq};
+use crate::registry::{
+    Actor, FlowSnapshot, Refusals, Registry, RegistryError, Snapshot, latest_seq,
+};
 use chrono::{DateTime, Utc};
 use entity::{ChangeKind, FieldChanges, NoticeChannel, RecipientStatus, SubscriberStatus};
 use serde::Serialize;
@@ -563,6 +565,44 @@ fn recipient_of(event: &ChangeEvent) -> String {
     }
 }
 
+/// The registry after the writes of a run that started from `before`: read back, except for
+/// the data flows that it neither changed nor deleted (`touched`), which are as they were, and
+/// the new ones, which are the snapshots their batch recorded (`created`: the state as read
+/// back, as the batch's test checks). Writes to other entries never change a flow.
+async fn read_back(
+    r: &Registry,
+    before: &Live,
+    touched: &[i32],
+    created: Vec<(i32, FlowSnapshot)>,
+) -> Result<Live, RegistryError> {
+    let mut after = read::live_without_flows(r.db()).await?;
+    let touched_ids: HashSet<i32> = touched.iter().copied().collect();
+    let mut flows: Vec<(i32, FlowInput<String>)> = before
+        .flows
+        .iter()
+        .filter(|(id, _)| !touched_ids.contains(id))
+        .cloned()
+        .collect();
+    flows.extend(read::flows(r.db(), &after, Some(touched)).await?);
+    flows.extend(
+        created
+            .into_iter()
+            .map(|(id, snapshot)| (id, FlowInput::<String>::from(snapshot))),
+    );
+    flows.sort_unstable_by_key(|(id, _)| *id);
+    after.flows = flows;
+    // The tests build with debug assertions: there, every run checks this against a whole read.
+    #[cfg(debug_assertions)]
+    {
+        let whole = live(r.db()).await?;
+        assert_eq!(
+            after, whole,
+            "the registry read back differs from a whole read"
+        );
+    }
+    Ok(after)
+}
+
 /// Adds the entries `added` (each beside its position in the file) by `create`, a batch that
 /// is refused whole: the refused ones are returned with why, and the rest added again without
 /// them, so that the entries that name them are checked too and every problem is listed.
@@ -803,6 +843,8 @@ pub async fn run(
         live_flows.entry(FlowIdentity::of(f)).or_insert((*id, f));
     }
     let mut kept: HashSet<i32> = HashSet::new();
+    // Flows written other than by the batch of new ones: read back below.
+    let mut touched: Vec<i32> = Vec::new();
     let mut new_flows: Vec<(usize, FlowInput)> = Vec::new();
     for (i, desired) in file.data_flows.iter().enumerate() {
         let identity = FlowIdentity::of(desired);
@@ -827,22 +869,27 @@ pub async fn run(
             None => new_flows.push((i, input)),
             Some((id, old)) => {
                 kept.insert(*id);
-                if flow_form(desired, old) != **old
-                    && let Err(err) = r.update_flow(*id, flow_patch(input), actor, reason).await
-                {
-                    problems.refused("data_flows", Some(i), &identity.to_string(), err)?;
+                if flow_form(desired, old) != **old {
+                    touched.push(*id);
+                    if let Err(err) = r.update_flow(*id, flow_patch(input), actor, reason).await {
+                        problems.refused("data_flows", Some(i), &identity.to_string(), err)?;
+                    }
                 }
             }
         }
     }
     phase("compared the flows");
+    let mut created_flows = Vec::new();
     if !new_flows.is_empty() {
         let inputs: Vec<FlowInput> = new_flows.iter().map(|(_, f)| f.clone()).collect();
-        if let Err(refusals) = r.create_flows(&inputs, actor, reason).await? {
-            for (n, err) in refusals {
-                let i = new_flows[n].0;
-                let key = FlowIdentity::of(&file.data_flows[i]).to_string();
-                problems.refused("data_flows", Some(i), &key, err)?;
+        match r.create_flows(&inputs, actor, reason).await? {
+            Ok(created) => created_flows = created,
+            Err(refusals) => {
+                for (n, err) in refusals {
+                    let i = new_flows[n].0;
+                    let key = FlowIdentity::of(&file.data_flows[i]).to_string();
+                    problems.refused("data_flows", Some(i), &key, err)?;
+                }
             }
         }
     }
@@ -876,6 +923,7 @@ pub async fn run(
     for (id, f) in &flows_left {
         let key = FlowIdentity::of(f).to_string();
         if options.prune {
+            touched.push(*id);
             if let Err(err) = r.delete_flow(*id, actor, reason).await {
                 problems.refused("data_flows", None, &key, err)?;
             }
@@ -972,7 +1020,7 @@ pub async fn run(
 
     // What changed, read back.
     phase("removals and announcements");
-    let after = live(r.db()).await?;
+    let after = read_back(r, &before, &touched, created_flows).await?;
     phase("read the registry back");
     plan.changes = changes_between(&before, &after);
     phase("compared");

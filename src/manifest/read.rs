@@ -75,7 +75,7 @@ pub fn role_name(role: RecipientRole) -> String {
 }
 
 /// The registry as it stands, in the manifest's format, with the row id of every entry.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Live {
     pub organization: Option<OrganizationInput>,
     /// Each list in row-id order (the order entries were made in, so a parent category comes
@@ -247,6 +247,13 @@ fn keys_by_owner(pairs: Vec<(i32, i32)>, keys: &HashMap<i32, String>) -> HashMap
 /// The registry as it stands, read from the tables on `conn` (the pool, or a batch's
 /// transaction to see its own writes): a few statements per table whatever its size.
 pub async fn live(conn: &impl ConnectionTrait) -> Result<Live> {
+    let mut live = live_without_flows(conn).await?;
+    live.flows = flows(conn, &live, None).await?;
+    Ok(live)
+}
+
+/// [`live`] without its data flows.
+pub async fn live_without_flows(conn: &impl ConnectionTrait) -> Result<Live> {
     let mut live = Live::default();
     terms(conn, &mut live).await?;
     let category_keys: HashMap<i32, String> = live
@@ -281,8 +288,6 @@ pub async fn live(conn: &impl ConnectionTrait) -> Result<Live> {
             locations.entry(l.recipient_id).or_default().push(l.country);
         }
     }
-    let recipient_key: HashMap<i32, String> =
-        recipients.iter().map(|r| (r.id, r.key.clone())).collect();
     live.recipients = recipients
         .into_iter()
         .map(|r| {
@@ -327,8 +332,6 @@ pub async fn live(conn: &impl ConnectionTrait) -> Result<Live> {
         .await?,
         &product_keys,
     );
-    let activity_key: HashMap<i32, String> =
-        activities.iter().map(|a| (a.id, a.key.clone())).collect();
     live.activities = activities
         .into_iter()
         .map(|a| {
@@ -342,10 +345,64 @@ pub async fn live(conn: &impl ConnectionTrait) -> Result<Live> {
         })
         .collect();
 
-    let flows = data_flow::Entity::find()
-        .order_by_asc(data_flow::Column::Id)
-        .all(conn)
-        .await?;
+    Ok(live)
+}
+
+/// The data flows of the registry whose other entries `live` holds: all of them, or those with
+/// the row ids `ids`; by row id.
+pub async fn flows(
+    conn: &impl ConnectionTrait,
+    live: &Live,
+    ids: Option<&[i32]>,
+) -> Result<Vec<(i32, FlowInput<String>)>> {
+    let keys = |list: Vec<(i32, &String)>| -> HashMap<i32, String> {
+        list.into_iter().map(|(id, k)| (id, k.clone())).collect()
+    };
+    let category_keys = keys(
+        live.data_categories
+            .iter()
+            .map(|(id, c)| (*id, &c.key))
+            .collect(),
+    );
+    let subject_keys = keys(
+        live.data_subjects
+            .iter()
+            .map(|(id, s)| (*id, &s.key))
+            .collect(),
+    );
+    let recipient_key = keys(
+        live.recipients
+            .iter()
+            .map(|(id, r)| (*id, &r.key))
+            .collect(),
+    );
+    let activity_key = keys(
+        live.activities
+            .iter()
+            .map(|(id, a)| (*id, &a.key))
+            .collect(),
+    );
+    let flows = match ids {
+        None => {
+            data_flow::Entity::find()
+                .order_by_asc(data_flow::Column::Id)
+                .all(conn)
+                .await?
+        }
+        Some(ids) => {
+            let mut flows = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(IDS_PER_QUERY) {
+                flows.extend(
+                    data_flow::Entity::find()
+                        .filter(data_flow::Column::Id.is_in(chunk.iter().copied()))
+                        .all(conn)
+                        .await?,
+                );
+            }
+            flows.sort_unstable_by_key(|f| f.id);
+            flows
+        }
+    };
     let flow_ids: Vec<i32> = flows.iter().map(|f| f.id).collect();
     let mut flow_categories = keys_by_owner(
         links::<flow_data_category::Entity>(
@@ -386,7 +443,7 @@ pub async fn live(conn: &impl ConnectionTrait) -> Result<Live> {
         }
     }
     let key = |map: &HashMap<i32, String>, id: Option<i32>| id.and_then(|id| map.get(&id).cloned());
-    live.flows = flows
+    Ok(flows
         .into_iter()
         .map(|f| {
             let id = f.id;
@@ -411,8 +468,7 @@ pub async fn live(conn: &impl ConnectionTrait) -> Result<Live> {
             let snapshot = FlowSnapshot::of(&f, refs, destinations, &sent);
             (id, FlowInput::<String>::from(snapshot))
         })
-        .collect();
-    Ok(live)
+        .collect())
 }
 
 /// What a past-date export needs of the log: the latest snapshot of each entity, by row id.

@@ -9,7 +9,7 @@ use super::flows::{
     state_from, transfer_model, transfer_parties, transfer_row,
 };
 use super::inputs::FlowInput;
-use super::snapshot::FlowRefs;
+use super::snapshot::{FlowRefs, FlowSnapshot};
 use super::validate::Recorded;
 use super::{Actor, Registry, bulk, linked};
 use entity::{
@@ -36,14 +36,15 @@ impl Registry {
     /// Adds many data flows in one change, each checked by the same rules as [`Self::create_flow`]
     /// and recorded by the same FLOW_CREATED event, in order; the rows and events are written
     /// in a few statements, and what the rules need (activities, recipients, exporters,
-    /// taxonomy) is read once for the whole batch. Returns the new flows' row ids, in order.
-    /// Every refused flow is listed, and then nothing is written.
+    /// taxonomy) is read once for the whole batch. Returns the new flows' row ids and snapshots
+    /// (each as the registry would read it back), in order. Every refused flow is listed, and
+    /// then nothing is written.
     pub async fn create_flows(
         &self,
         inputs: &[FlowInput],
         actor: &Actor,
         reason: Option<&str>,
-    ) -> Result<std::result::Result<Vec<i32>, Refusals>> {
+    ) -> Result<std::result::Result<Vec<(i32, FlowSnapshot)>, Refusals>> {
         let mut change = self.change(actor, reason).await?;
         if inputs.is_empty() {
             return Ok(Ok(Vec::new()));
@@ -228,6 +229,7 @@ impl Registry {
         let mut country_rows = Vec::new();
         let mut transfer_rows = Vec::new();
         let mut events = Vec::with_capacity(flows.len());
+        let mut created = Vec::with_capacity(flows.len());
         for (flow, Checked { rows, .. }) in flows.iter().zip(&checked) {
             let id = flow.id;
             category_rows.extend(rows.category_ids.iter().map(|c| {
@@ -285,6 +287,7 @@ impl Registry {
                 countries,
                 &transfers,
             );
+            created.push((flow.id, state.snapshot.clone()));
             events.push(NewEvent::flow(Transition::Created(state)));
         }
         phase("built the events");
@@ -296,6 +299,6 @@ impl Registry {
         change.record_all(events).await?;
         phase("appended the events");
         change.commit().await?;
-        Ok(Ok(flows.into_iter().map(|f| f.id).collect()))
+        Ok(Ok(created))
     }
 }
