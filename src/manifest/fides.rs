@@ -961,6 +961,18 @@ pub fn merge(base: &mut RegistryFile, manifest: &FidesManifest) -> Result<(), Ve
     }
 }
 
+/// The line (from 1) of the first resource in `text` whose `fides_key` is `key`: where a
+/// problem with that system is shown.
+fn line_naming(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start().trim_start_matches("- ").trim_start();
+            line.strip_prefix("fides_key:")
+                .is_some_and(|value| value.trim().trim_matches(|c| c == '"' || c == '\'') == key)
+        })
+        .map(|i| i + 1)
+}
+
 /// Plans (`commit == false`) or applies a fideslang manifest: merged into the live registry,
 /// then run as a registry manifest.
 pub async fn run_text(
@@ -991,10 +1003,46 @@ pub async fn run_text(
             "the registry has no organization yet, and fideslang's has no country: load a registry first".into(),
         )])
     })?;
-    merge(&mut file, &manifest).map_err(ManifestError::Invalid)?;
+    merge(&mut file, &manifest).map_err(|mut problems| {
+        for p in &mut problems {
+            p.line = p.key.as_deref().and_then(|key| line_naming(text, key));
+        }
+        ManifestError::Invalid(problems)
+    })?;
     let parsed = Parsed {
         file,
         locator: Locator::default(),
     };
-    super::plan::run(registry, &parsed, options, actor, reason, commit).await
+    match super::plan::run(registry, &parsed, options, actor, reason, commit).await {
+        // The registry's refusals name the entries the systems became: shown on the system's
+        // line.
+        Err(ManifestError::Invalid(mut problems)) => {
+            for p in &mut problems {
+                let system = manifest
+                    .system
+                    .iter()
+                    .find(|s| p.key.as_deref() == Some(registry_key_of(&s.fides_key).as_str()));
+                if p.line.is_none()
+                    && let Some(system) = system
+                {
+                    p.line = line_naming(text, &system.fides_key);
+                }
+            }
+            Err(ManifestError::Invalid(problems))
+        }
+        outcome => outcome,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_naming;
+
+    #[test]
+    fn a_problem_with_a_system_is_shown_on_the_line_that_names_it() {
+        let text = "system:\n- fides_key: shop\n  name: Shop\n-   fides_key: 'crm'\n  name: CRM\n";
+        assert_eq!(line_naming(text, "shop"), Some(2));
+        assert_eq!(line_naming(text, "crm"), Some(4));
+        assert_eq!(line_naming(text, "other"), None);
+    }
 }

@@ -707,6 +707,50 @@ async fn the_fides_round_trip_passes_fideslangs_validation_and_the_demo_resource
     assert!(out.status.success());
     let summary = fideslang_validates(&again);
     assert!(summary.contains("59 systems"), "{summary}");
+
+    // A bad fideslang file is refused, each problem on the line of its system: one the import
+    // cannot map (a declaration that sends nothing), then one the registry refuses (a legal
+    // name over 200 characters).
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "system:\n- fides_key: shop\n  name: Shop\n  system_type: Service\n\
+         - fides_key: sends_nothing\n  name: Sends nothing\n  system_type: Service\n\
+         \x20 privacy_declarations:\n  - data_use: essential.service\n\
+         \x20   data_categories: []\n    data_subjects: [customer]\n",
+    )
+    .unwrap();
+    let out = subreg(
+        &server,
+        &["plan", "--format", "fides", &bad.display().to_string()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let problems = text(&out.stderr);
+    assert!(
+        problems
+            .contains("line 5: system[1].privacy_declarations[0] (sends_nothing).data_categories"),
+        "{problems}"
+    );
+    std::fs::write(
+        &bad,
+        format!(
+            "system:\n- fides_key: shop\n  name: Shop\n  system_type: Service\n\
+             - fides_key: long_name\n  legal_name: {}\n  system_type: Service\n",
+            "x".repeat(201)
+        ),
+    )
+    .unwrap();
+    let out = subreg(
+        &server,
+        &["plan", "--format", "fides", &bad.display().to_string()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let problems = text(&out.stderr);
+    assert!(problems.contains("line 5: "), "{problems}");
+    assert!(
+        problems.contains("(long_name).legal_name: must be at most 200"),
+        "{problems}"
+    );
 }
 
 /// The batched write of many flows records the same events as the same flows written one by
