@@ -623,6 +623,20 @@ impl RegistryMutation {
         Ok(DataSubjectCategory(created))
     }
 
+    /// Changes a data subject category's name or description (its key stays: flows and
+    /// activities name it by key).
+    async fn update_data_subject_category(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The data subject category to change (its ID).")] id: ID,
+        #[graphql(desc = "The category's details; its key must stay the same.")] input: TermInput,
+    ) -> async_graphql::Result<DataSubjectCategory> {
+        let (registry, _) = context(ctx)?;
+        let id = expect_id("id", "DataSubjectCategory", &id)?;
+        let updated = registry.update_data_subject(id, input.into()).await.api()?;
+        Ok(DataSubjectCategory(updated))
+    }
+
     /// Removes a data subject category that nothing uses; returns its ID.
     async fn delete_data_subject_category(
         &self,
@@ -646,6 +660,19 @@ impl RegistryMutation {
         let (registry, _) = context(ctx)?;
         let created = registry.create_product(input.into()).await.api()?;
         Ok(Product(created))
+    }
+
+    /// Changes a product's name or description (its key stays: activities name it by key).
+    async fn update_product(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The product to change (its ID).")] id: ID,
+        #[graphql(desc = "The product's details; its key must stay the same.")] input: TermInput,
+    ) -> async_graphql::Result<Product> {
+        let (registry, _) = context(ctx)?;
+        let id = expect_id("id", "Product", &id)?;
+        let updated = registry.update_product(id, input.into()).await.api()?;
+        Ok(Product(updated))
     }
 
     /// Removes a product no activity serves; returns its ID.

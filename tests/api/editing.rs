@@ -333,3 +333,70 @@ async fn a_field_update_is_partial_and_explicit_null_clears() {
     assert_eq!(r["certifications"], json!(["PCI DSS Level 1"]));
     assert_eq!(r["defaultRole"], "CONTROLLER");
 }
+
+#[tokio::test]
+async fn an_editor_renames_a_data_subject_category_and_a_product_under_their_keys() {
+    let server = TestServer::start().await;
+    let terms = server
+        .data(
+            "{ dataSubjectCategories { id key } products { id key } }",
+            json!({}),
+        )
+        .await;
+    let id_of = |list: &str, key: &str| {
+        terms[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["key"] == key)
+            .unwrap()["id"]
+            .clone()
+    };
+    let subject = id_of("dataSubjectCategories", "end_users");
+    let product = id_of("products", "sms");
+    let renamed = server
+        .data(
+            r#"mutation($s: ID!, $p: ID!) {
+              s: updateDataSubjectCategory(id: $s, input: { key: "end_users", name: "Recipients of messages", description: "People our customers message" }) { key name description }
+              p: updateProduct(id: $p, input: { key: "sms", name: "Text messages" }) { key name description }
+            }"#,
+            json!({ "s": subject, "p": product }),
+        )
+        .await;
+    assert_eq!(
+        renamed,
+        json!({
+            "s": { "key": "end_users", "name": "Recipients of messages", "description": "People our customers message" },
+            "p": { "key": "sms", "name": "Text messages", "description": null },
+        })
+    );
+    // The flows that name them show the new names.
+    let flows = server
+        .data(
+            r#"{ dataFlows(first: 500, filter: { products: ["sms"] }) { nodes { dataSubjects { key name } } } }"#,
+            json!({}),
+        )
+        .await;
+    let names: Vec<&Value> = flows["dataFlows"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["dataSubjects"].as_array().unwrap())
+        .filter(|s| s["key"] == "end_users")
+        .map(|s| &s["name"])
+        .collect();
+    assert!(!names.is_empty());
+    assert!(
+        names.iter().all(|n| *n == "Recipients of messages"),
+        "{names:?}"
+    );
+    // A key does not change: that would be another term.
+    assert_refused(
+        &server,
+        r#"mutation($p: ID!) { updateProduct(id: $p, input: { key: "texts", name: "Texts" }) { id } }"#,
+        json!({ "p": product }),
+        "BAD_USER_INPUT",
+        Some("key"),
+    )
+    .await;
+}

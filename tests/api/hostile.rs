@@ -1033,6 +1033,24 @@ async fn writes(server: &TestServer) -> Vec<Write> {
         .find(|c| c["key"] == "contact.phone_number")
         .expect("contact.phone_number")["id"]
         .clone();
+    // A data subject category and a product, renamed under their own keys.
+    let terms = server
+        .data(
+            "{ dataSubjectCategories { id key } products { id key } }",
+            json!({}),
+        )
+        .await;
+    let term_id = |list: &str, key: &str| {
+        terms[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["key"] == key)
+            .unwrap_or_else(|| panic!("{list} {key}"))["id"]
+            .clone()
+    };
+    let subject = term_id("dataSubjectCategories", "end_users");
+    let product = term_id("products", "sms");
     let objection = json!(URL_SAFE_NO_PAD.encode("Objection:1"));
     let recipient_input = json!({
         "key": "hostile_recipient", "legalName": "Hostile Analytics Inc.",
@@ -1198,8 +1216,18 @@ async fn writes(server: &TestServer) -> Vec<Write> {
             texts: term_texts.clone(),
         },
         Write {
+            document: "mutation($id: ID!, $input: TermInput!) { updateDataSubjectCategory(id: $id, input: $input) { id } }",
+            variables: json!({ "id": subject, "input": { "key": "end_users", "name": "Hostile", "description": "A description" } }),
+            texts: term_texts.clone(),
+        },
+        Write {
             document: "mutation($input: TermInput!) { createProduct(input: $input) { id } }",
             variables: json!({ "input": term }),
+            texts: term_texts.clone(),
+        },
+        Write {
+            document: "mutation($id: ID!, $input: TermInput!) { updateProduct(id: $id, input: $input) { id } }",
+            variables: json!({ "id": product, "input": { "key": "sms", "name": "Hostile", "description": "A description" } }),
             texts: term_texts,
         },
         Write {
