@@ -318,6 +318,10 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "SUBREG_MAX_BODY_BYTES", default_value_t = ServerSettings::DEFAULT.max_body_bytes)]
     pub max_body_bytes: usize,
+    /// Largest GraphQL request body of an EDITOR (or ADMIN) key, in bytes: the manifest of
+    /// `planRegistry` and `applyRegistry` travels in it.
+    #[arg(long, env = "SUBREG_MAX_EDITOR_BODY_BYTES", default_value_t = ServerSettings::DEFAULT.max_editor_body_bytes)]
+    pub max_editor_body_bytes: usize,
     /// Longest a request may take, in seconds.
     #[arg(long, env = "SUBREG_REQUEST_TIMEOUT_SECS", default_value_t = ServerSettings::DEFAULT.request_timeout.as_secs())]
     pub request_timeout_secs: u64,
@@ -469,6 +473,7 @@ impl ServeArgs {
                     introspection: self.introspection,
                 },
                 max_body_bytes: self.max_body_bytes,
+                max_editor_body_bytes: self.max_editor_body_bytes,
                 request_timeout: Duration::from_secs(self.request_timeout_secs),
                 graphiql: self.graphiql,
                 max_batch_size: self.max_batch_size.max(1),

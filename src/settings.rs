@@ -150,6 +150,9 @@ pub struct ServerSettings {
     pub findings: FindingOptions,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Largest GraphQL request body of a caller with an EDITOR key or higher, in bytes: a
+    /// manifest for `planRegistry` or `applyRegistry` travels in it.
+    pub max_editor_body_bytes: usize,
     /// Longest a request may take.
     pub request_timeout: Duration,
     /// Serve GraphiQL to browsers at /graphql.
@@ -182,6 +185,7 @@ impl ServerSettings {
         limits: Limits::DEFAULT,
         findings: FindingOptions::DEFAULT,
         max_body_bytes: 256 * 1024,
+        max_editor_body_bytes: 32 * 1024 * 1024,
         request_timeout: Duration::from_secs(30),
         graphiql: true,
         max_batch_size: 5,

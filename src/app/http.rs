@@ -10,7 +10,7 @@ use crate::graphql::auth::Audience;
 use crate::graphql::executor::is_request_error;
 use async_graphql::Executor as _;
 use async_graphql::parser::types::OperationType;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -163,12 +163,34 @@ pub async fn graphql_get(
     answer(&state, &client, request, media, Some(&headers)).await
 }
 
+/// The body of a GraphQL POST, read up to the caller's limit: `--max-editor-body-bytes` for an
+/// EDITOR key or higher (a manifest may travel in it), `--max-body-bytes` for everyone else. A
+/// body over it is refused with 413 before it is read whole.
+async fn read_body(state: &AppState, client: &Client, body: Body) -> Result<Bytes, Response> {
+    let settings = &state.inner.settings;
+    let limit = match client.caller.has(entity::Role::Editor) {
+        true => settings.max_editor_body_bytes.max(settings.max_body_bytes),
+        false => settings.max_body_bytes,
+    };
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is over this caller's limit of {limit} bytes"),
+        )
+            .into_response()
+    })
+}
+
 pub async fn graphql_post(
     State(state): State<AppState>,
     client: Client,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match read_body(&state, &client, body).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     let Some(media) = response_media_type(&headers) else {
         return not_acceptable();
     };

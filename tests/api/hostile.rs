@@ -733,19 +733,33 @@ async fn huge_strings_are_refused_or_harmless() {
     let stripe = battery.server.recipient_id("stripe").await;
     let lookup = "query($v: String) { recipient(key: $v) { key } }";
 
-    // Over the body limit (256 KiB): 413, whatever the request.
+    // Over the body limit (256 KiB below the EDITOR role): 413, whatever the request.
+    let anonymous = &battery.server.anonymous_client;
     for size in [256 * 1024, 1024 * 1024, 8 * 1024 * 1024] {
-        let answer = battery.post(lookup, json!({ "v": "x".repeat(size) })).await;
+        let answer = battery
+            .post_as(anonymous, lookup, json!({ "v": "x".repeat(size) }))
+            .await;
         assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{size} bytes");
     }
+    // An editor's limit is higher (32 MiB, for manifests), and over it the same.
+    let update = "mutation($id: ID!, $v: String) { updateRecipient(id: $id, input: { description: $v }) { id } }";
     let answer = battery
         .post_as(
             editor,
-            "mutation($id: ID!, $v: String) { updateRecipient(id: $id, input: { description: $v }) { id } }",
-            json!({ "id": stripe, "v": "x".repeat(1024 * 1024) }),
+            update,
+            json!({ "id": stripe, "v": "x".repeat(33 * 1024 * 1024) }),
         )
         .await;
     assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Under it, a 1 MiB text is refused by the field's own bound.
+    battery
+        .post_as(
+            editor,
+            update,
+            json!({ "id": stripe, "v": "x".repeat(1024 * 1024) }),
+        )
+        .await
+        .assert_codes("a 1 MiB description", &["BAD_USER_INPUT"]);
 
     // Under it (~200 KB): a lookup finds nothing, a literal in the document is one token.
     let big = "x".repeat(200_000);

@@ -381,6 +381,7 @@ async fn page_size_is_bounded() {
 async fn request_bodies_are_bounded() {
     let server = server_with(ServerSettings {
         max_body_bytes: 1024,
+        max_editor_body_bytes: 4096,
         ..ServerSettings::default()
     })
     .await;
@@ -394,7 +395,7 @@ async fn request_bodies_are_bounded() {
     };
     let post = |text: String| {
         server
-            .client
+            .anonymous_client
             .post(format!("{}/graphql", server.url))
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, GRAPHQL_JSON)
@@ -405,6 +406,22 @@ async fn request_bodies_are_bounded() {
     assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
     // Far over the limit, it is refused without reading it all.
     let refused = send(post(body(4 * 1024 * 1024))).await;
+    assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
+    // An editor's body may be larger (a manifest travels in it), up to its own limit; a
+    // viewer's may not.
+    let editor = client_with_key(Some(&server.key(Role::Editor).await));
+    let viewer = client_with_key(Some(&server.key(Role::Viewer).await));
+    let post_as = |client: &reqwest::Client, text: String| {
+        client
+            .post(format!("{}/graphql", server.url))
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, GRAPHQL_JSON)
+            .body(text)
+    };
+    send(post_as(&editor, body(4096))).await.assert_ok();
+    let refused = send(post_as(&editor, body(4097))).await;
+    assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let refused = send(post_as(&viewer, body(2048))).await;
     assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
     // The server is fine afterwards.
     query(&server, "{ organization { name } }")

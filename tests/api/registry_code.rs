@@ -481,12 +481,9 @@ const APPLY: &str = r#"mutation($manifest: String!, $reason: String!) {
 
 #[tokio::test]
 async fn editors_plan_and_apply_a_manifest_over_graphql() {
-    // The example registry's manifest is about 250 KiB: more than the default body limit.
-    let server = TestServer::start_with(subreg::settings::ServerSettings {
-        max_body_bytes: 4 * 1024 * 1024,
-        ..Default::default()
-    })
-    .await;
+    // The example registry's manifest is about 270 KiB: over the default body limit of 256 KiB,
+    // which an editor's requests are not held to (32 MiB).
+    let server = TestServer::start().await;
     let editor = crate::common::client_with_key(Some(&server.key(entity::Role::Editor).await));
     let viewer = crate::common::client_with_key(Some(&server.key(entity::Role::Viewer).await));
     let exported = subreg::manifest::export(&server.registry, None)
