@@ -84,6 +84,28 @@ impl Registry {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<std::result::Result<Vec<recipient::Model>, Refusals>> {
+        self.add_recipients(inputs, actor, reason, true).await
+    }
+
+    /// [`Self::create_recipients`] for recipients as they already are, in any status, as
+    /// [`Self::import_recipient`] records one: for importing an existing registry, where the
+    /// notice period has long run its course.
+    pub async fn import_recipients(
+        &self,
+        inputs: &[RecipientInput],
+        actor: &Actor,
+        reason: Option<&str>,
+    ) -> Result<std::result::Result<Vec<recipient::Model>, Refusals>> {
+        self.add_recipients(inputs, actor, reason, false).await
+    }
+
+    async fn add_recipients(
+        &self,
+        inputs: &[RecipientInput],
+        actor: &Actor,
+        reason: Option<&str>,
+        notice_period: bool,
+    ) -> Result<std::result::Result<Vec<recipient::Model>, Refusals>> {
         let mut change = self.change(actor, reason).await?;
         if inputs.is_empty() {
             return Ok(Ok(Vec::new()));
@@ -103,7 +125,9 @@ impl Registry {
             |i| i.key.as_str(),
             &taken,
             |input| {
-                check_new_status(input)?;
+                if notice_period {
+                    check_new_status(input)?;
+                }
                 validate_recipient(input, &context)
             },
         ) {
