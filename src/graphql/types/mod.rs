@@ -1,0 +1,31 @@
+//! The API's object types. Each wraps a stored row and resolves its relations through the
+//! request's batched loaders.
+
+use super::loaders::RequestLoader;
+use async_graphql::{Context, ID, Interface};
+
+mod countries;
+mod registry;
+mod taxonomy;
+mod transfers;
+
+pub use countries::*;
+pub use registry::*;
+pub use taxonomy::*;
+pub use transfers::*;
+
+fn loader<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a RequestLoader> {
+    ctx.data::<RequestLoader>()
+}
+
+/// Any object with a global ID, fetchable with `Query.node`.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "The object's global ID."))]
+pub enum Node {
+    Recipient(Recipient),
+    DataFlow(DataFlow),
+    ProcessingActivity(ProcessingActivity),
+    DataCategory(DataCategory),
+    DataSubjectCategory(DataSubjectCategory),
+    Product(Product),
+}
