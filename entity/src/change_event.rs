@@ -24,7 +24,8 @@ pub struct Model {
     pub actor: String,
     pub reason: Option<String>,
     /// Field-level changes: `{"field": {"before": ..., "after": ...}}`. Empty for a creation
-    /// or a deletion, whose changes are every field of the snapshot (from or to nothing).
+    /// or a deletion, whose changes are every field of the snapshot (from or to nothing);
+    /// events logged before that rule hold them (the same). Readers of the log derive them.
     #[sea_orm(column_type = "JsonBinary")]
     pub changes: FieldChanges,
     /// The whole entity after the change (before it, for a deletion): the registry's snapshot

@@ -165,19 +165,26 @@ pub async fn graphql_get(
 
 /// The body of a GraphQL POST, read up to the caller's limit: `--max-editor-body-bytes` for an
 /// EDITOR key or higher (a manifest may travel in it), `--max-body-bytes` for everyone else. A
-/// body over it is refused with 413 before it is read whole.
+/// body over it is refused with 413 before it is read whole; one that breaks off, with 400.
 async fn read_body(state: &AppState, client: &Client, body: Body) -> Result<Bytes, Response> {
     let settings = &state.inner.settings;
     let limit = match client.caller.has(entity::Role::Editor) {
         true => settings.max_editor_body_bytes.max(settings.max_body_bytes),
         false => settings.max_body_bytes,
     };
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is over this caller's limit of {limit} bytes"),
-        )
-            .into_response()
+    axum::body::to_bytes(body, limit).await.map_err(|err| {
+        let err = err.into_inner();
+        match err.downcast_ref::<http_body_util::LengthLimitError>() {
+            Some(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is over this caller's limit of {limit} bytes"),
+            ),
+            None => (
+                StatusCode::BAD_REQUEST,
+                format!("the request body could not be read: {err}"),
+            ),
+        }
+        .into_response()
     })
 }
 

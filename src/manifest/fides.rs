@@ -961,16 +961,25 @@ pub fn merge(base: &mut RegistryFile, manifest: &FidesManifest) -> Result<(), Ve
     }
 }
 
-/// The line (from 1) of the first resource in `text` whose `fides_key` is `key`: where a
-/// problem with that system is shown.
+/// The line (from 1) of the system in `text` whose `fides_key` is `key`: where a problem with
+/// it is shown. Only the `system:` section is searched (a dataset may share the key).
 fn line_naming(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|line| {
-            let line = line.trim_start().trim_start_matches("- ").trim_start();
-            line.strip_prefix("fides_key:")
-                .is_some_and(|value| value.trim().trim_matches(|c| c == '"' || c == '\'') == key)
-        })
-        .map(|i| i + 1)
+    let mut in_systems = false;
+    for (i, line) in text.lines().enumerate() {
+        if !line.starts_with([' ', '-', '#']) && !line.trim().is_empty() {
+            in_systems = line.trim_end().trim_end_matches(':') == "system";
+            continue;
+        }
+        let item = line.trim_start().trim_start_matches("- ").trim_start();
+        let value = item.strip_prefix("fides_key:").map(|v| {
+            let v = v.split(" #").next().unwrap_or_default().trim();
+            v.trim_matches(|c| c == '"' || c == '\'')
+        });
+        if in_systems && value == Some(key) {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// Plans (`commit == false`) or applies a fideslang manifest: merged into the live registry,
@@ -1040,9 +1049,9 @@ mod tests {
 
     #[test]
     fn a_problem_with_a_system_is_shown_on_the_line_that_names_it() {
-        let text = "system:\n- fides_key: shop\n  name: Shop\n-   fides_key: 'crm'\n  name: CRM\n";
-        assert_eq!(line_naming(text, "shop"), Some(2));
-        assert_eq!(line_naming(text, "crm"), Some(4));
+        let text = "dataset:\n- fides_key: crm\nsystem:\n- fides_key: shop\n  name: Shop\n-   fides_key: 'crm'  # the CRM\n  name: CRM\n";
+        assert_eq!(line_naming(text, "shop"), Some(4));
+        assert_eq!(line_naming(text, "crm"), Some(6));
         assert_eq!(line_naming(text, "other"), None);
     }
 }

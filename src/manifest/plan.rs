@@ -568,7 +568,9 @@ fn recipient_of(event: &ChangeEvent) -> String {
 /// The registry after the writes of a run that started from `before`: read back, except for
 /// the data flows that it neither changed nor deleted (`touched`), which are as they were, and
 /// the new ones, which are the snapshots their batch recorded (`created`: the state as read
-/// back, as the batch's test checks). Writes to other entries never change a flow.
+/// back, as the batch's test checks). Writes to other entries never change a flow: only
+/// `flows.rs` and `flow_batch.rs` write flow rows, and a flow's keys restrict the deletion of
+/// what it names rather than cascade.
 async fn read_back(
     r: &Registry,
     before: &Live,
@@ -742,7 +744,8 @@ pub async fn run(
         .collect();
     let mut failed: HashSet<&str> = HashSet::new();
     let mut to_announce: Vec<(i32, &RecipientInput)> = Vec::new();
-    // Changes one by one; additions in one batch. Either way each is recorded in file order.
+    // Changes one by one, then the additions in one batch (in file order): the log records
+    // the changes before the additions.
     let mut written: Vec<(usize, i32)> = Vec::new();
     let mut added: Vec<(usize, RecipientInput)> = Vec::new();
     for (i, desired) in file.recipients.iter().enumerate() {

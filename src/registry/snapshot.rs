@@ -300,9 +300,13 @@ impl FlowSnapshot {
             recipient,
             via,
             exporter,
-            data_categories,
-            data_subjects,
+            mut data_categories,
+            mut data_subjects,
         } = refs;
+        // By key in byte order, whatever the database's collation: every path that records a
+        // flow (one by one, in a batch, read back) then writes the same snapshot.
+        data_categories.sort();
+        data_subjects.sort();
         Self {
             activity,
             recipient,
@@ -497,10 +501,14 @@ impl ActivitySnapshot {
             updated_at: _,
         } = activity;
         let ActivityLinks {
-            data_subjects,
-            data_categories,
-            products,
+            mut data_subjects,
+            mut data_categories,
+            mut products,
         } = links;
+        // As a flow's terms (see `FlowSnapshot::of`).
+        data_subjects.sort();
+        data_categories.sort();
+        products.sort();
         Self {
             key,
             name,
