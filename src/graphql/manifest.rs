@@ -158,9 +158,9 @@ impl From<Plan> for RegistryPlan {
                     section: c.section.to_owned(),
                     key: c.key,
                     action: match c.action {
-                        manifest::plan::Action::Added => ManifestAction::Added,
-                        manifest::plan::Action::Changed => ManifestAction::Changed,
-                        manifest::plan::Action::Removed => ManifestAction::Removed,
+                        manifest::report::Action::Added => ManifestAction::Added,
+                        manifest::report::Action::Changed => ManifestAction::Changed,
+                        manifest::report::Action::Removed => ManifestAction::Removed,
                     },
                     fields: c
                         .fields

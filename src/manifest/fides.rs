@@ -30,8 +30,9 @@
 //! made in [`data_use_of`].
 
 use super::file::{Locator, Parsed, Problem};
-use super::plan::{ManifestError, Options, Plan};
+use super::plan::{ManifestError, Options};
 use super::read;
+use super::report::Plan;
 use crate::registry::inputs::{
     ActivityInput, DataCategoryInput, FlowInput, OrganizationInput, RecipientInput, TermInput,
 };

@@ -10,13 +10,16 @@
 //! registry layer ([`crate::registry::Registry`]), whose rules decide what is valid, what
 //! customers see and which events are recorded.
 
+mod compare;
 pub mod fides;
 pub mod file;
 pub mod plan;
 pub mod read;
+pub mod report;
 
 pub use file::{Parsed, Problem, parse};
-pub use plan::{ManifestError, Options, Plan};
+pub use plan::{ManifestError, Options};
+pub use report::Plan;
 
 use crate::registry::{Actor, Registry, RegistryError};
 use chrono::{DateTime, Utc};
@@ -105,30 +108,30 @@ pub fn render(plan: &Plan) -> String {
             "{verb}: no changes; the registry matches the manifest."
         );
     } else {
-        let count = |a: plan::Action| plan.changes.iter().filter(|c| c.action == a).count();
+        let count = |a: report::Action| plan.changes.iter().filter(|c| c.action == a).count();
         let _ = writeln!(
             out,
             "{verb}: {} to add, {} to change, {} to remove.",
-            count(plan::Action::Added),
-            count(plan::Action::Changed),
-            count(plan::Action::Removed)
+            count(report::Action::Added),
+            count(report::Action::Changed),
+            count(report::Action::Removed)
         );
         for change in &plan.changes {
             let sign = match change.action {
-                plan::Action::Added => "+",
-                plan::Action::Changed => "~",
-                plan::Action::Removed => "-",
+                report::Action::Added => "+",
+                report::Action::Changed => "~",
+                report::Action::Removed => "-",
             };
             let _ = writeln!(out, "\n{sign} {} {}", change.section, change.key);
             for f in &change.fields {
                 match change.action {
-                    plan::Action::Added => {
+                    report::Action::Added => {
                         let _ = writeln!(out, "    {}: {}", f.field, value(&f.after));
                     }
-                    plan::Action::Removed => {
+                    report::Action::Removed => {
                         let _ = writeln!(out, "    {}: {}", f.field, value(&f.before));
                     }
-                    plan::Action::Changed => {
+                    report::Action::Changed => {
                         let _ = writeln!(
                             out,
                             "    {}: {} -> {}",
