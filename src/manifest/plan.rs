@@ -406,16 +406,22 @@ pub async fn run(
     let mut to_announce: Vec<(i32, &RecipientInput)> = Vec::new();
     // Changes one by one, then the additions in one batch (in file order): the log records
     // the changes before the additions.
+    let decided: Vec<(RecipientInput, bool, Option<&'static str>)> = file
+        .recipients
+        .iter()
+        .map(|desired| {
+            let live_entry = live_recipients.get(desired.key.as_str());
+            under_notice_period(desired, live_entry.map(|(_, r)| *r))
+        })
+        .collect();
     let mut written: Vec<(usize, i32)> = Vec::new();
     let mut added: Vec<(usize, RecipientInput)> = Vec::new();
-    for (i, desired) in file.recipients.iter().enumerate() {
-        let live_entry = live_recipients.get(desired.key.as_str());
-        let (write, _, _) = under_notice_period(desired, live_entry.map(|(_, r)| *r));
-        match live_entry {
-            None => added.push((i, write)),
-            Some((id, old)) if recipient_form(&write) != **old => {
+    for (i, (desired, (write, _, _))) in file.recipients.iter().zip(&decided).enumerate() {
+        match live_recipients.get(desired.key.as_str()) {
+            None => added.push((i, write.clone())),
+            Some((id, old)) if recipient_form(write) != **old => {
                 match r
-                    .update_recipient(*id, recipient_patch(write), actor, reason)
+                    .update_recipient(*id, recipient_patch(write.clone()), actor, reason)
                     .await
                 {
                     Ok(_) => written.push((i, *id)),
@@ -441,13 +447,13 @@ pub async fn run(
     written.sort_unstable();
     for (i, id) in written {
         let desired = &file.recipients[i];
-        let live_entry = live_recipients.get(desired.key.as_str());
-        let (write, announce, held) = under_notice_period(desired, live_entry.map(|(_, r)| *r));
+        let (write, announce, held) = &decided[i];
+        let announce = *announce;
         recipient_ids.insert(desired.key.clone(), id);
         if announce {
             to_announce.push((id, desired));
         }
-        if let Some(reason) = held
+        if let Some(reason) = *held
             && !(announce && options.announce)
         {
             plan.held.push(Held {
