@@ -308,6 +308,10 @@ pub struct ServeArgs {
     /// Bytes of memory for answers kept to serve repeated queries; 0 keeps none.
     #[arg(long, env = "SUBREG_RESPONSE_CACHE_BYTES", default_value_t = ServerSettings::DEFAULT.response_cache_bytes)]
     pub response_cache_bytes: usize,
+    /// Rows of each kind the API resolves by id (recipients, a flow's data categories, its
+    /// transfers, ...) kept in memory between writes; 0 keeps none.
+    #[arg(long, env = "SUBREG_KEPT_ROWS", default_value_t = RegistrySettings::DEFAULT.kept_rows)]
+    pub kept_rows: usize,
     /// Seconds a shared cache (a CDN) may serve a public answer before asking again.
     #[arg(long, env = "SUBREG_PUBLIC_MAX_AGE_SECS", default_value_t = ServerSettings::DEFAULT.public_max_age.as_secs())]
     pub public_max_age_secs: u64,
@@ -490,6 +494,7 @@ impl ServeArgs {
             registry: RegistrySettings {
                 notice_period: chrono::Duration::days(i64::from(self.notice_period_days)),
                 adequacy_file: self.adequacy.adequacy_file.clone(),
+                kept_rows: self.kept_rows,
             },
             background: BackgroundSettings {
                 activation_interval: Duration::from_secs(self.activation_interval_secs.max(1)),

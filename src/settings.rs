@@ -104,12 +104,16 @@ pub struct RegistrySettings {
     /// An updated copy of the adequacy decisions (the format of `data/adequacy.yaml`) to read
     /// instead of the compiled-in one; none by default.
     pub adequacy_file: Option<std::path::PathBuf>,
+    /// How many rows of each kind the API resolves by id (recipients, a flow's data
+    /// categories, its transfers, ...) are kept in memory between writes; 0 keeps none.
+    pub kept_rows: usize,
 }
 
 impl RegistrySettings {
     pub const DEFAULT: Self = Self {
         notice_period: chrono::Duration::days(30),
         adequacy_file: None,
+        kept_rows: 100_000,
     };
 }
 

@@ -473,7 +473,7 @@ impl ChangeMutation {
             .announce_recipient(id, effective_at, actor, reason.as_deref())
             .await
             .api()?;
-        Ok(Recipient(announced))
+        Ok(Recipient::from(announced))
     }
 
     /// Objects, as a customer, to a subprocessor during its notice period.

@@ -11,7 +11,7 @@ use super::enums::{
 use super::error::ApiResult;
 use super::loaders::{
     ActivityId, FlowCategories, FlowCountries, FlowSubjects, FlowTransfers, RecipientId,
-    RequestLoader,
+    RequestLoader, preload,
 };
 use super::relay::expect_ids;
 use super::types::DataFlow;
@@ -99,6 +99,15 @@ impl PageItem for DataFlow {
 /// A page of data flows.
 pub type DataFlowConnection = Connection<DataFlow>;
 
+/// The lookups of a relation of the page's flows, if the query selects it.
+fn flow_keys<K>(flows: &[&entity::data_flow::Model], selected: bool, key: fn(i32) -> K) -> Vec<K> {
+    if selected {
+        flows.iter().map(|f| key(f.id)).collect()
+    } else {
+        Vec::new()
+    }
+}
+
 /// Loads, in one batch per relation, what the query selects of the page's flows, so the page
 /// costs the same few statements whatever its size.
 async fn prime(
@@ -113,7 +122,6 @@ async fn prime(
     let node = look.field("nodes");
     let selects = |field: &str| edge_node.field(field).exists() || node.field(field).exists();
     let loader = ctx.data::<RequestLoader>()?;
-    let ids: Vec<i32> = flows.iter().map(|f| f.id).collect();
     let mut recipients: Vec<RecipientId> =
         flows.iter().map(|f| RecipientId(f.recipient_id)).collect();
     if selects("via") {
@@ -129,60 +137,38 @@ async fn prime(
         selects("recipient") || selects("role") || selects("isSubprocessing") || selects("via");
     let need_activities = selects("activity") || selects("isSubprocessing");
     let (r, a, c, s, n, t) = tokio::join!(
-        async {
+        preload(
+            loader,
             if need_recipients {
-                loader.load_many(recipients).await.map(drop)
+                recipients
             } else {
-                Ok(())
+                Vec::new()
             }
-        },
-        async {
+        ),
+        preload(
+            loader,
             if need_activities {
-                loader.load_many(activities).await.map(drop)
+                activities
             } else {
-                Ok(())
+                Vec::new()
             }
-        },
-        async {
-            if selects("dataCategories") {
-                loader
-                    .load_many(ids.iter().copied().map(FlowCategories))
-                    .await
-                    .map(drop)
-            } else {
-                Ok(())
-            }
-        },
-        async {
-            if selects("dataSubjects") {
-                loader
-                    .load_many(ids.iter().copied().map(FlowSubjects))
-                    .await
-                    .map(drop)
-            } else {
-                Ok(())
-            }
-        },
-        async {
-            if selects("countries") {
-                loader
-                    .load_many(ids.iter().copied().map(FlowCountries))
-                    .await
-                    .map(drop)
-            } else {
-                Ok(())
-            }
-        },
-        async {
-            if selects("transfers") {
-                loader
-                    .load_many(ids.iter().copied().map(FlowTransfers))
-                    .await
-                    .map(drop)
-            } else {
-                Ok(())
-            }
-        },
+        ),
+        preload(
+            loader,
+            flow_keys(flows, selects("dataCategories"), FlowCategories)
+        ),
+        preload(
+            loader,
+            flow_keys(flows, selects("dataSubjects"), FlowSubjects)
+        ),
+        preload(
+            loader,
+            flow_keys(flows, selects("countries"), FlowCountries)
+        ),
+        preload(
+            loader,
+            flow_keys(flows, selects("transfers"), FlowTransfers)
+        ),
     );
     r.and(a).and(c).and(s).and(n).and(t).api()
 }

@@ -1,5 +1,6 @@
 //! Batched lookups: one newtype key per lookup, one `IN` query per batch, so a page of flows
-//! costs the same few statements whatever its size.
+//! costs the same few statements whatever its size; and what was read is kept until the next
+//! write ([`Registry::kept_by_id`]), so the next page costs none for the rows it shares.
 
 use crate::registry::{Registry, RegistryError};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
@@ -28,35 +29,75 @@ pub fn request_loader(registry: Registry) -> RequestLoader {
     )
 }
 
-fn keyed<K: Copy + Eq + Hash, V>(
-    keys: &[K],
-    id: impl Fn(K) -> i32,
-    mut found: HashMap<i32, V>,
-) -> HashMap<K, V> {
-    keys.iter()
-        .filter_map(|k| found.remove(&id(*k)).map(|v| (*k, v)))
-        .collect()
+/// One kind of lookup by row id: its key type and how the registry answers it.
+pub trait Lookup: Copy + Eq + Hash + Send + Sync + 'static {
+    type Value: Clone + Send + Sync + 'static;
+
+    fn id(self) -> i32;
+
+    /// What the registry holds for each of `ids` (ids with nothing are left out), from the
+    /// rows kept since the last write where it can.
+    fn read(
+        registry: &Registry,
+        ids: Vec<i32>,
+    ) -> impl Future<Output = Result<HashMap<Self, Self::Value>, RegistryError>> + Send;
 }
 
+/// Puts into the request's cache what `keys` look up, in one read and at once, for a
+/// connection that knows what its page will resolve (the loader would otherwise wait for its
+/// batch to fill and send it from a task of its own).
+pub async fn preload<K: Lookup>(loader: &RequestLoader, keys: Vec<K>) -> Result<(), RegistryError>
+where
+    RegistryLoader: Loader<K, Value = K::Value>,
+{
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let ids = keys.iter().map(|k| k.id()).collect();
+    let found = K::read(&loader.loader().registry, ids).await?;
+    loader.feed_many(found).await;
+    Ok(())
+}
+
+// Rows are shared (`Arc`), not copied: the same rows serve every request until the next write.
 macro_rules! lookup {
     ($(#[$doc:meta])* $key:ident => $value:ty, |$registry:ident, $ids:ident| $load:expr) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub struct $key(pub i32);
 
+        impl Lookup for $key {
+            type Value = $value;
+
+            fn id(self) -> i32 {
+                self.0
+            }
+
+            async fn read(
+                $registry: &Registry,
+                ids: Vec<i32>,
+            ) -> Result<HashMap<Self, Self::Value>, RegistryError> {
+                let found = $registry
+                    .kept_by_id::<$key, Self::Value, _, _>(&ids, |missing| async move {
+                        let $ids = missing.as_slice();
+                        let read = $load.await?;
+                        Ok(read.into_iter().map(|(id, value)| (id, value.into())).collect())
+                    })
+                    .await?;
+                Ok(found.into_iter().map(|(id, value)| ($key(id), value)).collect())
+            }
+        }
+
         impl Loader<$key> for RegistryLoader {
             type Value = $value;
             type Error = Arc<RegistryError>;
 
-            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, Self::Error> {
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
                 if keys.is_empty() {
                     return Ok(HashMap::new());
                 }
-                let $registry = &self.registry;
-                let $ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
-                let $ids = $ids.as_slice();
-                let found = $load.await.map_err(Arc::new)?;
-                Ok(keyed(keys, |k| k.0, found))
+                let ids = keys.iter().map(|k| k.0).collect();
+                <$key as Lookup>::read(&self.registry, ids).await.map_err(Arc::new)
             }
         }
     };
@@ -64,49 +105,49 @@ macro_rules! lookup {
 
 lookup!(
     /// A recipient by row id.
-    RecipientId => recipient::Model, |r, ids| r.recipients_by_ids(ids));
+    RecipientId => Arc<recipient::Model>, |r, ids| r.recipients_by_ids(ids));
 lookup!(
     /// A processing activity by row id.
-    ActivityId => processing_activity::Model, |r, ids| r.activities_by_ids(ids));
+    ActivityId => Arc<processing_activity::Model>, |r, ids| r.activities_by_ids(ids));
 lookup!(
     /// A data category by row id.
-    DataCategoryId => data_category::Model, |r, ids| r.data_categories_by_ids(ids));
+    DataCategoryId => Arc<data_category::Model>, |r, ids| r.data_categories_by_ids(ids));
 lookup!(
     /// The processing locations of a recipient.
-    RecipientLocations => Vec<String>, |r, ids| r.recipient_locations(ids));
+    RecipientLocations => Arc<Vec<String>>, |r, ids| r.recipient_locations(ids));
 lookup!(
     /// Whether a recipient is a subprocessor.
     RecipientIsSubprocessor => bool, |r, ids| r.subprocessor_flags(ids));
 lookup!(
     /// The flows to a recipient.
-    RecipientFlows => Vec<data_flow::Model>, |r, ids| r.flows_of_recipients(ids, false));
+    RecipientFlows => Arc<Vec<data_flow::Model>>, |r, ids| r.flows_of_recipients(ids, false));
 lookup!(
     /// The flows a recipient forwards (onward flows).
-    RecipientOnwardFlows => Vec<data_flow::Model>, |r, ids| r.flows_of_recipients(ids, true));
+    RecipientOnwardFlows => Arc<Vec<data_flow::Model>>, |r, ids| r.flows_of_recipients(ids, true));
 lookup!(
     /// The data categories a flow sends.
-    FlowCategories => Vec<data_category::Model>, |r, ids| r.flow_categories(ids));
+    FlowCategories => Arc<Vec<data_category::Model>>, |r, ids| r.flow_categories(ids));
 lookup!(
     /// The data subject categories a flow concerns.
-    FlowSubjects => Vec<data_subject_category::Model>, |r, ids| r.flow_subjects(ids));
+    FlowSubjects => Arc<Vec<data_subject_category::Model>>, |r, ids| r.flow_subjects(ids));
 lookup!(
     /// The destination countries of a flow.
-    FlowCountries => Vec<String>, |r, ids| r.flow_countries(ids));
+    FlowCountries => Arc<Vec<String>>, |r, ids| r.flow_countries(ids));
 lookup!(
     /// The transfers of a flow.
-    FlowTransfers => Vec<transfer::Model>, |r, ids| r.flow_transfers(ids));
+    FlowTransfers => Arc<Vec<transfer::Model>>, |r, ids| r.flow_transfers(ids));
 lookup!(
     /// The exporter of a flow's transfers.
-    FlowExporter => crate::registry::transfers::Exporter, |r, ids| r.flow_exporters(ids));
+    FlowExporter => Arc<crate::registry::transfers::Exporter>, |r, ids| r.flow_exporters(ids));
 lookup!(
     /// The data categories an activity processes.
-    ActivityCategories => Vec<data_category::Model>, |r, ids| r.activity_categories(ids));
+    ActivityCategories => Arc<Vec<data_category::Model>>, |r, ids| r.activity_categories(ids));
 lookup!(
     /// The data subject categories an activity concerns.
-    ActivitySubjects => Vec<data_subject_category::Model>, |r, ids| r.activity_subjects(ids));
+    ActivitySubjects => Arc<Vec<data_subject_category::Model>>, |r, ids| r.activity_subjects(ids));
 lookup!(
     /// The products an activity serves.
-    ActivityProducts => Vec<product::Model>, |r, ids| r.activity_products(ids));
+    ActivityProducts => Arc<Vec<product::Model>>, |r, ids| r.activity_products(ids));
 lookup!(
     /// The flows of an activity.
-    ActivityFlows => Vec<data_flow::Model>, |r, ids| r.flows_of_activities(ids));
+    ActivityFlows => Arc<Vec<data_flow::Model>>, |r, ids| r.flows_of_activities(ids));

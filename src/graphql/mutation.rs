@@ -428,7 +428,7 @@ impl RegistryMutation {
             .create_recipient(input, actor, reason.as_deref())
             .await
             .api()?;
-        Ok(Recipient(created))
+        Ok(Recipient::from(created))
     }
 
     /// Changes a recipient.
@@ -447,7 +447,7 @@ impl RegistryMutation {
             .update_recipient(id, changes, actor, reason.as_deref())
             .await
             .api()?;
-        Ok(Recipient(updated))
+        Ok(Recipient::from(updated))
     }
 
     /// Removes a recipient that has no data flows; returns its ID. Retire it instead to keep
@@ -531,7 +531,7 @@ impl RegistryMutation {
             .create_activity(input, actor, reason.as_deref())
             .await
             .api()?;
-        Ok(ProcessingActivity(created))
+        Ok(ProcessingActivity::from(created))
     }
 
     /// Changes a processing activity.
@@ -550,7 +550,7 @@ impl RegistryMutation {
             .update_activity(id, changes, actor, reason.as_deref())
             .await
             .api()?;
-        Ok(ProcessingActivity(updated))
+        Ok(ProcessingActivity::from(updated))
     }
 
     /// Removes a processing activity that has no data flows; returns its ID.

@@ -117,10 +117,12 @@ impl PublicQuery {
         // instant, for a past list) and that it is a subprocessor.
         let loader = ctx.data::<RequestLoader>()?;
         loader
-            .feed_many(
-                list.iter()
-                    .map(|(r, locations)| (RecipientLocations(r.id), locations.clone())),
-            )
+            .feed_many(list.iter().map(|(r, locations)| {
+                (
+                    RecipientLocations(r.id),
+                    std::sync::Arc::new(locations.clone()),
+                )
+            }))
             .await;
         loader
             .feed_many(
@@ -128,7 +130,7 @@ impl PublicQuery {
                     .map(|(r, _)| (RecipientIsSubprocessor(r.id), true)),
             )
             .await;
-        Ok(list.into_iter().map(|(r, _)| Recipient(r)).collect())
+        Ok(list.into_iter().map(|(r, _)| Recipient::from(r)).collect())
     }
 
     /// The products and services personal data flows through (SMS, Voice, ...), by key.
@@ -193,7 +195,7 @@ impl PublicQuery {
                 .await
                 .api()?
                 .filter(|m| caller.sees_internal() || visibility::shown_to_public(m))
-                .map(|m| Node::Recipient(Recipient(m))),
+                .map(|m| Node::Recipient(Recipient::from(m))),
             "DataFlow" => registry
                 .flow(row)
                 .await
@@ -203,7 +205,7 @@ impl PublicQuery {
                 .activity(row)
                 .await
                 .api()?
-                .map(|m| Node::ProcessingActivity(ProcessingActivity(m))),
+                .map(|m| Node::ProcessingActivity(ProcessingActivity::from(m))),
             "DataCategory" => registry
                 .data_category(row)
                 .await
@@ -247,7 +249,7 @@ impl RegistryQuery {
             .await
             .api()?
             .into_iter()
-            .map(Recipient)
+            .map(Recipient::from)
             .collect())
     }
 
@@ -271,7 +273,7 @@ impl RegistryQuery {
             .await
             .api()?;
         Ok(Connection::new(
-            page.map(Recipient),
+            page.map(Recipient::from),
             after.as_ref(),
             TotalCount::of(filter, |registry, filter| async move {
                 registry.count_recipients(&filter).await
@@ -294,7 +296,7 @@ impl RegistryQuery {
             Lookup::Id(id) => registry.recipient(expect_id("id", "Recipient", &id)?).await,
             Lookup::Key(key) => registry.recipient_by_key(&key).await,
         };
-        Ok(found.api()?.map(Recipient))
+        Ok(found.api()?.map(Recipient::from))
     }
 
     /// Every processing activity, by name.
@@ -310,7 +312,7 @@ impl RegistryQuery {
             .await
             .api()?
             .into_iter()
-            .map(ProcessingActivity)
+            .map(ProcessingActivity::from)
             .collect())
     }
 
@@ -332,7 +334,7 @@ impl RegistryQuery {
             .await
             .api()?;
         Ok(Connection::new(
-            page.map(ProcessingActivity),
+            page.map(ProcessingActivity::from),
             after.as_ref(),
             TotalCount::of((), |registry, _| async move {
                 registry.count_activities().await
@@ -357,7 +359,7 @@ impl RegistryQuery {
             }
             Lookup::Key(key) => registry.activity_by_key(&key).await,
         };
-        Ok(found.api()?.map(ProcessingActivity))
+        Ok(found.api()?.map(ProcessingActivity::from))
     }
 
     /// The data category taxonomy, parents before children.

@@ -259,7 +259,7 @@ impl Registry {
             return Ok(count);
         }
         let count = query.count(self.db()).await?;
-        if self.generation() == generation {
+        if self.keeps(generation) {
             self.counts.put(statement, generation, count);
         }
         Ok(count)

@@ -92,7 +92,7 @@ impl Registry {
             .filter(api_key::Column::RevokedAt.is_null())
             .one(self.db())
             .await?;
-        if self.pool().is_some() && self.generation() == generation {
+        if self.keeps(generation) {
             self.keys.put(hash, generation, key.clone());
         }
         Ok(key)

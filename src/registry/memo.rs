@@ -1,12 +1,20 @@
 //! Reads kept between writes. The registry only changes by writes, each of which moves its
 //! generation (see [`super::Registry::generation`]), so what a read gave at one generation is
 //! what it gives until the next: a list's count over every matching flow (a scan), the API key
-//! a secret names (read on every request that carries one).
+//! a secret names (read on every request that carries one), the rows the API resolves by id
+//! (a recipient, a flow's data categories; see [`Lookups`]).
+//!
+//! One rule keeps them correct, [`super::Registry::keeps`]: a read is kept only outside a
+//! batch (whose writes are not committed) and only when the generation did not move while it
+//! ran, so nothing read before a commit is kept as the answer after it.
 
+use super::{Registry, Result};
 use lru::LruCache;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Reads kept, by what was read, each with the generation it was read at; the least recently
 /// used go first beyond the capacity.
@@ -35,6 +43,100 @@ impl<K: Hash + Eq, V: Clone> Memo<K, V> {
     /// Keeps `value`, read entirely at `generation`.
     pub fn put(&self, key: K, generation: u64, value: V) {
         self.kept().put(key, (generation, value));
+    }
+}
+
+/// The rows the API resolves by id, kept per generation, one [`Memo`] per kind of lookup (a
+/// lookup is named by a type of its own, its key type in the GraphQL loaders): the registry's
+/// read model, filled as it is read, so that a page of flows after another costs no statement
+/// for the recipients, terms and transfers the pages share. At most `capacity` ids of each
+/// kind; none when it is 0.
+#[derive(Debug)]
+pub(crate) struct Lookups {
+    capacity: usize,
+    kinds: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl Lookups {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            kinds: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The memo of the lookup `L`, whose values are `V` (none: the id has nothing).
+    fn memo<L: 'static, V: Clone + Send + Sync + 'static>(
+        &self,
+    ) -> Option<Arc<Memo<i32, Option<V>>>> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let mut kinds = self.kinds.lock().unwrap_or_else(|e| e.into_inner());
+        let memo = kinds
+            .entry(TypeId::of::<L>())
+            .or_insert_with(|| Arc::new(Memo::<i32, Option<V>>::new(self.capacity)))
+            .clone();
+        drop(kinds);
+        memo.downcast().ok()
+    }
+}
+
+impl Registry {
+    /// Whether a read that began at `generation` may be kept: outside a batch, and when no
+    /// write was seen meanwhile.
+    pub(super) fn keeps(&self, generation: u64) -> bool {
+        self.pool().is_some() && self.generation() == generation
+    }
+
+    /// What the lookup `L` gives for each of `ids` (ids with nothing are left out): the values
+    /// kept at this generation, and for the others what `read` gives, kept for the next reader.
+    pub async fn kept_by_id<L, V, F, Fut>(&self, ids: &[i32], read: F) -> Result<HashMap<i32, V>>
+    where
+        L: 'static,
+        V: Clone + Send + Sync + 'static,
+        F: FnOnce(Vec<i32>) -> Fut,
+        Fut: Future<Output = Result<HashMap<i32, V>>>,
+    {
+        let generation = self.generation();
+        let memo = match self.pool() {
+            Some(_) => self.lookups.memo::<L, V>(),
+            None => None,
+        };
+        let Some(memo) = memo else {
+            return read(ids.to_vec()).await;
+        };
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        {
+            let mut kept = memo.kept();
+            for &id in ids {
+                match kept.get(&id) {
+                    Some((read_at, value)) if *read_at == generation => {
+                        if let Some(value) = value {
+                            found.insert(id, value.clone());
+                        }
+                    }
+                    _ => missing.push(id),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let mut read = read(missing.clone()).await?;
+        let keep = self.keeps(generation);
+        let mut kept = memo.kept();
+        for id in missing {
+            let value = read.remove(&id);
+            if keep {
+                kept.put(id, (generation, value.clone()));
+            }
+            if let Some(value) = value {
+                found.insert(id, value);
+            }
+        }
+        Ok(found)
     }
 }
 

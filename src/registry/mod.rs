@@ -91,6 +91,8 @@ pub struct Registry {
     /// API keys by the hash of their secret (none: unknown or revoked), kept per generation:
     /// creating or revoking a key is a write.
     keys: Arc<memo::Memo<String, Option<entity::api_key::Model>>>,
+    /// Rows the API resolves by id, kept per generation (see [`memo::Lookups`]).
+    lookups: Arc<memo::Lookups>,
 }
 
 /// What this process knows of the registry's version (the counter every write advances).
@@ -182,6 +184,7 @@ impl Registry {
     }
 
     pub fn with(db: DatabaseConnection, clock: Arc<dyn Clock>, settings: RegistrySettings) -> Self {
+        let lookups = Arc::new(memo::Lookups::new(settings.kept_rows));
         Self {
             conn: Conn::Pool(db),
             clock,
@@ -198,6 +201,7 @@ impl Registry {
             adequacy: AdequacyTable::builtin(),
             counts: Arc::new(memo::Memo::new(1024)),
             keys: Arc::new(memo::Memo::new(4096)),
+            lookups,
         }
     }
 

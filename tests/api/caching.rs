@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, COOKIE, ETAG, IF_NONE_MATCH, SET_COOKIE};
 use serde_json::{Value, json};
 use std::time::Duration;
+use subreg::settings::ServerSettings;
 
 /// How many times the server answered `operation` with `outcome`, from its metrics.
 async fn answered(server: &TestServer, operation: &str, outcome: &str) -> u64 {
@@ -379,4 +380,88 @@ async fn the_public_page_its_feed_and_the_record_revalidate_and_never_show_a_pas
             );
         }
     }
+}
+
+const FIRST_FLOW: &str = "{ dataFlows(first: 1) { nodes { id purpose recipient { id legalName } \
+    dataCategories { key } transfers { country { code } mechanism } } } }";
+
+/// With no answers kept, the rows behind them still are (a recipient, a flow's categories):
+/// a page read again costs fewer statements, and a write is seen by the next read all the same.
+#[tokio::test]
+async fn rows_kept_between_writes_never_outlive_one() {
+    let server = TestServer::start_with(ServerSettings {
+        response_cache_bytes: 0,
+        ..ServerSettings::default()
+    })
+    .await;
+    let read = || server.data(FIRST_FLOW, json!({}));
+    let before = server.statements().await;
+    let first = read().await;
+    let cold = server.statements().await - before;
+    let before = server.statements().await;
+    assert_eq!(read().await, first);
+    let warm = server.statements().await - before;
+    assert!(warm < cold, "read again: {warm} statements, first: {cold}");
+
+    let flow = &first["dataFlows"]["nodes"][0];
+    let categories: Vec<&str> = flow["dataCategories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    server
+        .rename(flow["recipient"]["id"].as_str().unwrap(), "Renamed since")
+        .await;
+    server
+        .data(
+            r#"mutation($id: ID!, $categories: [String!]) {
+                updateDataFlow(id: $id, input: { purpose: "changed since", dataCategories: $categories }) { id } }"#,
+            json!({ "id": flow["id"], "categories": &categories[..1] }),
+        )
+        .await;
+    let after = read().await;
+    let flow = &after["dataFlows"]["nodes"][0];
+    assert_eq!(flow["recipient"]["legalName"], "Renamed since", "{after:#}");
+    assert_eq!(flow["purpose"], "changed since");
+    assert_eq!(flow["dataCategories"], json!([{ "key": categories[0] }]));
+}
+
+/// A replica keeps rows too, and drops them when it hears of a write made elsewhere.
+#[tokio::test]
+async fn a_replica_keeps_no_row_past_a_write_it_has_heard_of() {
+    let server = TestServer::start().await;
+    let replica =
+        Replica::start_with(&server.database_url, 1, &["--response-cache-bytes", "0"]).await;
+    let viewer = client_with_key(Some(&server.key(Role::Viewer).await));
+    let read = || {
+        let viewer = viewer.clone();
+        let url = replica.url.clone();
+        async move {
+            let body: Value = viewer
+                .post(format!("{url}/graphql"))
+                .json(&json!({ "query": FIRST_FLOW }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["data"]["dataFlows"]["nodes"][0].clone()
+        }
+    };
+    let flow = read().await;
+    assert_eq!(read().await, flow);
+    let recipient = flow["recipient"]["id"].as_str().unwrap().to_owned();
+    let mut feed = WsClient::connect(&replica.url, TRANSPORT_WS, server.init()).await;
+    let history = server.history(json!({})).await;
+    feed.subscribe(
+        "1",
+        CHANGES,
+        json!({ "after": history.last().unwrap()["cursor"] }),
+    )
+    .await;
+    server.rename(&recipient, "Renamed elsewhere").await;
+    feed.changes(1, Duration::from_secs(20)).await;
+    assert_eq!(read().await["recipient"]["legalName"], "Renamed elsewhere");
 }

@@ -3,6 +3,7 @@
 
 use super::loaders::RequestLoader;
 use async_graphql::{Context, ID, Interface};
+use std::sync::Arc;
 
 mod countries;
 mod registry;
@@ -13,6 +14,11 @@ pub use countries::*;
 pub use registry::*;
 pub use taxonomy::*;
 pub use transfers::*;
+
+/// The rows a loader shares, each wrapped as its API type (none: an empty list).
+fn each<M: Clone, W>(rows: Option<Arc<Vec<M>>>, wrap: impl Fn(M) -> W) -> Vec<W> {
+    rows.map_or_else(Vec::new, |rows| rows.iter().cloned().map(wrap).collect())
+}
 
 fn loader<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a RequestLoader> {
     ctx.data::<RequestLoader>()

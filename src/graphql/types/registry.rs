@@ -2,7 +2,7 @@
 
 use super::{
     Country, DataCategory, DataSubjectCategory, Product, Transfer, TransferExporter,
-    TransferSafeguard, loader,
+    TransferSafeguard, each, loader,
 };
 use crate::graphql::auth::VIEWER;
 use crate::graphql::enums::{
@@ -19,8 +19,9 @@ use crate::registry::rules;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::{data_flow, processing_activity, recipient};
+use std::sync::Arc;
 
-pub struct Recipient(pub recipient::Model);
+pub struct Recipient(pub Arc<recipient::Model>);
 
 /// Anyone who receives personal data from the organization (GDPR Art. 4(9)).
 #[Object]
@@ -135,11 +136,7 @@ impl Recipient {
             .load_one(RecipientFlows(self.0.id))
             .await
             .api()?;
-        Ok(flows
-            .unwrap_or_default()
-            .into_iter()
-            .map(DataFlow)
-            .collect())
+        Ok(each(flows, DataFlow))
     }
 
     /// The data flows this recipient forwards to others (its own recipients).
@@ -149,11 +146,7 @@ impl Recipient {
             .load_one(RecipientOnwardFlows(self.0.id))
             .await
             .api()?;
-        Ok(flows
-            .unwrap_or_default()
-            .into_iter()
-            .map(DataFlow)
-            .collect())
+        Ok(each(flows, DataFlow))
     }
 
     /// Assumptions recorded where the sources leave a fact open.
@@ -179,10 +172,19 @@ impl Recipient {
     }
 }
 
+impl From<recipient::Model> for Recipient {
+    fn from(model: recipient::Model) -> Self {
+        Self(Arc::new(model))
+    }
+}
+
 pub struct DataFlow(pub data_flow::Model);
 
 impl DataFlow {
-    async fn recipient_model(&self, ctx: &Context<'_>) -> async_graphql::Result<recipient::Model> {
+    async fn recipient_model(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Arc<recipient::Model>> {
         loader(ctx)?
             .load_one(RecipientId(self.0.recipient_id))
             .await
@@ -283,11 +285,7 @@ impl DataFlow {
             .load_one(FlowCategories(self.0.id))
             .await
             .api()?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(DataCategory)
-            .collect())
+        Ok(each(rows, DataCategory))
     }
 
     /// The categories of data subjects the data is about.
@@ -296,11 +294,7 @@ impl DataFlow {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<DataSubjectCategory>> {
         let rows = loader(ctx)?.load_one(FlowSubjects(self.0.id)).await.api()?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(DataSubjectCategory)
-            .collect())
+        Ok(each(rows, DataSubjectCategory))
     }
 
     /// The destination countries.
@@ -319,7 +313,7 @@ impl DataFlow {
             .load_one(FlowTransfers(self.0.id))
             .await
             .api()?;
-        Ok(rows.unwrap_or_default().into_iter().map(Transfer).collect())
+        Ok(each(rows, Transfer))
     }
 
     /// Whether this flow makes its recipient a subprocessor: the organization is processor in
@@ -340,9 +334,10 @@ impl DataFlow {
             .await
             .api()?;
         Ok(flows
-            .unwrap_or_default()
-            .into_iter()
+            .iter()
+            .flat_map(|flows| flows.iter())
             .filter(|f| f.activity_id == self.0.activity_id)
+            .cloned()
             .map(DataFlow)
             .collect())
     }
@@ -400,7 +395,13 @@ impl Retention {
     }
 }
 
-pub struct ProcessingActivity(pub processing_activity::Model);
+pub struct ProcessingActivity(pub Arc<processing_activity::Model>);
+
+impl From<processing_activity::Model> for ProcessingActivity {
+    fn from(model: processing_activity::Model) -> Self {
+        Self(Arc::new(model))
+    }
+}
 
 /// A processing activity: what the organization does with personal data, why, and on which
 /// legal basis.
@@ -455,11 +456,7 @@ impl ProcessingActivity {
             .load_one(ActivitySubjects(self.0.id))
             .await
             .api()?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(DataSubjectCategory)
-            .collect())
+        Ok(each(rows, DataSubjectCategory))
     }
 
     /// The categories of personal data (Art. 30(1)(c)).
@@ -468,11 +465,7 @@ impl ProcessingActivity {
             .load_one(ActivityCategories(self.0.id))
             .await
             .api()?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(DataCategory)
-            .collect())
+        Ok(each(rows, DataCategory))
     }
 
     /// The products the activity serves.
@@ -481,7 +474,7 @@ impl ProcessingActivity {
             .load_one(ActivityProducts(self.0.id))
             .await
             .api()?;
-        Ok(rows.unwrap_or_default().into_iter().map(Product).collect())
+        Ok(each(rows, Product))
     }
 
     /// The time limit for erasure (Art. 30(1)(f)): a period and what it runs from, or the
@@ -510,11 +503,7 @@ impl ProcessingActivity {
             .load_one(ActivityFlows(self.0.id))
             .await
             .api()?;
-        Ok(flows
-            .unwrap_or_default()
-            .into_iter()
-            .map(DataFlow)
-            .collect())
+        Ok(each(flows, DataFlow))
     }
 
     /// Assumptions recorded where the sources leave a fact open.

@@ -106,7 +106,7 @@ impl DataCategory {
             .load_one(DataCategoryId(parent))
             .await
             .api()?
-            .map(DataCategory))
+            .map(|parent| DataCategory(parent.as_ref().clone())))
     }
 }
 

@@ -127,7 +127,7 @@ impl Transfer {
     }
 }
 
-pub struct TransferExporter(pub crate::registry::transfers::Exporter);
+pub struct TransferExporter(pub std::sync::Arc<crate::registry::transfers::Exporter>);
 
 /// The exporter of a flow's transfers: the organization or one of its establishments for a
 /// direct flow, the forwarding recipient for an onward one. Its country sets the regime.
