@@ -75,6 +75,10 @@ struct Args {
     /// Do not run PostGraphile.
     #[arg(long)]
     no_postgraphile: bool,
+    /// `--kept-rows` for the server of the paths that are not repeated (the server's default
+    /// when absent; 0 to read every relation from the database, as before rows were kept).
+    #[arg(long)]
+    kept_rows: Option<usize>,
     /// Cold starts measured per database.
     #[arg(long, default_value_t = 3)]
     cold_starts: usize,
@@ -1160,8 +1164,13 @@ async fn bench_backend(
     );
     drop(subreg);
 
-    // Nothing reusable: no answer kept.
-    let (subreg, _, _) = start_subreg(server, db, &["--response-cache-bytes", "0"]).await;
+    // No answer kept; the rows under them are, as deployed, unless `--kept-rows` says.
+    let kept_rows = args.kept_rows.map(|n| n.to_string());
+    let mut fresh = vec!["--response-cache-bytes", "0"];
+    if let Some(n) = &kept_rows {
+        fresh.extend(["--kept-rows", n.as_str()]);
+    }
+    let (subreg, _, _) = start_subreg(server, db, &fresh).await;
     if wants(args, "b") {
         let pg_cursors = match &postgraphile {
             Some(proc) => {

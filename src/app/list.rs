@@ -160,11 +160,7 @@ async fn render(state: &AppState, at: Option<DateTime<Utc>>) -> Result<Answer, R
         notice_days: registry.settings().notice_period.num_days(),
         csrf: TOKEN_SLOT,
     };
-    let context = serde_json::to_value(&page).map_err(|err| {
-        tracing::error!(error = %err, "cannot describe the list page");
-        failure()
-    })?;
-    let body = state.render("subprocessors.html", context).await?;
+    let body = state.render("subprocessors.html", &page).await?;
     Ok(Answer::new(Bytes::from(body), None))
 }
 

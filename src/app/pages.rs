@@ -124,7 +124,7 @@ impl AppState {
     pub(super) async fn render(
         &self,
         template: &str,
-        mut context: Value,
+        context: impl serde::Serialize,
     ) -> Result<String, Response> {
         let organization = match self.inner.registry.organization().await {
             Ok(org) => org
@@ -135,9 +135,11 @@ impl AppState {
                 return Err(failure());
             }
         };
-        if let Value::Object(map) = &mut context {
-            map.insert("organization".into(), organization.into());
-        }
+        // Straight into the template engine's values: no JSON document in between.
+        let context = minijinja::context! {
+            organization => organization,
+            ..minijinja::Value::from(minijinja::value::Serde(context))
+        };
         self.notices()
             .templates
             .render(template, context)

@@ -139,16 +139,22 @@ pub async fn subprocessor_list(
     if let Some(at) = at {
         return subprocessors(registry, at).await;
     }
-    let list = registry.subprocessors().await?;
-    let ids: Vec<i32> = list.iter().map(|r| r.id).collect();
-    let mut locations = registry.recipient_locations(&ids).await?;
-    Ok(list
-        .into_iter()
-        .map(|r| {
-            let at = locations.remove(&r.id).unwrap_or_default();
-            (r, at)
+    // Every customer loads it: read once per generation of the registry.
+    struct CurrentList;
+    registry
+        .kept::<CurrentList, _, _, _>((), || async {
+            let list = registry.subprocessors().await?;
+            let ids: Vec<i32> = list.iter().map(|r| r.id).collect();
+            let mut locations = registry.recipient_locations(&ids).await?;
+            Ok(list
+                .into_iter()
+                .map(|r| {
+                    let at = locations.remove(&r.id).unwrap_or_default();
+                    (r, at)
+                })
+                .collect())
         })
-        .collect())
+        .await
 }
 
 /// The public subprocessor list as it stood at `at`: public recipients, announced or active,

@@ -243,6 +243,13 @@ pub async fn latest_public(
     registry: &crate::registry::Registry,
     limit: usize,
 ) -> crate::registry::Result<Vec<EventNotice>> {
-    let events = crate::changes::log::read_latest_public(registry.db(), limit as u64).await?;
-    Ok(events.iter().map(EventNotice::of).collect())
+    // The public page and the feed show them to everyone: read once per generation.
+    struct LatestPublic;
+    registry
+        .kept::<LatestPublic, _, _, _>(limit, || async {
+            let events =
+                crate::changes::log::read_latest_public(registry.db(), limit as u64).await?;
+            Ok(events.iter().map(EventNotice::of).collect())
+        })
+        .await
 }

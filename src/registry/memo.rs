@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
 
 /// Reads kept, by what was read, each with the generation it was read at; the least recently
 /// used go first beyond the capacity.
@@ -44,6 +45,19 @@ impl<K: Hash + Eq, V: Clone> Memo<K, V> {
     pub fn put(&self, key: K, generation: u64, value: V) {
         self.kept().put(key, (generation, value));
     }
+
+    /// What is kept for `key` at `generation`, or else `make()`, kept for it.
+    pub fn get_or_insert(&self, key: K, generation: u64, make: impl FnOnce() -> V) -> V {
+        let mut kept = self.kept();
+        if let Some((read, value)) = kept.get(&key)
+            && *read == generation
+        {
+            return value.clone();
+        }
+        let value = make();
+        kept.put(key, (generation, value.clone()));
+        value
+    }
 }
 
 /// The rows the API resolves by id, kept per generation, one [`Memo`] per kind of lookup (a
@@ -65,17 +79,20 @@ impl Lookups {
         }
     }
 
-    /// The memo of the lookup `L`, whose values are `V` (none: the id has nothing).
-    fn memo<L: 'static, V: Clone + Send + Sync + 'static>(
-        &self,
-    ) -> Option<Arc<Memo<i32, Option<V>>>> {
+    /// The memo of the lookup `L`, by `K`, whose values are `V` (none: nothing there).
+    fn memo<L, K, V>(&self) -> Option<Arc<Memo<K, Option<V>>>>
+    where
+        L: 'static,
+        K: Hash + Eq + Send + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
         if self.capacity == 0 {
             return None;
         }
         let mut kinds = self.kinds.lock().unwrap_or_else(|e| e.into_inner());
         let memo = kinds
             .entry(TypeId::of::<L>())
-            .or_insert_with(|| Arc::new(Memo::<i32, Option<V>>::new(self.capacity)))
+            .or_insert_with(|| Arc::new(Memo::<K, Option<V>>::new(self.capacity)))
             .clone();
         drop(kinds);
         memo.downcast().ok()
@@ -89,6 +106,39 @@ impl Registry {
         self.pool().is_some() && self.generation() == generation
     }
 
+    /// The memo of the lookup `L`, outside a batch.
+    fn lookup_memo<L, K, V>(&self) -> Option<Arc<Memo<K, Option<V>>>>
+    where
+        L: 'static,
+        K: Hash + Eq + Send + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        self.pool()?;
+        self.lookups.memo::<L, K, V>()
+    }
+
+    /// What the read `L` gives for `key`: the value kept at this generation, or what `read`
+    /// gives, kept for the next reader. Readers who come while it is read wait for it rather
+    /// than read it too (after a write, every customer asks for the list at once). A value
+    /// read while a write commits is kept under the generation the read began at, so it is
+    /// never served after this process has seen the write.
+    pub(crate) async fn kept<L, K, V, Fut>(&self, key: K, read: impl FnOnce() -> Fut) -> Result<V>
+    where
+        L: 'static,
+        K: Hash + Eq + Send + 'static,
+        V: Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<V>>,
+    {
+        let generation = self.generation();
+        let Some(memo) = self.lookup_memo::<L, K, Arc<OnceCell<V>>>() else {
+            return read().await;
+        };
+        let cell = memo
+            .get_or_insert(key, generation, || Some(Arc::default()))
+            .unwrap_or_default();
+        Ok(cell.get_or_try_init(read).await?.clone())
+    }
+
     /// What the lookup `L` gives for each of `ids` (ids with nothing are left out): the values
     /// kept at this generation, and for the others what `read` gives, kept for the next reader.
     pub async fn kept_by_id<L, V, F, Fut>(&self, ids: &[i32], read: F) -> Result<HashMap<i32, V>>
@@ -99,11 +149,7 @@ impl Registry {
         Fut: Future<Output = Result<HashMap<i32, V>>>,
     {
         let generation = self.generation();
-        let memo = match self.pool() {
-            Some(_) => self.lookups.memo::<L, V>(),
-            None => None,
-        };
-        let Some(memo) = memo else {
+        let Some(memo) = self.lookup_memo::<L, i32, V>() else {
             return read(ids.to_vec()).await;
         };
         let mut found = HashMap::with_capacity(ids.len());
@@ -124,6 +170,9 @@ impl Registry {
         if missing.is_empty() {
             return Ok(found);
         }
+        // Many flows name one recipient: read, and keep, each id once.
+        missing.sort_unstable();
+        missing.dedup();
         let mut read = read(missing.clone()).await?;
         let keep = self.keeps(generation);
         let mut kept = memo.kept();

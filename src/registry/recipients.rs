@@ -589,6 +589,15 @@ impl Registry {
     /// The names of the products whose processing activities send data to each of `ids`, by
     /// name (for the public page: the products and services a subprocessor is concerned in).
     pub async fn recipient_products(&self, ids: &[i32]) -> Result<HashMap<i32, Vec<String>>> {
+        // The public page reads them for every listed recipient: kept between writes.
+        struct RecipientProducts;
+        self.kept_by_id::<RecipientProducts, _, _, _>(ids, |missing| async move {
+            self.read_recipient_products(&missing).await
+        })
+        .await
+    }
+
+    async fn read_recipient_products(&self, ids: &[i32]) -> Result<HashMap<i32, Vec<String>>> {
         use entity::{activity_product, data_flow, product};
         use sea_orm::sea_query::{Expr, ExprTrait, Query};
         use sea_orm::{ConnectionTrait, StatementBuilder};
