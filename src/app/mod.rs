@@ -158,10 +158,13 @@ impl AppState {
         caller: Caller,
         transport: Transport,
     ) {
-        let loader = loaders::request_loader(self.inner.registry.clone());
-        if let Transport::WebSocket(slot) = transport {
+        let registry = self.inner.registry.clone();
+        let loader = match &transport {
             // Events stream for a long time: the loader must not serve them stale values.
-            loader.enable_all_cache(false);
+            Transport::WebSocket(_) => loaders::streaming_loader(registry),
+            _ => loaders::request_loader(registry),
+        };
+        if let Transport::WebSocket(slot) = transport {
             data.insert(SubscriptionSlots::new(
                 self.inner.settings.limits.max_subscriptions_per_connection,
             ));

@@ -15,15 +15,31 @@ use std::sync::Arc;
 /// Answers every batched lookup from the registry.
 pub struct RegistryLoader {
     registry: Registry,
+    /// Read from the rows kept between writes; false reads everything from the database.
+    kept: bool,
 }
 
-/// The loader of one request. Its cache lives as long as the request, so nothing is shared
-/// across requests; connection resolvers prime it for a whole page at once.
+/// The loader of one request: its cache lives as long as the request; what it reads comes
+/// from the rows kept at the registry's generation where it can. Connection resolvers prime
+/// it for a whole page at once.
 pub type RequestLoader = DataLoader<RegistryLoader, HashMapCache>;
 
 pub fn request_loader(registry: Registry) -> RequestLoader {
+    loader(registry, true)
+}
+
+/// A loader for what streams: a subscription's events. It keeps nothing and reads nothing
+/// kept, so an event is resolved as the registry stands when it is sent, even when the event
+/// comes from a replica this process has not yet heard of (kept rows are dropped only then).
+pub fn streaming_loader(registry: Registry) -> RequestLoader {
+    let loader = loader(registry, false);
+    loader.enable_all_cache(false);
+    loader
+}
+
+fn loader(registry: Registry, kept: bool) -> RequestLoader {
     DataLoader::with_cache(
-        RegistryLoader { registry },
+        RegistryLoader { registry, kept },
         tokio::spawn,
         HashMapCache::default(),
     )
@@ -36,10 +52,11 @@ pub trait Lookup: Copy + Eq + Hash + Send + Sync + 'static {
     fn id(self) -> i32;
 
     /// What the registry holds for each of `ids` (ids with nothing are left out), from the
-    /// rows kept since the last write where it can.
+    /// rows kept since the last write where it can and `kept` allows.
     fn read(
         registry: &Registry,
         ids: Vec<i32>,
+        kept: bool,
     ) -> impl Future<Output = Result<HashMap<Self, Self::Value>, RegistryError>> + Send;
 }
 
@@ -54,7 +71,8 @@ where
         return Ok(());
     }
     let ids = keys.iter().map(|k| k.id()).collect();
-    let found = K::read(&loader.loader().registry, ids).await?;
+    let source = loader.loader();
+    let found = K::read(&source.registry, ids, source.kept).await?;
     loader.feed_many(found).await;
     Ok(())
 }
@@ -76,14 +94,18 @@ macro_rules! lookup {
             async fn read(
                 $registry: &Registry,
                 ids: Vec<i32>,
+                kept: bool,
             ) -> Result<HashMap<Self, Self::Value>, RegistryError> {
-                let found = $registry
-                    .kept_by_id::<$key, Self::Value, _, _>(&ids, |missing| async move {
-                        let $ids = missing.as_slice();
-                        let read = $load.await?;
-                        Ok(read.into_iter().map(|(id, value)| (id, value.into())).collect())
-                    })
-                    .await?;
+                let read = |missing: Vec<i32>| async move {
+                    let $ids = missing.as_slice();
+                    let read = $load.await?;
+                    Ok(read.into_iter().map(|(id, value)| (id, value.into())).collect())
+                };
+                let found: HashMap<i32, Self::Value> = if kept {
+                    $registry.kept_by_id::<$key, Self::Value, _, _>(&ids, read).await?
+                } else {
+                    read(ids).await?
+                };
                 Ok(found.into_iter().map(|(id, value)| ($key(id), value)).collect())
             }
         }
@@ -97,7 +119,9 @@ macro_rules! lookup {
                     return Ok(HashMap::new());
                 }
                 let ids = keys.iter().map(|k| k.0).collect();
-                <$key as Lookup>::read(&self.registry, ids).await.map_err(Arc::new)
+                <$key as Lookup>::read(&self.registry, ids, self.kept)
+                    .await
+                    .map_err(Arc::new)
             }
         }
     };

@@ -4,9 +4,11 @@
 //! a secret names (read on every request that carries one), the rows the API resolves by id
 //! (a recipient, a flow's data categories; see [`Lookups`]).
 //!
-//! One rule keeps them correct, [`super::Registry::keeps`]: a read is kept only outside a
-//! batch (whose writes are not committed) and only when the generation did not move while it
-//! ran, so nothing read before a commit is kept as the answer after it.
+//! One rule keeps them correct: a value is served only to reads at the generation its own
+//! read began at, and nothing is kept inside a batch (whose writes are not committed). Since
+//! this process moves its generation as soon as it sees a write, nothing read before a write
+//! is served once it has been seen. ([`super::Registry::keeps`] also leaves out a value whose
+//! generation has already passed when its read ends: no reader could use it.)
 
 use super::{Registry, Result};
 use lru::LruCache;
@@ -100,8 +102,8 @@ impl Lookups {
 }
 
 impl Registry {
-    /// Whether a read that began at `generation` may be kept: outside a batch, and when no
-    /// write was seen meanwhile.
+    /// Whether a read that began at `generation` is worth keeping: outside a batch, and when
+    /// no write was seen meanwhile (else no reader could be served it).
     pub(super) fn keeps(&self, generation: u64) -> bool {
         self.pool().is_some() && self.generation() == generation
     }
@@ -119,9 +121,7 @@ impl Registry {
 
     /// What the read `L` gives for `key`: the value kept at this generation, or what `read`
     /// gives, kept for the next reader. Readers who come while it is read wait for it rather
-    /// than read it too (after a write, every customer asks for the list at once). A value
-    /// read while a write commits is kept under the generation the read began at, so it is
-    /// never served after this process has seen the write.
+    /// than read it too (after a write, every customer asks for the list at once).
     pub(crate) async fn kept<L, K, V, Fut>(&self, key: K, read: impl FnOnce() -> Fut) -> Result<V>
     where
         L: 'static,

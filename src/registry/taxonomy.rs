@@ -142,10 +142,15 @@ pub(crate) async fn categories_with_descendants(
 impl Registry {
     /// The organization that keeps the registry, once it is recorded.
     pub async fn organization(&self) -> Result<Option<organization::Model>> {
-        Ok(organization::Entity::find()
-            .order_by_asc(organization::Column::Id)
-            .one(self.db())
-            .await?)
+        // Every public page and feed names it: read once per generation.
+        struct Organization;
+        self.kept::<Organization, _, _, _>((), || async {
+            Ok(organization::Entity::find()
+                .order_by_asc(organization::Column::Id)
+                .one(self.db())
+                .await?)
+        })
+        .await
     }
 
     /// Records or replaces the organization's details.

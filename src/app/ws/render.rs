@@ -120,10 +120,10 @@ impl Renderer {
         let mut request = Request::new(template.key.query.to_string())
             .variables(template.request_variables.clone());
         request.operation_name = template.key.operation_name.clone();
-        let loader = loaders::request_loader(self.registry.clone());
         // An event is rendered as it stands now: nothing read for an earlier one is reused.
-        loader.enable_all_cache(false);
-        request.data.insert(loader);
+        request
+            .data
+            .insert(loaders::streaming_loader(self.registry.clone()));
         request.data.insert(template.caller.actor());
         request.data.insert(template.caller.clone());
         request.data.insert(RenderEvent(event));
