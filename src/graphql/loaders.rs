@@ -77,9 +77,47 @@ where
     Ok(())
 }
 
+/// Names the kept data subject categories, which no lookup of their own reads.
+struct SharedSubjects;
+
+/// The terms each owner (a flow, an activity) names, each term's row once: owners that name
+/// one term share its row, the one kept at this generation when rows are `kept` (so 100,000
+/// flows keep a few hundred category rows, not a copy per flow).
+async fn shared_terms<Tag: 'static, M: Clone + Send + Sync + 'static>(
+    registry: &Registry,
+    kept: bool,
+    read: HashMap<i32, Vec<M>>,
+    id_of: fn(&M) -> i32,
+) -> Result<HashMap<i32, Arc<Vec<Arc<M>>>>, RegistryError> {
+    let mut rows: HashMap<i32, Arc<M>> = HashMap::new();
+    for term in read.values().flatten() {
+        rows.entry(id_of(term))
+            .or_insert_with(|| Arc::new(term.clone()));
+    }
+    if kept {
+        let ids: Vec<i32> = rows.keys().copied().collect();
+        let batch = rows;
+        rows = registry
+            .kept_by_id::<Tag, Arc<M>, _, _>(&ids, |missing| async move {
+                Ok(missing
+                    .into_iter()
+                    .filter_map(|id| batch.get(&id).map(|row| (id, row.clone())))
+                    .collect())
+            })
+            .await?;
+    }
+    Ok(read
+        .into_iter()
+        .map(|(owner, terms)| {
+            let terms = terms.iter().filter_map(|t| rows.get(&id_of(t)).cloned());
+            (owner, Arc::new(terms.collect()))
+        })
+        .collect())
+}
+
 // Rows are shared (`Arc`), not copied: the same rows serve every request until the next write.
 macro_rules! lookup {
-    ($(#[$doc:meta])* $key:ident => $value:ty, |$registry:ident, $ids:ident| $load:expr) => {
+    ($(#[$doc:meta])* $key:ident => $value:ty, |$registry:ident, $ids:ident $(, $kept:ident)?| $load:expr) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub struct $key(pub i32);
@@ -98,6 +136,7 @@ macro_rules! lookup {
             ) -> Result<HashMap<Self, Self::Value>, RegistryError> {
                 let read = |missing: Vec<i32>| async move {
                     let $ids = missing.as_slice();
+                    $(let $kept = kept;)?
                     let read = $load.await?;
                     Ok(read.into_iter().map(|(id, value)| (id, value.into())).collect())
                 };
@@ -150,10 +189,12 @@ lookup!(
     RecipientOnwardFlows => Arc<Vec<data_flow::Model>>, |r, ids| r.flows_of_recipients(ids, true));
 lookup!(
     /// The data categories a flow sends.
-    FlowCategories => Arc<Vec<data_category::Model>>, |r, ids| r.flow_categories(ids));
+    FlowCategories => Arc<Vec<Arc<data_category::Model>>>,
+    |r, ids, kept| shared_terms::<DataCategoryId, _>(r, kept, r.flow_categories(ids).await?, |t| t.id));
 lookup!(
     /// The data subject categories a flow concerns.
-    FlowSubjects => Arc<Vec<data_subject_category::Model>>, |r, ids| r.flow_subjects(ids));
+    FlowSubjects => Arc<Vec<Arc<data_subject_category::Model>>>,
+    |r, ids, kept| shared_terms::<SharedSubjects, _>(r, kept, r.flow_subjects(ids).await?, |t| t.id));
 lookup!(
     /// The destination countries of a flow.
     FlowCountries => Arc<Vec<String>>, |r, ids| r.flow_countries(ids));
@@ -165,10 +206,12 @@ lookup!(
     FlowExporter => Arc<crate::registry::transfers::Exporter>, |r, ids| r.flow_exporters(ids));
 lookup!(
     /// The data categories an activity processes.
-    ActivityCategories => Arc<Vec<data_category::Model>>, |r, ids| r.activity_categories(ids));
+    ActivityCategories => Arc<Vec<Arc<data_category::Model>>>,
+    |r, ids, kept| shared_terms::<DataCategoryId, _>(r, kept, r.activity_categories(ids).await?, |t| t.id));
 lookup!(
     /// The data subject categories an activity concerns.
-    ActivitySubjects => Arc<Vec<data_subject_category::Model>>, |r, ids| r.activity_subjects(ids));
+    ActivitySubjects => Arc<Vec<Arc<data_subject_category::Model>>>,
+    |r, ids, kept| shared_terms::<SharedSubjects, _>(r, kept, r.activity_subjects(ids).await?, |t| t.id));
 lookup!(
     /// The products an activity serves.
     ActivityProducts => Arc<Vec<product::Model>>, |r, ids| r.activity_products(ids));

@@ -578,7 +578,7 @@ impl RegistryMutation {
     ) -> async_graphql::Result<DataCategory> {
         let (registry, _) = context(ctx)?;
         let created = registry.create_data_category(input.into()).await.api()?;
-        Ok(DataCategory(created))
+        Ok(DataCategory::from(created))
     }
 
     /// Changes a data category's name, description, Art. 9 flag or fideslang key.
@@ -595,7 +595,7 @@ impl RegistryMutation {
             .update_data_category(id, input.into())
             .await
             .api()?;
-        Ok(DataCategory(updated))
+        Ok(DataCategory::from(updated))
     }
 
     /// Removes a data category that nothing uses; returns its ID.
@@ -620,7 +620,7 @@ impl RegistryMutation {
     ) -> async_graphql::Result<DataSubjectCategory> {
         let (registry, _) = context(ctx)?;
         let created = registry.create_data_subject(input.into()).await.api()?;
-        Ok(DataSubjectCategory(created))
+        Ok(DataSubjectCategory::from(created))
     }
 
     /// Changes a data subject category's name or description (its key stays: flows and
@@ -634,7 +634,7 @@ impl RegistryMutation {
         let (registry, _) = context(ctx)?;
         let id = expect_id("id", "DataSubjectCategory", &id)?;
         let updated = registry.update_data_subject(id, input.into()).await.api()?;
-        Ok(DataSubjectCategory(updated))
+        Ok(DataSubjectCategory::from(updated))
     }
 
     /// Removes a data subject category that nothing uses; returns its ID.

@@ -210,12 +210,12 @@ impl PublicQuery {
                 .data_category(row)
                 .await
                 .api()?
-                .map(|m| Node::DataCategory(DataCategory(m))),
+                .map(|m| Node::DataCategory(DataCategory::from(m))),
             "DataSubjectCategory" => registry
                 .data_subject(row)
                 .await
                 .api()?
-                .map(|m| Node::DataSubjectCategory(DataSubjectCategory(m))),
+                .map(|m| Node::DataSubjectCategory(DataSubjectCategory::from(m))),
             "Product" => registry
                 .product(row)
                 .await
@@ -369,7 +369,7 @@ impl RegistryQuery {
             .await
             .api()?
             .into_iter()
-            .map(DataCategory)
+            .map(DataCategory::from)
             .collect())
     }
 
@@ -383,7 +383,7 @@ impl RegistryQuery {
             .await
             .api()?
             .into_iter()
-            .map(DataSubjectCategory)
+            .map(DataSubjectCategory::from)
             .collect())
     }
 }

@@ -7,6 +7,7 @@ use crate::graphql::loaders::DataCategoryId;
 use crate::graphql::relay::global_id;
 use async_graphql::{Context, ID, Object};
 use entity::{data_category, data_subject_category, organization, product};
+use std::sync::Arc;
 
 pub struct Organization(pub organization::Model);
 
@@ -61,7 +62,13 @@ impl Organization {
     }
 }
 
-pub struct DataCategory(pub data_category::Model);
+pub struct DataCategory(pub Arc<data_category::Model>);
+
+impl From<data_category::Model> for DataCategory {
+    fn from(model: data_category::Model) -> Self {
+        Self(Arc::new(model))
+    }
+}
 
 /// A category of personal data, in a hierarchy: a filter on a category matches its
 /// descendants.
@@ -106,11 +113,17 @@ impl DataCategory {
             .load_one(DataCategoryId(parent))
             .await
             .api()?
-            .map(|parent| DataCategory(parent.as_ref().clone())))
+            .map(DataCategory))
     }
 }
 
-pub struct DataSubjectCategory(pub data_subject_category::Model);
+pub struct DataSubjectCategory(pub Arc<data_subject_category::Model>);
+
+impl From<data_subject_category::Model> for DataSubjectCategory {
+    fn from(model: data_subject_category::Model) -> Self {
+        Self(Arc::new(model))
+    }
+}
 
 /// A category of data subjects: customer contacts, end users, website visitors...
 #[Object(guard = "VIEWER")]
