@@ -155,7 +155,11 @@ async fn another_replica_serves_no_answer_older_than_what_it_has_heard() {
 }
 
 async fn ask_query(url: &str, query: &str) -> Value {
-    reqwest::Client::new()
+    ask_query_as(&reqwest::Client::new(), url, query).await
+}
+
+async fn ask_query_as(client: &reqwest::Client, url: &str, query: &str) -> Value {
+    client
         .post(format!("{url}/graphql"))
         .json(&json!({ "query": query }))
         .send()
@@ -434,21 +438,9 @@ async fn a_replica_keeps_no_row_past_a_write_it_has_heard_of() {
     let replica =
         Replica::start_with(&server.database_url, 1, &["--response-cache-bytes", "0"]).await;
     let viewer = client_with_key(Some(&server.key(Role::Viewer).await));
-    let read = || {
-        let viewer = viewer.clone();
-        let url = replica.url.clone();
-        async move {
-            let body: Value = viewer
-                .post(format!("{url}/graphql"))
-                .json(&json!({ "query": FIRST_FLOW }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            body["data"]["dataFlows"]["nodes"][0].clone()
-        }
+    let read = || async {
+        ask_query_as(&viewer, &replica.url, FIRST_FLOW).await["data"]["dataFlows"]["nodes"][0]
+            .clone()
     };
     let flow = read().await;
     assert_eq!(read().await, flow);

@@ -5,6 +5,20 @@ use super::loaders::RequestLoader;
 use async_graphql::{Context, ID, Interface};
 use std::sync::Arc;
 
+/// An API type over a row the loaders share: the row in an `Arc`, and made from a row read
+/// on its own (a mutation's result, a list).
+macro_rules! shared_row {
+    ($name:ident, $model:ty) => {
+        pub struct $name(pub std::sync::Arc<$model>);
+
+        impl From<$model> for $name {
+            fn from(model: $model) -> Self {
+                Self(std::sync::Arc::new(model))
+            }
+        }
+    };
+}
+
 mod countries;
 mod registry;
 mod taxonomy;

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use entity::{data_flow, processing_activity, recipient};
 use std::sync::Arc;
 
-pub struct Recipient(pub Arc<recipient::Model>);
+shared_row!(Recipient, recipient::Model);
 
 /// Anyone who receives personal data from the organization (GDPR Art. 4(9)).
 #[Object]
@@ -169,12 +169,6 @@ impl Recipient {
     /// When the recipient was last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
-    }
-}
-
-impl From<recipient::Model> for Recipient {
-    fn from(model: recipient::Model) -> Self {
-        Self(Arc::new(model))
     }
 }
 
@@ -395,13 +389,7 @@ impl Retention {
     }
 }
 
-pub struct ProcessingActivity(pub Arc<processing_activity::Model>);
-
-impl From<processing_activity::Model> for ProcessingActivity {
-    fn from(model: processing_activity::Model) -> Self {
-        Self(Arc::new(model))
-    }
-}
+shared_row!(ProcessingActivity, processing_activity::Model);
 
 /// A processing activity: what the organization does with personal data, why, and on which
 /// legal basis.

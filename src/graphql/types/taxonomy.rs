@@ -7,7 +7,6 @@ use crate::graphql::loaders::DataCategoryId;
 use crate::graphql::relay::global_id;
 use async_graphql::{Context, ID, Object};
 use entity::{data_category, data_subject_category, organization, product};
-use std::sync::Arc;
 
 pub struct Organization(pub organization::Model);
 
@@ -62,13 +61,7 @@ impl Organization {
     }
 }
 
-pub struct DataCategory(pub Arc<data_category::Model>);
-
-impl From<data_category::Model> for DataCategory {
-    fn from(model: data_category::Model) -> Self {
-        Self(Arc::new(model))
-    }
-}
+shared_row!(DataCategory, data_category::Model);
 
 /// A category of personal data, in a hierarchy: a filter on a category matches its
 /// descendants.
@@ -117,13 +110,7 @@ impl DataCategory {
     }
 }
 
-pub struct DataSubjectCategory(pub Arc<data_subject_category::Model>);
-
-impl From<data_subject_category::Model> for DataSubjectCategory {
-    fn from(model: data_subject_category::Model) -> Self {
-        Self(Arc::new(model))
-    }
-}
+shared_row!(DataSubjectCategory, data_subject_category::Model);
 
 /// A category of data subjects: customer contacts, end users, website visitors...
 #[Object(guard = "VIEWER")]
