@@ -82,6 +82,9 @@ struct Args {
     /// Cold starts measured per database.
     #[arg(long, default_value_t = 3)]
     cold_starts: usize,
+    /// Answers of paths c, d and e timed right after a write, per path and database.
+    #[arg(long, default_value_t = 100)]
+    after_writes: usize,
     /// Internal: serve this file's bytes to every request (the bare handler).
     #[arg(long, hide = true)]
     bare: Option<PathBuf>,
@@ -207,6 +210,8 @@ struct Db {
     url: String,
     /// The viewer key the dataFlows page is asked with.
     viewer: String,
+    /// The editor key of the writes before each answer of "after a write".
+    editor: String,
     /// Flow ids whose page after them is full (path b's cursors).
     flow_ids: Vec<i64>,
     total_flows: i64,
@@ -381,20 +386,8 @@ async fn prepare(args: &Args, server: &Path, backend: Backend) -> Db {
     };
     eprintln!("  (to reset: --reseed, or {reset})");
 
-    let created = Command::new(server)
-        .args(["apikey", "create", "--role", "viewer", "--name", "bench"])
-        .args(["--database-url", &url])
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("create an API key");
-    assert!(created.status.success(), "cannot create an API key");
-    let viewer = String::from_utf8(created.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+    let viewer = create_key(server, &url, "viewer");
+    let editor = create_key(server, &url, "editor");
 
     let db = connect(&url).await;
     let rows = db
@@ -428,9 +421,28 @@ async fn prepare(args: &Args, server: &Path, backend: Backend) -> Db {
         backend,
         url,
         viewer,
+        editor,
         flow_ids,
         total_flows,
     }
+}
+
+/// A new API key with `role` on the database at `url`: its secret.
+fn create_key(server: &Path, url: &str, role: &str) -> String {
+    let created = Command::new(server)
+        .args(["apikey", "create", "--role", role, "--name", "bench"])
+        .args(["--database-url", url])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("create an API key");
+    assert!(created.status.success(), "cannot create an API key");
+    String::from_utf8(created.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 /// Starts `subreg serve` and waits for its first answer; the times to /readyz and to a first
@@ -591,20 +603,28 @@ async fn capture(url: &str, request: &Request) -> Result<Captured, String> {
     Err(last)
 }
 
-async fn capture_once(url: &str, request: &Request) -> Result<Captured, String> {
-    let http = reqwest::Client::new();
-    let mut builder = match &request.body {
+/// `request` (its first body) as reqwest sends it to the server at `url`.
+fn outgoing(http: &reqwest::Client, url: &str, request: &Request) -> reqwest::RequestBuilder {
+    let builder = match &request.body {
         Some(body) => http
             .post(format!("{url}{}", request.path))
             .header("Content-Type", "application/json")
             .body(body.clone()),
         None => http.get(format!("{url}{}", request.path)),
     };
-    if let Some(key) = &request.key {
-        builder = builder.bearer_auth(key);
+    match &request.key {
+        Some(key) => builder.bearer_auth(key),
+        None => builder,
     }
+}
+
+async fn capture_once(url: &str, request: &Request) -> Result<Captured, String> {
+    let http = reqwest::Client::new();
     let started = Instant::now();
-    let response = builder.send().await.map_err(|e| e.to_string())?;
+    let response = outgoing(&http, url, request)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     let status = response.status();
     let content_type = response
         .headers()
@@ -1033,6 +1053,52 @@ fn wants(args: &Args, path: &str) -> bool {
     args.paths.is_empty() || args.paths.iter().any(|p| p == path)
 }
 
+/// The write before each answer of [`after_writes`]: a listed recipient's recorded assumptions.
+const WRITE: &str = "mutation($id: ID!, $note: String!) { updateRecipient(id: $id, input: { assumptions: [$note] }) { id } }";
+
+/// Times `request`, one at a time, each right after a write (which moves the registry's
+/// version, so that nothing kept before it, answer or row, can serve it): what the first
+/// customer after a change waits, from the request sent to its last byte.
+async fn after_writes(args: &Args, db: &Db, subreg: &Proc, request: &Request) -> Vec<Duration> {
+    let http = reqwest::Client::new();
+    let url = subreg.url();
+    let graphql = |body: Value, key: Option<&str>| {
+        let builder = http.post(format!("{url}/graphql")).json(&body);
+        let builder = match key {
+            Some(key) => builder.bearer_auth(key),
+            None => builder,
+        };
+        async move {
+            let answer: Value = builder.send().await.unwrap().json().await.unwrap();
+            assert!(answer.get("errors").is_none(), "{answer}");
+            answer
+        }
+    };
+    let list = graphql(json!({ "query": "{ subprocessors { id } }" }), None).await;
+    let id = list["data"]["subprocessors"][0]["id"]
+        .as_str()
+        .expect("a listed recipient")
+        .to_owned();
+    let mut latencies = Vec::with_capacity(args.after_writes);
+    for i in 0..args.after_writes {
+        let write = json!({ "query": WRITE, "variables": { "id": id, "note": format!("benchmark write {i}") } });
+        graphql(write, Some(&db.editor)).await;
+        let started = Instant::now();
+        let response = outgoing(&http, &url, request).send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        response.bytes().await.unwrap();
+        latencies.push(started.elapsed());
+    }
+    latencies
+}
+
+/// One path's answers right after a write.
+struct AfterWrite {
+    backend: Backend,
+    path: &'static str,
+    latencies: Vec<Duration>,
+}
+
 struct ColdStart {
     backend: Backend,
     ready: Vec<Duration>,
@@ -1045,6 +1111,7 @@ async fn bench_backend(
     db: &Db,
     outcomes: &mut Vec<Outcome>,
     colds: &mut Vec<ColdStart>,
+    afters: &mut Vec<AfterWrite>,
 ) {
     let backend = db.backend;
     eprintln!(
@@ -1162,6 +1229,21 @@ async fn bench_backend(
         "  server RSS after the cached paths: {:.0} MiB",
         subreg.rss_mib()
     );
+    // The first answer after a change, on the server as deployed.
+    for (id, path, request) in [
+        ("c", "(c) public list over GraphQL", &list),
+        ("d", "(d) public page /subprocessors", &html),
+        ("e", "(e) Atom feed", &feed),
+    ] {
+        if wants(args, id) && args.after_writes > 0 {
+            let latencies = after_writes(args, db, &subreg, request).await;
+            afters.push(AfterWrite {
+                backend,
+                path,
+                latencies,
+            });
+        }
+    }
     drop(subreg);
 
     // No answer kept; the rows under them are, as deployed, unless `--kept-rows` says.
@@ -1266,11 +1348,12 @@ async fn run(args: Args) {
     };
     let mut outcomes = Vec::new();
     let mut colds = Vec::new();
+    let mut afters = Vec::new();
     let mut totals = Vec::new();
     for backend in backends {
         let db = prepare(&args, &server, backend).await;
         totals.push((backend, db.total_flows));
-        bench_backend(&args, &server, &db, &mut outcomes, &mut colds).await;
+        bench_backend(&args, &server, &db, &mut outcomes, &mut colds, &mut afters).await;
     }
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -1323,6 +1406,29 @@ async fn run(args: Args) {
         }
         let pg = outcome.postgraphile.as_ref().or(pg_b.as_ref());
         println!("  {}", outcome.verdict(pg));
+    }
+    for after in &afters {
+        let mut ms: Vec<f64> = after
+            .latencies
+            .iter()
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| ms[((ms.len() as f64 * q).ceil() as usize).clamp(1, ms.len()) - 1];
+        let p99 = at(0.99);
+        println!();
+        println!(
+            "{} {}, the first answer after a write ({} writes, one request at a time): p50 {:.2} ms, p99 {p99:.2} ms, max {:.2} ms",
+            label(after.backend),
+            after.path,
+            ms.len(),
+            at(0.5),
+            ms[ms.len() - 1]
+        );
+        println!(
+            "  {}: p99 {p99:.2} ms (target < 5 ms)",
+            if p99 < 5.0 { "PASS" } else { "FAIL" }
+        );
     }
     for cold in &colds {
         let worst = cold.answered.iter().max().copied().unwrap_or_default();

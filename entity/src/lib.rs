@@ -26,6 +26,8 @@ pub mod processing_activity;
 pub mod product;
 pub mod recipient;
 pub mod recipient_location;
+pub mod recipient_product;
+pub mod recipient_subprocessor;
 pub mod registry_version;
 pub mod transfer;
 

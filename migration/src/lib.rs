@@ -15,6 +15,7 @@ mod m20261201_000008_registry_version;
 mod m20261201_000009_transfer_rules;
 mod m20261201_000010_notices;
 mod m20261201_000011_flow_recipient_activity_index;
+mod m20261202_000012_recipient_derivations;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_transfer_rules::Migration),
             Box::new(m20261201_000010_notices::Migration),
             Box::new(m20261201_000011_flow_recipient_activity_index::Migration),
+            Box::new(m20261202_000012_recipient_derivations::Migration),
         ]
     }
 }

@@ -4,14 +4,15 @@
 //! the entity's states before and after by [`NewEvent`]; [`Change::commit`] commits and wakes
 //! subscribers.
 
+use super::derived::{self, Touched};
 use super::error::{RegistryError, Result};
 use super::snapshot::{ActivitySnapshot, FlowSnapshot, RecipientSnapshot, Snapshot, changes};
 use super::visibility::{flow_change_is_public, recipient_change_is_public};
 use super::{Actor, Registry, Write, bulk, validate};
 use chrono::{DateTime, Utc};
 use entity::{
-    ChangeKind, FieldChanges, RecipientKind, RecipientStatus, activity_product, change_event,
-    change_event_product, data_flow, product,
+    ChangeKind, EntityType, FieldChanges, RecipientKind, RecipientStatus, activity_product,
+    change_event, change_event_product, data_flow, product,
 };
 use sea_orm::sea_query::Query;
 use sea_orm::{
@@ -113,6 +114,8 @@ pub(crate) struct NewEvent {
     kind: ChangeKind,
     entity_id: i32,
     recipient_id: Option<i32>,
+    /// A flow's recipient before the change, when the change moved it to another.
+    previous_recipient_id: Option<i32>,
     recipient_kind: Option<RecipientKind>,
     flow_id: Option<i32>,
     activity_id: Option<i32>,
@@ -156,6 +159,7 @@ impl NewEvent {
             kind,
             entity_id: id,
             recipient_id: Some(id),
+            previous_recipient_id: None,
             recipient_kind: Some(snapshot.kind),
             flow_id: None,
             activity_id: None,
@@ -182,11 +186,13 @@ impl NewEvent {
             transition.before().map(|s| (&s.snapshot, s.shown)),
             transition.after().map(|s| (&s.snapshot, s.shown)),
         );
+        let previous_recipient_id = transition.before().map(|s| s.recipient_id);
         let state = transition.into_recorded();
         Self {
             kind,
             entity_id: state.id,
             recipient_id: Some(state.recipient_id),
+            previous_recipient_id: previous_recipient_id.filter(|&id| id != state.recipient_id),
             recipient_kind: state.recipient_kind,
             flow_id: Some(state.id),
             activity_id: Some(state.activity_id),
@@ -212,6 +218,7 @@ impl NewEvent {
             kind,
             entity_id: id,
             recipient_id: None,
+            previous_recipient_id: None,
             recipient_kind: None,
             flow_id: None,
             activity_id: Some(id),
@@ -222,6 +229,19 @@ impl NewEvent {
             public: false,
             reason: None,
             unchanged,
+        }
+    }
+
+    /// Adds what the event touches to `touched`, for the refresh of the facts derived from the
+    /// flows ([`derived::refresh`]): a flow's recipients (before and after), a recipient, or
+    /// every recipient of an activity's flows.
+    fn touches(&self, touched: &mut Touched) {
+        match self.kind.entity_type() {
+            EntityType::ProcessingActivity => touched.activities.extend(self.activity_id),
+            EntityType::Recipient | EntityType::DataFlow => {
+                touched.recipients.extend(self.recipient_id);
+                touched.recipients.extend(self.previous_recipient_id);
+            }
         }
     }
 
@@ -243,6 +263,7 @@ pub(crate) struct Change<'r> {
     actor: &'r Actor,
     reason: Option<String>,
     last_seq: Option<i64>,
+    touched: Touched,
 }
 
 impl Registry {
@@ -261,6 +282,7 @@ impl Registry {
             actor,
             reason,
             last_seq: None,
+            touched: Touched::default(),
         })
     }
 }
@@ -298,6 +320,7 @@ impl Change<'_> {
         if event.unchanged {
             return Ok(());
         }
+        event.touches(&mut self.touched);
         let reason = event.reason.clone().or_else(|| self.reason.clone());
         let seq = append(self.registry, &self.write.txn, self.actor, reason, event).await?;
         self.last_seq = Some(seq);
@@ -311,6 +334,9 @@ impl Change<'_> {
         if events.is_empty() {
             return Ok(());
         }
+        for event in &events {
+            event.touches(&mut self.touched);
+        }
         let seq = append_all(
             self.registry,
             &self.write.txn,
@@ -323,8 +349,10 @@ impl Change<'_> {
         Ok(())
     }
 
-    /// Commits the change and its events, and wakes subscribers.
+    /// Commits the change and its events, with the facts derived from what it touched, and
+    /// wakes subscribers.
     pub async fn commit(self) -> Result<()> {
+        derived::refresh(&self.write.txn, self.touched).await?;
         self.registry.commit(self.write, self.last_seq).await
     }
 }

@@ -10,6 +10,7 @@ mod changelog;
 mod clock;
 mod conn;
 pub mod cursor;
+mod derived;
 mod entry_batch;
 pub mod error;
 mod flow_batch;

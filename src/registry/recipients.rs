@@ -598,34 +598,31 @@ impl Registry {
     }
 
     async fn read_recipient_products(&self, ids: &[i32]) -> Result<HashMap<i32, Vec<String>>> {
-        use entity::{activity_product, data_flow, product};
+        use entity::{product, recipient_product};
         use sea_orm::sea_query::{Expr, ExprTrait, Query};
         use sea_orm::{ConnectionTrait, StatementBuilder};
-        // One statement, distinct pairs only: a recipient with thousands of flows in a few
-        // activities gives a few rows, not a row per flow.
+        // The pairs the registry keeps per recipient (`registry::derived`): a few rows per
+        // recipient, however many flows it has.
         let statement = Query::select()
-            .distinct()
-            .column((data_flow::Entity, data_flow::Column::RecipientId))
+            .column((
+                recipient_product::Entity,
+                recipient_product::Column::RecipientId,
+            ))
             .column((product::Entity, product::Column::Name))
-            .from(data_flow::Entity)
-            .inner_join(
-                activity_product::Entity,
-                Expr::col((
-                    activity_product::Entity,
-                    activity_product::Column::ActivityId,
-                ))
-                .equals((data_flow::Entity, data_flow::Column::ActivityId)),
-            )
+            .from(recipient_product::Entity)
             .inner_join(
                 product::Entity,
                 Expr::col((product::Entity, product::Column::Id)).equals((
-                    activity_product::Entity,
-                    activity_product::Column::ProductId,
+                    recipient_product::Entity,
+                    recipient_product::Column::ProductId,
                 )),
             )
             .and_where(
-                Expr::col((data_flow::Entity, data_flow::Column::RecipientId))
-                    .is_in(ids.iter().copied()),
+                Expr::col((
+                    recipient_product::Entity,
+                    recipient_product::Column::RecipientId,
+                ))
+                .is_in(ids.iter().copied()),
             )
             .to_owned();
         let db = self.db();
@@ -643,6 +640,7 @@ impl Registry {
         }
         for names in out.values_mut() {
             names.sort();
+            names.dedup();
         }
         Ok(out)
     }

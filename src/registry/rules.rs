@@ -2,7 +2,10 @@
 //! GraphQL objects, the past-date views, the record of processing activities) calls these; where
 //! a query needs a rule, its SQL fragment is built here, beside the Rust statement of it.
 
-use entity::{OrganizationRole, RecipientRole, data_flow, processing_activity, recipient};
+use entity::{
+    OrganizationRole, RecipientRole, data_flow, processing_activity, recipient,
+    recipient_subprocessor,
+};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition};
 
@@ -18,7 +21,8 @@ pub fn effective_role(
 /// Whether a flow makes its recipient a subprocessor: the organization acts as processor in
 /// the activity (for its customers) and the recipient as processor in the flow (GDPR Art.
 /// 28(2) and 28(4)). A recipient with at least one such flow is a subprocessor; the status is
-/// derived, never stored (SQL asks it with [`is_subprocessor`]).
+/// derived from the flows, and kept per recipient only as their refresh leaves it (SQL asks it
+/// with [`is_subprocessor`]).
 pub fn is_subprocessing(
     organization_role: OrganizationRole,
     recipient_role: RecipientRole,
@@ -61,11 +65,22 @@ pub(crate) fn subprocessing_flows() -> Condition {
         .add(effective_role_in(&[RecipientRole::Processor]))
 }
 
-/// SQL: whether the recipient of the enclosing query is a subprocessor: some flow to it makes
-/// it one ([`is_subprocessing`]). A correlated `EXISTS` over the flows' recipient index, which
-/// stops at the first such flow: deciding it costs a few index reads per recipient, not a scan of
-/// every flow in the registry.
+/// SQL: whether the recipient of the enclosing query is a subprocessor, as the registry keeps it
+/// (`recipient_subprocessor`, refreshed by every change from [`derives_subprocessor`]): one
+/// index read per recipient, whatever the number of flows.
 pub(crate) fn is_subprocessor() -> SimpleExpr {
+    let kept = Query::select()
+        .column(recipient_subprocessor::Column::RecipientId)
+        .from(recipient_subprocessor::Entity)
+        .to_owned();
+    Expr::col((recipient::Entity, recipient::Column::Id)).in_subquery(kept)
+}
+
+/// SQL: whether the recipient of the enclosing query is a subprocessor, derived from its flows:
+/// some flow to it makes it one ([`is_subprocessing`]). A correlated `EXISTS` over the flows'
+/// recipient index, which stops at the first such flow. Only the refresh of the kept facts
+/// (`registry::derived`) asks it; every reader asks [`is_subprocessor`].
+pub(crate) fn derives_subprocessor() -> SimpleExpr {
     let processor_activities = Query::select()
         .column(processing_activity::Column::Id)
         .from(processing_activity::Entity)

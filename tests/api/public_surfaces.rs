@@ -3,7 +3,7 @@
 //! what a reader cannot see, and graphql-js clients (GraphiQL among them) can introspect.
 
 use crate::common::ws::{CHANGES, TRANSPORT_WS, WsClient};
-use crate::common::{Setup, TestServer, client_with_key, run_client};
+use crate::common::{Rfc3339, Setup, TestServer, client_with_key, run_client};
 use entity::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -356,4 +356,164 @@ async fn graphql_js_clients_and_graphiql_introspect_the_schema() {
     let data_deep = "{ dataFlows(first: 1) { nodes { recipient { dataFlows { activity { dataFlows { recipient { dataFlows { activity { dataFlows { recipient { dataFlows { id } } } } } } } } } } } } }";
     let (code, _) = server.error(data_deep, json!({})).await;
     assert_eq!(code, "LIMIT_EXCEEDED");
+}
+
+/// Today's subprocessor list comes from what the registry keeps per recipient; the list at an
+/// instant comes from the change log, each flow's state at that instant. After each kind of
+/// change that moves a recipient on or off the list (a flow's role, its recipient, its
+/// activity's role, its deletion, a recipient's default role), the two agree, and the public
+/// page names the products of the activities that send each recipient data.
+#[tokio::test]
+async fn the_list_kept_per_recipient_agrees_with_the_list_rebuilt_from_the_log() {
+    let server = TestServer::setup(Setup {
+        manual_clock: Some(chrono::Utc::now()),
+        ..Setup::default()
+    })
+    .await;
+    let clock = server.clock.clone().unwrap();
+    let flow_of = |data: &Value, key: &str| -> String {
+        let flows: Vec<&Value> = data["dataFlows"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["recipient"]["key"] == key)
+            .collect();
+        assert_eq!(flows.len(), 1, "{key} has one flow in the example registry");
+        flows[0]["id"].as_str().unwrap().to_owned()
+    };
+    let flows = server
+        .data(
+            "{ dataFlows(first: 500) { nodes { id recipient { key } } } }",
+            json!({}),
+        )
+        .await;
+    let telvox_flow = flow_of(&flows, "telvox");
+    let pusher_flow = flow_of(&flows, "pusher");
+    let telvox = server.recipient_id("telvox").await;
+    let pusher = server.recipient_id("pusher").await;
+    let telephony = server.activity_id("telvox_telephony").await;
+
+    // The list today and at this instant, which must be the same; and the products of `key`'s
+    // row on the public page (None when it is not listed).
+    let listed = async |key: &str| -> (bool, Option<String>) {
+        clock.advance(chrono::Duration::seconds(1));
+        let q = "query($at: DateTime) { today: subprocessors { key } then: subprocessors(asOf: $at) { key } }";
+        let data = server.data(q, json!({ "at": clock.now_rfc3339() })).await;
+        let keys = |list: &Value| -> Vec<String> {
+            let mut keys: Vec<String> = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["key"].as_str().unwrap().to_owned())
+                .collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(keys(&data["today"]), keys(&data["then"]), "{data:#}");
+        let page = reqwest::get(format!("{}/subprocessors", server.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let products = page
+            .split_once(&format!("<tr id=\"{key}\">"))
+            .map(|(_, row)| {
+                // The row's third cell: subprocessor, what it does, products and services.
+                let cells: Vec<&str> = row.split("<td>").skip(2).take(1).collect();
+                cells[0].split_once("</td>").unwrap().0.to_owned()
+            });
+        let on_list = keys(&data["today"]).iter().any(|k| k == key);
+        assert_eq!(
+            on_list,
+            products.is_some(),
+            "the page and the API agree on {key}"
+        );
+        (on_list, products)
+    };
+    let change = async |mutation: &str, variables: Value| {
+        server.data(mutation, variables).await;
+    };
+    let flow_update = "mutation($id: ID!, $input: UpdateDataFlowInput!) { updateDataFlow(id: $id, input: $input) { id } }";
+
+    assert_eq!(
+        listed("telvox").await,
+        (true, Some("Telvox cloud telephony".into()))
+    );
+
+    // The flow's own role.
+    change(
+        flow_update,
+        json!({ "id": telvox_flow, "input": { "role": "CONTROLLER" } }),
+    )
+    .await;
+    assert_eq!(listed("telvox").await, (false, None));
+    change(
+        flow_update,
+        json!({ "id": telvox_flow, "input": { "role": "PROCESSOR" } }),
+    )
+    .await;
+    assert!(listed("telvox").await.0);
+
+    // The activity's role: done for the organization itself, it makes no subprocessor.
+    let activity_update = "mutation($id: ID!, $input: UpdateProcessingActivityInput!) { updateProcessingActivity(id: $id, input: $input) { id } }";
+    change(
+        activity_update,
+        json!({ "id": telephony, "input": { "organizationRole": "CONTROLLER" } }),
+    )
+    .await;
+    assert_eq!(listed("telvox").await, (false, None));
+    change(
+        activity_update,
+        json!({ "id": telephony, "input": { "organizationRole": "PROCESSOR" } }),
+    )
+    .await;
+    assert!(listed("telvox").await.0);
+
+    // The flow's recipient: Pusher's flow moves to Telvox, which now serves Pusher's products
+    // too; Pusher, left without a flow, leaves the list.
+    change(
+        flow_update,
+        json!({ "id": pusher_flow, "input": { "recipientId": telvox } }),
+    )
+    .await;
+    assert_eq!(listed("pusher").await, (false, None));
+    assert_eq!(
+        listed("telvox").await,
+        (
+            true,
+            Some("Pusher Beams, Pusher Channels, Telvox cloud telephony".into())
+        )
+    );
+
+    // The recipient's default role, for a flow that sets none of its own.
+    change(
+        flow_update,
+        json!({ "id": pusher_flow, "input": { "recipientId": pusher, "role": null } }),
+    )
+    .await;
+    let recipient_update = "mutation($id: ID!, $input: UpdateRecipientInput!) { updateRecipient(id: $id, input: $input) { id } }";
+    change(
+        recipient_update,
+        json!({ "id": pusher, "input": { "defaultRole": "CONTROLLER" } }),
+    )
+    .await;
+    assert_eq!(listed("pusher").await, (false, None));
+    change(
+        recipient_update,
+        json!({ "id": pusher, "input": { "defaultRole": "PROCESSOR" } }),
+    )
+    .await;
+    assert_eq!(
+        listed("pusher").await,
+        (true, Some("Pusher Beams, Pusher Channels".into()))
+    );
+
+    // The flow's deletion.
+    change(
+        "mutation($id: ID!) { deleteDataFlow(id: $id) }",
+        json!({ "id": telvox_flow }),
+    )
+    .await;
+    assert_eq!(listed("telvox").await, (false, None));
 }
