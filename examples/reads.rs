@@ -21,6 +21,11 @@
 //! from the npm package `node@22`) is installed into `target/bench/postgraphile` with npm on
 //! first use. Server CPU per request is the server process's utime+stime (`/proc/PID/stat`)
 //! over the round, divided by the requests wrk completed.
+//!
+//! Paths (c), (d) and (e) are also timed right after a write, one request at a time
+//! (`--after-writes`, 100 each by default), on the server as deployed: a listed recipient's
+//! recorded assumptions change, so nothing kept before, answer or row, can serve the request
+//! that follows, which is what the first customer after a change waits.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

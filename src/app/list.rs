@@ -53,7 +53,7 @@ struct ListPage<'a> {
     subprocessors: &'a [Row],
     /// The announced subprocessors customers may still object to, each with its form.
     announced: Vec<&'a Row>,
-    history: Vec<EventNotice>,
+    history: &'a [EventNotice],
     as_of: Option<String>,
     as_of_input: Option<String>,
     notice_days: i64,
@@ -154,7 +154,7 @@ async fn render(state: &AppState, at: Option<DateTime<Utc>>) -> Result<Answer, R
     let page = ListPage {
         subprocessors: &rows,
         announced,
-        history,
+        history: &history,
         as_of: at.map(|a| a.format("%-d %B %Y").to_string()),
         as_of_input: at.map(|a| a.format("%Y-%m-%d").to_string()),
         notice_days: registry.settings().notice_period.num_days(),

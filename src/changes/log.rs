@@ -258,15 +258,21 @@ pub async fn read_after(
     with_products(conn, events).await
 }
 
-/// The latest `limit` public events, newest first: what a page or a feed of recent changes
-/// shows, read backwards along the public positions' index whatever the log's length. (Every
-/// public event is on the feed: activity changes are never public.)
+/// The latest `limit` public events after the public position `after` (any when `None`),
+/// newest first: what a page or a feed of recent changes shows, read backwards along the
+/// public positions' index whatever the log's length. (Every public event is on the feed:
+/// activity changes are never public.)
 pub async fn read_latest_public(
     conn: &impl ConnectionTrait,
     limit: u64,
+    after: Option<i64>,
 ) -> Result<Vec<ChangeEvent>> {
-    let events = change_event::Entity::find()
-        .filter(change_event::Column::PublicSeq.is_not_null())
+    let mut events =
+        change_event::Entity::find().filter(change_event::Column::PublicSeq.is_not_null());
+    if let Some(after) = after {
+        events = events.filter(change_event::Column::PublicSeq.gt(after));
+    }
+    let events = events
         .order_by_desc(change_event::Column::PublicSeq)
         .limit(limit)
         .all(conn)

@@ -10,6 +10,7 @@ use entity::ChangeKind;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The built-in templates, by name.
 const BUILT_IN: &[(&str, &str)] = &[
@@ -242,14 +243,52 @@ pub fn webhook_payload(event: &ChangeEvent, global_id: impl Fn(&str, i32) -> Str
 pub async fn latest_public(
     registry: &crate::registry::Registry,
     limit: usize,
-) -> crate::registry::Result<Vec<EventNotice>> {
+) -> crate::registry::Result<Arc<Vec<EventNotice>>> {
     // The public page and the feed show them to everyone: read once per generation.
     struct LatestPublic;
     registry
         .kept::<LatestPublic, _, _, _>(limit, || async {
-            let events =
-                crate::changes::log::read_latest_public(registry.db(), limit as u64).await?;
-            Ok(events.iter().map(EventNotice::of).collect())
+            Ok(public_window(registry, limit).await?.notices.clone())
+        })
+        .await
+}
+
+/// The latest public changes up to a public position of the log.
+#[derive(Clone, Debug, Default)]
+struct PublicWindow {
+    /// The newest one's public position (0 before the first).
+    head: i64,
+    /// Newest first, at most the window's length.
+    notices: Arc<Vec<EventNotice>>,
+}
+
+/// The latest `limit` public changes, brought up to date after a write rather than read again:
+/// the log only grows and an appended event never changes, so only the public events appended
+/// since the last window are read (none after a write customers do not see), and added to it.
+async fn public_window(
+    registry: &crate::registry::Registry,
+    limit: usize,
+) -> crate::registry::Result<PublicWindow> {
+    struct Window;
+    registry
+        .kept_and_updated::<Window, _, _, _>(limit, |last: Option<PublicWindow>| async move {
+            let last = last.unwrap_or_default();
+            let after = (last.head > 0).then_some(last.head);
+            let newer =
+                crate::changes::log::read_latest_public(registry.db(), limit as u64, after).await?;
+            let Some(head) = newer.first().and_then(|e| e.public_seq) else {
+                return Ok(last);
+            };
+            let notices: Vec<EventNotice> = newer
+                .iter()
+                .map(EventNotice::of)
+                .chain(last.notices.iter().cloned())
+                .take(limit)
+                .collect();
+            Ok(PublicWindow {
+                head,
+                notices: Arc::new(notices),
+            })
         })
         .await
 }

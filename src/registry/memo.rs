@@ -101,7 +101,66 @@ impl Lookups {
     }
 }
 
+/// The slot of values kept across writes for the lookup `L` (see [`Registry::kept_and_updated`]).
+struct Updated<L>(std::marker::PhantomData<L>);
+
+/// Values kept across writes, one per key, each behind the lock its updater holds.
+type UpdatedValues<K, V> = Mutex<HashMap<K, Arc<tokio::sync::Mutex<Option<V>>>>>;
+
+impl Lookups {
+    /// The values of the lookup `L` kept across writes (none when nothing is kept).
+    fn updated<L, K, V>(&self) -> Option<Arc<UpdatedValues<K, V>>>
+    where
+        L: 'static,
+        K: Hash + Eq + Send + 'static,
+        V: Send + 'static,
+    {
+        if self.capacity == 0 {
+            return None;
+        }
+        let mut kinds = self.kinds.lock().unwrap_or_else(|e| e.into_inner());
+        let values = kinds
+            .entry(TypeId::of::<Updated<L>>())
+            .or_insert_with(|| Arc::new(UpdatedValues::<K, V>::default()))
+            .clone();
+        drop(kinds);
+        values.downcast().ok()
+    }
+}
+
 impl Registry {
+    /// What the read `L` gives for `key`, brought up to date by `update` from the value it
+    /// last gave (`None` the first time) rather than read again after each write: for what
+    /// only grows, such as the change log, where `update` reads only what was added since.
+    /// One update at a time per key, so each starts from the last one's result. Outside a
+    /// batch (whose writes may still roll back) and only when rows are kept (`--kept-rows`
+    /// above 0); else `update` starts from nothing. Keys are few (a caller's constants).
+    pub(crate) async fn kept_and_updated<L, K, V, Fut>(
+        &self,
+        key: K,
+        update: impl FnOnce(Option<V>) -> Fut,
+    ) -> Result<V>
+    where
+        L: 'static,
+        K: Hash + Eq + Send + 'static,
+        V: Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<V>>,
+    {
+        let Some(values) = self.pool().and(self.lookups.updated::<L, K, V>()) else {
+            return update(None).await;
+        };
+        let slot = values
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        let mut kept = slot.lock().await;
+        let value = update(kept.clone()).await?;
+        *kept = Some(value.clone());
+        Ok(value)
+    }
+
     /// Whether a read that began at `generation` is worth keeping: outside a batch, and when
     /// no write was seen meanwhile (else no reader could be served it).
     pub(super) fn keeps(&self, generation: u64) -> bool {

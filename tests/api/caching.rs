@@ -457,3 +457,74 @@ async fn a_replica_keeps_no_row_past_a_write_it_has_heard_of() {
     feed.changes(1, Duration::from_secs(20)).await;
     assert_eq!(read().await["recipient"]["legalName"], "Renamed elsewhere");
 }
+
+/// The latest public changes are kept across writes and brought up to date with what each
+/// write appended. After a write customers do not see, after public ones, and once more were
+/// appended than the feed shows, the feed lists exactly the latest public events the API
+/// lists (read from the log), newest first.
+#[tokio::test]
+async fn the_feed_follows_the_log_across_writes() {
+    // The answers themselves are not kept, so every feed below is built from the window; the
+    // writes come faster than a key's rate limit allows.
+    let server = TestServer::start_with(ServerSettings {
+        response_cache_bytes: 0,
+        key_requests_per_minute: 0,
+        address_requests_per_minute: 0,
+        ..ServerSettings::default()
+    })
+    .await;
+    let in_the_feed = async || -> Vec<String> {
+        let atom = reqwest::get(format!("{}/subprocessors/feed.atom", server.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        atom.split("<id>urn:subreg:change:")
+            .skip(1)
+            .map(|rest| rest.split_once("</id>").unwrap().0.to_owned())
+            .collect()
+    };
+    let in_the_log = async || -> Vec<String> {
+        let body = server
+            .anonymous(
+                "{ subprocessorChanges(first: 500) { nodes { cursor } } }",
+                json!({}),
+            )
+            .await;
+        let mut cursors: Vec<String> = body["data"]["subprocessorChanges"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["cursor"].as_str().unwrap().to_owned())
+            .collect();
+        cursors.reverse();
+        // The feed's length.
+        cursors.truncate(200);
+        cursors
+    };
+    let before = in_the_feed().await;
+    assert_eq!(before, in_the_log().await);
+
+    let aws = server.recipient_id("aws").await;
+    server
+        .data(
+            r#"mutation($id: ID!) { updateRecipient(id: $id, input: { assumptions: ["checked again"] }) { id } }"#,
+            json!({ "id": aws }),
+        )
+        .await;
+    assert_eq!(in_the_feed().await, before, "a write no customer sees");
+
+    // Public changes, until the log holds more than the feed shows.
+    for round in 0..(200 - before.len() + 10) {
+        server
+            .rename(&aws, &format!("AWS, renamed {round} times"))
+            .await;
+        if round % 50 == 0 {
+            assert_eq!(in_the_feed().await, in_the_log().await, "after {round}");
+        }
+    }
+    let after = in_the_feed().await;
+    assert_eq!(after.len(), 200);
+    assert_eq!(after, in_the_log().await);
+}
