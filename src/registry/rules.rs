@@ -77,24 +77,31 @@ pub(crate) fn is_subprocessor() -> SimpleExpr {
 }
 
 /// SQL: whether the recipient of the enclosing query is a subprocessor, derived from its flows:
-/// some flow to it makes it one ([`is_subprocessing`]). A correlated `EXISTS` over the flows'
+/// some flow to it makes it one ([`is_subprocessing`]). A correlated `EXISTS` along the flows'
 /// recipient index, which stops at the first such flow. Only the refresh of the kept facts
 /// (`registry::derived`) asks it; every reader asks [`is_subprocessor`].
 pub(crate) fn derives_subprocessor() -> SimpleExpr {
-    let processor_activities = Query::select()
-        .column(processing_activity::Column::Id)
-        .from(processing_activity::Entity)
-        .and_where(processing_activity::Column::OrganizationRole.eq(OrganizationRole::Processor))
-        .to_owned();
     let flow = |column: data_flow::Column| Expr::col((data_flow::Entity, column));
+    let activity =
+        |column: processing_activity::Column| Expr::col((processing_activity::Entity, column));
     let processor = RecipientRole::Processor;
+    // A join rather than `activity_id IN (processor activities)`: SQLite would otherwise probe
+    // the index once per processor activity (a thousand probes where a recipient has a few
+    // flows) instead of walking the recipient's flows.
     let subprocessing = Query::select()
         .expr(Expr::val(1))
         .from(data_flow::Entity)
+        .inner_join(
+            processing_activity::Entity,
+            activity(processing_activity::Column::Id)
+                .equals((data_flow::Entity, data_flow::Column::ActivityId)),
+        )
         .and_where(
             flow(data_flow::Column::RecipientId).equals((recipient::Entity, recipient::Column::Id)),
         )
-        .and_where(flow(data_flow::Column::ActivityId).in_subquery(processor_activities))
+        .and_where(
+            activity(processing_activity::Column::OrganizationRole).eq(OrganizationRole::Processor),
+        )
         .cond_where(
             Condition::any()
                 .add(flow(data_flow::Column::Role).eq(processor))
