@@ -13,7 +13,8 @@ use entity::{
 };
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, Iterable, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -210,9 +211,14 @@ impl ChangeFilter {
     }
 
     fn apply(&self, after: i64) -> sea_orm::Select<change_event::Entity> {
+        // The entity types left out, rather than those kept: an `IN` would lead SQLite, which
+        // keeps no statistics, to walk the (entity type, entity) index through every feed
+        // event and sort them (20 ms with 100,000 flows, after each write, for the tail's one
+        // new event), where the sequence range reads just the events after `after`.
+        let internal = EntityType::iter().filter(|t| !FEED_ENTITIES.contains(t));
         let mut query = change_event::Entity::find()
             .filter(change_event::Column::Seq.gt(after))
-            .filter(change_event::Column::EntityType.is_in(FEED_ENTITIES));
+            .filter(change_event::Column::EntityType.is_not_in(internal));
         if !self.kinds.is_empty() {
             query = query.filter(change_event::Column::Kind.is_in(self.kinds.iter().copied()));
         }
